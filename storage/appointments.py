@@ -1,0 +1,114 @@
+"""Appointments (FHIR Appointment) and the family's answer to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from storage.clock import from_db, to_db
+from storage.models import Appointment, CancellationReason, ParticipantStatus
+
+_COLUMNS = (
+    "id, patient_id, staff_id, start_at, duration_minutes, service, location, status,"
+    " participant_status, answered_by_guardian_id, answered_at, cancellation_reason,"
+    " reschedule_requested_at"
+)
+_INSTANTS = ("start_at", "answered_at", "reschedule_requested_at")
+
+
+def _appointment(row: aiosqlite.Row) -> Appointment:
+    data = {k: row[k] for k in row.keys()}
+    for key in _INSTANTS:
+        if data[key] is not None:
+            data[key] = from_db(data[key])
+    return Appointment(**data)
+
+
+class AppointmentRepo:
+    """The schedule, and each appointment's state as the family answered it."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, appointment_id: str) -> Appointment | None:
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM appointment WHERE id = ?", (appointment_id,)
+        )
+        row = await cur.fetchone()
+        return _appointment(row) if row else None
+
+    async def save(self, appointment: Appointment, now: datetime) -> None:
+        """Insert, or update the scheduling fields of an existing appointment by id."""
+        await self._conn.execute(
+            f"INSERT INTO appointment ({_COLUMNS}, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id,"
+            " staff_id = excluded.staff_id, start_at = excluded.start_at,"
+            " duration_minutes = excluded.duration_minutes, service = excluded.service,"
+            " location = excluded.location, status = excluded.status,"
+            " participant_status = excluded.participant_status,"
+            " answered_by_guardian_id = excluded.answered_by_guardian_id,"
+            " answered_at = excluded.answered_at,"
+            " cancellation_reason = excluded.cancellation_reason,"
+            " reschedule_requested_at = excluded.reschedule_requested_at,"
+            " updated_at = excluded.updated_at",
+            (
+                appointment.id, appointment.patient_id, appointment.staff_id,
+                to_db(appointment.start_at), appointment.duration_minutes, appointment.service,
+                appointment.location, appointment.status, appointment.participant_status,
+                appointment.answered_by_guardian_id,
+                to_db(appointment.answered_at) if appointment.answered_at else None,
+                appointment.cancellation_reason,
+                to_db(appointment.reschedule_requested_at)
+                if appointment.reschedule_requested_at else None,
+                to_db(now), to_db(now),
+            ),
+        )
+
+    async def record_answer(
+        self,
+        appointment_id: str,
+        *,
+        participant_status: ParticipantStatus,
+        guardian_id: str,
+        now: datetime,
+        cancellation_reason: CancellationReason | None = None,
+    ) -> None:
+        """Record a family's answer; a decline with a reason cancels the appointment."""
+        status_sql = ", status = 'cancelled'" if cancellation_reason else ""
+        await self._conn.execute(
+            "UPDATE appointment SET participant_status = ?, answered_by_guardian_id = ?,"
+            f" answered_at = ?, cancellation_reason = ?, updated_at = ?{status_sql} WHERE id = ?",
+            (participant_status, guardian_id, to_db(now), cancellation_reason, to_db(now),
+             appointment_id),
+        )
+
+    async def request_reschedule(self, appointment_id: str, guardian_id: str, now: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE appointment SET reschedule_requested_at = ?, answered_by_guardian_id = ?,"
+            " answered_at = ?, updated_at = ? WHERE id = ?",
+            (to_db(now), guardian_id, to_db(now), to_db(now), appointment_id),
+        )
+
+    async def upcoming_for_guardian(
+        self, guardian_id: str, after: datetime, limit: int = 10
+    ) -> list[Appointment]:
+        """Booked appointments of this guardian's children starting after ``after``."""
+        cur = await self._conn.execute(
+            f"SELECT {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}"
+            " FROM appointment a JOIN guardian_patient gp ON gp.patient_id = a.patient_id"
+            " WHERE gp.guardian_id = ? AND a.status = 'booked' AND a.start_at > ?"
+            " ORDER BY a.start_at, a.id LIMIT ?",
+            (guardian_id, to_db(after), limit),
+        )
+        return [_appointment(row) for row in await cur.fetchall()]
+
+    async def booked_after(self, after: datetime) -> list[Appointment]:
+        """Every booked appointment starting after ``after`` (for reminder planning)."""
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM appointment WHERE status = 'booked' AND start_at > ?"
+            " ORDER BY start_at, id",
+            (to_db(after),),
+        )
+        return [_appointment(row) for row in await cur.fetchall()]

@@ -1,0 +1,129 @@
+"""The SQLite connection of the care record: pragmas, migrations and transactions.
+
+One connection per process. SQLite allows one writer at a time, and aiosqlite runs every statement
+on one thread, so every unit of work (reads included) takes an asyncio lock: a coroutine never sees
+another coroutine's half-done transaction. Writes run in ``BEGIN IMMEDIATE`` so a second process
+waits on ``busy_timeout`` instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class Database:
+    """An open care record. Create with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        db = cls(conn, str(path))
+        await db.migrate()
+        return db
+
+    async def close(self) -> None:
+        """Close the connection (waits for a running unit of work)."""
+        async with self._lock:
+            await self._conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A consistent read (``BEGIN DEFERRED``), for queries that change nothing."""
+        async with self._lock:
+            await self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                await self._conn.execute("ROLLBACK")
+
+    async def pragma(self, name: str) -> object:
+        """Read one pragma's value (for health checks and tests)."""
+        async with self._lock:
+            cur = await self._conn.execute(f"PRAGMA {name}")
+            row = await cur.fetchone()
+            return row[0] if row else None
+
+    async def migrate(self) -> list[int]:
+        """Apply the numbered migrations in ``storage/migrations`` not yet applied; forward only."""
+        applied: list[int] = []
+        async with self._lock:
+            await self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migration ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            cur = await self._conn.execute("SELECT version FROM schema_migration")
+            done = {row[0] for row in await cur.fetchall()}
+            for version, name, sql in _migrations():
+                if version in done:
+                    continue
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(sql):
+                        await self._conn.execute(statement)
+                    await self._conn.execute(
+                        "INSERT INTO schema_migration (version, name, applied_at)"
+                        " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                        (version, name),
+                    )
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                await self._conn.execute("COMMIT")
+                applied.append(version)
+        return applied
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, name = entry.name.partition("_")
+            found.append((int(number), name.removesuffix(".sql"), entry.read_text("utf-8")))
+    return sorted(found)
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration file on ';' at line ends (our migrations hold no triggers)."""
+    parts, current = [], []
+    for line in sql.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            parts.append("\n".join(current))
+            current = []
+    if "".join(current).strip():
+        parts.append("\n".join(current))
+    return parts

@@ -1,0 +1,151 @@
+"""Messages: the conversation history, the outbox, and inbound de-duplication."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from storage.clock import to_db
+from storage.models import Button, OutboundMessage
+
+
+class MessageRepo:
+    """Every message in and out. An outbound message is a row before it is ever sent."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def claim_event(self, channel: str, event_id: str, now: datetime) -> bool:
+        """Record a provider event id; False if it was already handled (a redelivery)."""
+        cur = await self._conn.execute(
+            "INSERT INTO inbound_event (channel, event_id, received_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (channel, event_id, to_db(now)),
+        )
+        return cur.rowcount == 1
+
+    async def forget_events_before(self, before: datetime) -> int:
+        """Drop old event ids (providers redeliver for hours, not weeks)."""
+        cur = await self._conn.execute(
+            "DELETE FROM inbound_event WHERE received_at < ?", (to_db(before),)
+        )
+        return cur.rowcount
+
+    async def record_inbound(
+        self,
+        *,
+        channel: str,
+        address: str,
+        body: str,
+        guardian_id: str | None,
+        staff_id: str | None,
+        provider_message_id: str | None,
+        now: datetime,
+    ) -> int:
+        cur = await self._conn.execute(
+            "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
+            " status, provider_message_id, not_before, created_at)"
+            " VALUES ('in', ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+            (channel, address, guardian_id, staff_id, body, provider_message_id,
+             to_db(now), to_db(now)),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def queue(
+        self,
+        *,
+        channel: str,
+        address: str,
+        body: str,
+        template: str,
+        guardian_id: str | None,
+        staff_id: str | None,
+        buttons: tuple[Button, ...],
+        now: datetime,
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queue an outbound message (and its buttons); the outbox sends it."""
+        cur = await self._conn.execute(
+            "INSERT INTO message (direction, channel, address, guardian_id, staff_id, template,"
+            " body, status, not_before, created_at)"
+            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            (channel, address, guardian_id, staff_id, template, body,
+             to_db(not_before or now), to_db(now)),
+        )
+        message_id = cur.lastrowid
+        assert message_id is not None
+        await self._conn.executemany(
+            "INSERT INTO message_button (message_id, position, label, token) VALUES (?, ?, ?, ?)",
+            [(message_id, i, b.label, b.token) for i, b in enumerate(buttons)],
+        )
+        return message_id
+
+    async def due(self, now: datetime, limit: int) -> list[OutboundMessage]:
+        """Queued messages whose time has come, oldest first."""
+        cur = await self._conn.execute(
+            "SELECT id, channel, address, guardian_id, template, body, attempts FROM message"
+            " WHERE status = 'queued' AND not_before <= ? ORDER BY id LIMIT ?",
+            (to_db(now), limit),
+        )
+        rows = await cur.fetchall()
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        bcur = await self._conn.execute(
+            f"SELECT message_id, label, token FROM message_button WHERE message_id IN"
+            f" ({','.join('?' * len(ids))}) ORDER BY message_id, position",
+            ids,
+        )
+        buttons: dict[int, list[Button]] = {}
+        for b in await bcur.fetchall():
+            buttons.setdefault(b["message_id"], []).append(Button(label=b["label"], token=b["token"]))
+        return [
+            OutboundMessage(
+                id=row["id"], channel=row["channel"], address=row["address"],
+                guardian_id=row["guardian_id"], template=row["template"], body=row["body"],
+                attempts=row["attempts"], buttons=tuple(buttons.get(row["id"], ())),
+            )
+            for row in rows
+        ]
+
+    async def next_due_at(self) -> str | None:
+        cur = await self._conn.execute(
+            "SELECT MIN(not_before) FROM message WHERE status = 'queued'"
+        )
+        row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def mark_sent(self, message_id: int, provider_message_id: str, now: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE message SET status = 'sent', provider_message_id = ?, sent_at = ?,"
+            " attempts = attempts + 1, error = NULL WHERE id = ?",
+            (provider_message_id, to_db(now), message_id),
+        )
+
+    async def retry_later(self, message_id: int, not_before: datetime, error: str) -> None:
+        await self._conn.execute(
+            "UPDATE message SET attempts = attempts + 1, not_before = ?, error = ? WHERE id = ?",
+            (to_db(not_before), error, message_id),
+        )
+
+    async def mark_failed(self, message_id: int, error: str) -> None:
+        await self._conn.execute(
+            "UPDATE message SET status = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
+            (error, message_id),
+        )
+
+    async def fail_queued_to(self, channel: str, address: str, error: str) -> int:
+        """Fail everything still queued to an address that can no longer be reached."""
+        cur = await self._conn.execute(
+            "UPDATE message SET status = 'failed', error = ? WHERE status = 'queued'"
+            " AND channel = ? AND address = ?",
+            (error, channel, address),
+        )
+        return cur.rowcount
+
+    async def status(self, message_id: int) -> str | None:
+        cur = await self._conn.execute("SELECT status FROM message WHERE id = ?", (message_id,))
+        row = await cur.fetchone()
+        return row[0] if row else None

@@ -1,0 +1,136 @@
+"""Row models of the care record (pydantic, frozen). Built from rows with explicit columns."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Role = Literal["clinician", "coordinator", "admin"]
+AppointmentStatus = Literal[
+    "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
+    "entered-in-error", "checked-in", "waitlist",
+]
+ParticipantStatus = Literal["needs-action", "accepted", "declined", "tentative"]
+CancellationReason = Literal["sick", "schedule-conflict", "other"]
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Practice(Row):
+    """The practice's own settings: the clock it lives by and its rules for reminders."""
+
+    name: str
+    phone: str
+    timezone: str
+    business_hours_start: time
+    business_hours_end: time
+    quiet_hours_start: time
+    quiet_hours_end: time
+    reminder_offsets_hours: tuple[int, ...]
+    late_cancel_hours: int
+
+
+class Patient(Row):
+    id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str
+    language: str
+
+
+class Guardian(Row):
+    """A FHIR RelatedPerson: a parent or carer of one or more patients."""
+
+    id: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    language: str
+    sms_consent: bool
+    timezone: str | None
+
+
+class GuardianLink(Row):
+    guardian_id: str
+    patient_id: str
+    relationship: str
+    may_receive_updates: bool
+
+
+class Staff(Row):
+    id: str
+    name: str
+    role: Role
+    discipline: str
+    slack_user_id: str | None
+
+
+class Appointment(Row):
+    id: str
+    patient_id: str
+    staff_id: str
+    start_at: datetime
+    duration_minutes: int
+    service: str
+    location: str
+    status: AppointmentStatus
+    participant_status: ParticipantStatus
+    answered_by_guardian_id: str | None
+    answered_at: datetime | None
+    cancellation_reason: CancellationReason | None
+    reschedule_requested_at: datetime | None
+
+
+class ChannelIdentity(Row):
+    id: int
+    channel: str
+    address: str
+    guardian_id: str | None
+    staff_id: str | None
+    verified_at: datetime | None
+    consent_at: datetime | None
+    opted_out_at: datetime | None
+    blocked_at: datetime | None
+
+
+class Reminder(Row):
+    id: int
+    appointment_id: str
+    guardian_id: str
+    offset_hours: int
+    appointment_start_at: datetime
+    due_at: datetime
+    send_at: datetime
+    status: Literal["pending", "sent", "withdrawn", "expired", "undeliverable"]
+    message_id: int | None
+
+
+class Button(Row):
+    label: str
+    token: str
+
+
+class OutboundMessage(Row):
+    """A queued outbound message as the outbox sees it."""
+
+    id: int
+    channel: str
+    address: str
+    guardian_id: str | None
+    template: str
+    body: str
+    attempts: int
+    buttons: tuple[Button, ...] = ()
+
+
+class ActionToken(Row):
+    token: str
+    action: str
+    guardian_id: str
+    appointment_id: str | None
+    appointment_start_at: datetime | None
+    value: str

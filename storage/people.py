@@ -1,0 +1,154 @@
+"""Patients, guardians (with their per-patient links), staff and care teams."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from storage.clock import to_db
+from storage.models import Guardian, GuardianLink, Patient, Staff
+
+_PATIENT = "id, first_name, last_name, date_of_birth, language"
+_GUARDIAN = "id, first_name, last_name, phone, language, sms_consent, timezone"
+_STAFF = "id, name, role, discipline, slack_user_id"
+
+
+def _patient(row: aiosqlite.Row) -> Patient:
+    return Patient(**{k: row[k] for k in row.keys()})
+
+
+def _guardian(row: aiosqlite.Row) -> Guardian:
+    data = {k: row[k] for k in row.keys()}
+    data["sms_consent"] = bool(data["sms_consent"])
+    return Guardian(**data)
+
+
+def _staff(row: aiosqlite.Row) -> Staff:
+    return Staff(**{k: row[k] for k in row.keys()})
+
+
+class PeopleRepo:
+    """Who is in the record: the patients, their guardians, the practice's staff."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def patient(self, patient_id: str) -> Patient | None:
+        cur = await self._conn.execute(f"SELECT {_PATIENT} FROM patient WHERE id = ?", (patient_id,))
+        row = await cur.fetchone()
+        return _patient(row) if row else None
+
+    async def patient_ids(self) -> set[str]:
+        cur = await self._conn.execute("SELECT id FROM patient")
+        return {row[0] for row in await cur.fetchall()}
+
+    async def save_patient(self, patient: Patient, now: datetime) -> None:
+        await self._conn.execute(
+            f"INSERT INTO patient ({_PATIENT}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,"
+            " last_name = excluded.last_name, date_of_birth = excluded.date_of_birth,"
+            " language = excluded.language, updated_at = excluded.updated_at",
+            (patient.id, patient.first_name, patient.last_name, patient.date_of_birth,
+             patient.language, to_db(now), to_db(now)),
+        )
+
+    async def guardian(self, guardian_id: str) -> Guardian | None:
+        cur = await self._conn.execute(
+            f"SELECT {_GUARDIAN} FROM guardian WHERE id = ?", (guardian_id,)
+        )
+        row = await cur.fetchone()
+        return _guardian(row) if row else None
+
+    async def guardian_ids(self) -> set[str]:
+        cur = await self._conn.execute("SELECT id FROM guardian")
+        return {row[0] for row in await cur.fetchall()}
+
+    async def save_guardian(self, guardian: Guardian, now: datetime) -> None:
+        await self._conn.execute(
+            f"INSERT INTO guardian ({_GUARDIAN}, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,"
+            " last_name = excluded.last_name, phone = excluded.phone,"
+            " language = excluded.language, sms_consent = excluded.sms_consent,"
+            " updated_at = excluded.updated_at",
+            (guardian.id, guardian.first_name, guardian.last_name, guardian.phone,
+             guardian.language, int(guardian.sms_consent), guardian.timezone,
+             to_db(now), to_db(now)),
+        )
+
+    async def set_guardian_language(self, guardian_id: str, language: str, now: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE guardian SET language = ?, updated_at = ? WHERE id = ?",
+            (language, to_db(now), guardian_id),
+        )
+
+    async def link(self, link: GuardianLink) -> None:
+        await self._conn.execute(
+            "INSERT INTO guardian_patient (guardian_id, patient_id, relationship,"
+            " may_receive_updates) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guardian_id, patient_id) DO UPDATE SET"
+            " relationship = excluded.relationship",
+            (link.guardian_id, link.patient_id, link.relationship, int(link.may_receive_updates)),
+        )
+
+    async def children(self, guardian_id: str) -> list[Patient]:
+        """The patients this guardian is linked to, by first name."""
+        cur = await self._conn.execute(
+            f"SELECT {', '.join('p.' + c.strip() for c in _PATIENT.split(','))}"
+            " FROM patient p JOIN guardian_patient gp ON gp.patient_id = p.id"
+            " WHERE gp.guardian_id = ? ORDER BY p.first_name, p.id",
+            (guardian_id,),
+        )
+        return [_patient(row) for row in await cur.fetchall()]
+
+    async def guardians_of(self, patient_id: str) -> list[Guardian]:
+        cur = await self._conn.execute(
+            f"SELECT {', '.join('g.' + c.strip() for c in _GUARDIAN.split(','))}"
+            " FROM guardian g JOIN guardian_patient gp ON gp.guardian_id = g.id"
+            " WHERE gp.patient_id = ? ORDER BY g.id",
+            (patient_id,),
+        )
+        return [_guardian(row) for row in await cur.fetchall()]
+
+    async def is_guardian_of(self, guardian_id: str, patient_id: str) -> bool:
+        cur = await self._conn.execute(
+            "SELECT 1 FROM guardian_patient WHERE guardian_id = ? AND patient_id = ?",
+            (guardian_id, patient_id),
+        )
+        return await cur.fetchone() is not None
+
+    async def staff(self, staff_id: str) -> Staff | None:
+        cur = await self._conn.execute(f"SELECT {_STAFF} FROM staff WHERE id = ?", (staff_id,))
+        row = await cur.fetchone()
+        return _staff(row) if row else None
+
+    async def staff_ids(self) -> set[str]:
+        cur = await self._conn.execute("SELECT id FROM staff")
+        return {row[0] for row in await cur.fetchall()}
+
+    async def save_staff(self, staff: Staff, now: datetime) -> None:
+        await self._conn.execute(
+            f"INSERT INTO staff ({_STAFF}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,"
+            " discipline = excluded.discipline, slack_user_id = excluded.slack_user_id,"
+            " updated_at = excluded.updated_at",
+            (staff.id, staff.name, staff.role, staff.discipline, staff.slack_user_id,
+             to_db(now), to_db(now)),
+        )
+
+    async def add_to_care_team(self, patient_id: str, staff_id: str, now: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO care_team (patient_id, staff_id, added_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (patient_id, staff_id, to_db(now)),
+        )
+
+    async def care_team(self, patient_id: str) -> list[Staff]:
+        cur = await self._conn.execute(
+            f"SELECT {', '.join('s.' + c.strip() for c in _STAFF.split(','))}"
+            " FROM staff s JOIN care_team ct ON ct.staff_id = s.id WHERE ct.patient_id = ?"
+            " ORDER BY s.name",
+            (patient_id,),
+        )
+        return [_staff(row) for row in await cur.fetchall()]

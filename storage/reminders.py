@@ -1,0 +1,117 @@
+"""Reminder rows: what is due, when, for whom; each sent at most once (dedupe key)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from storage.clock import from_db, to_db
+from storage.models import Reminder
+
+_COLUMNS = (
+    "id, appointment_id, guardian_id, offset_hours, appointment_start_at, due_at, send_at,"
+    " status, message_id"
+)
+
+
+def _reminder(row: aiosqlite.Row) -> Reminder:
+    data = {k: row[k] for k in row.keys()}
+    for key in ("appointment_start_at", "due_at", "send_at"):
+        data[key] = from_db(data[key])
+    return Reminder(**data)
+
+
+def dedupe_key(appointment_id: str, guardian_id: str, offset_hours: int, start: datetime) -> str:
+    """One reminder per appointment, guardian, offset and start time."""
+    return f"{appointment_id}|{guardian_id}|{offset_hours}|{to_db(start)}"
+
+
+class ReminderRepo:
+    """The reminder table. Status moves pending -> sent | withdrawn | expired | undeliverable."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def add(
+        self,
+        *,
+        appointment_id: str,
+        guardian_id: str,
+        offset_hours: int,
+        appointment_start_at: datetime,
+        due_at: datetime,
+        send_at: datetime,
+        now: datetime,
+    ) -> bool:
+        """Add a pending reminder unless one with the same dedupe key exists."""
+        cur = await self._conn.execute(
+            "INSERT INTO reminder (appointment_id, guardian_id, offset_hours, appointment_start_at,"
+            " due_at, send_at, status, dedupe_key, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+            (appointment_id, guardian_id, offset_hours, to_db(appointment_start_at),
+             to_db(due_at), to_db(send_at),
+             dedupe_key(appointment_id, guardian_id, offset_hours, appointment_start_at),
+             to_db(now), to_db(now)),
+        )
+        return cur.rowcount == 1
+
+    async def for_appointment(self, appointment_id: str) -> list[Reminder]:
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM reminder WHERE appointment_id = ? ORDER BY due_at, id",
+            (appointment_id,),
+        )
+        return [_reminder(row) for row in await cur.fetchall()]
+
+    async def withdraw_pending(
+        self, appointment_id: str, now: datetime, *, except_start: datetime | None = None
+    ) -> int:
+        """Withdraw pending reminders of an appointment (all, or those for another start)."""
+        sql = "UPDATE reminder SET status = 'withdrawn', updated_at = ? WHERE appointment_id = ?"
+        params: list[object] = [to_db(now), appointment_id]
+        if except_start is not None:
+            sql += " AND appointment_start_at <> ?"
+            params.append(to_db(except_start))
+        cur = await self._conn.execute(sql + " AND status = 'pending'", params)
+        return cur.rowcount
+
+    async def due(self, now: datetime, limit: int = 500) -> list[Reminder]:
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM reminder WHERE status = 'pending' AND send_at <= ?"
+            " ORDER BY send_at, id LIMIT ?",
+            (to_db(now), limit),
+        )
+        return [_reminder(row) for row in await cur.fetchall()]
+
+    async def pending_for_guardian(
+        self, guardian_id: str, offset_hours: int, start_from: datetime, start_to: datetime
+    ) -> list[Reminder]:
+        """Pending reminders of one guardian and offset for appointments in [from, to)."""
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM reminder WHERE status = 'pending' AND guardian_id = ?"
+            " AND offset_hours = ? AND appointment_start_at >= ? AND appointment_start_at < ?"
+            " ORDER BY appointment_start_at, id",
+            (guardian_id, offset_hours, to_db(start_from), to_db(start_to)),
+        )
+        return [_reminder(row) for row in await cur.fetchall()]
+
+    async def next_send_at(self) -> datetime | None:
+        cur = await self._conn.execute("SELECT MIN(send_at) FROM reminder WHERE status = 'pending'")
+        row = await cur.fetchone()
+        return from_db(row[0]) if row and row[0] else None
+
+    async def set_status(
+        self, ids: Iterable[int], status: str, now: datetime, message_id: int | None = None
+    ) -> None:
+        await self._conn.executemany(
+            "UPDATE reminder SET status = ?, message_id = ?, updated_at = ? WHERE id = ?"
+            " AND status = 'pending'",
+            [(status, message_id, to_db(now), i) for i in ids],
+        )
+
+    async def postpone(self, reminder_id: int, send_at: datetime, now: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE reminder SET send_at = ?, updated_at = ? WHERE id = ?",
+            (to_db(send_at), to_db(now), reminder_id),
+        )

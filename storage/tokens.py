@@ -1,0 +1,53 @@
+"""Opaque action tokens behind buttons: a button carries only a random token."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import aiosqlite
+
+from storage.clock import from_db, to_db
+from storage.models import ActionToken
+
+
+class ActionTokenRepo:
+    """What a button does lives here; a client can only hand back a token it was given."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def issue(
+        self,
+        *,
+        action: str,
+        guardian_id: str,
+        now: datetime,
+        appointment_id: str | None = None,
+        appointment_start_at: datetime | None = None,
+        value: str = "",
+    ) -> str:
+        token = secrets.token_urlsafe(12)
+        await self._conn.execute(
+            "INSERT INTO action_token (token, action, guardian_id, appointment_id,"
+            " appointment_start_at, value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token, action, guardian_id, appointment_id,
+             to_db(appointment_start_at) if appointment_start_at else None, value, to_db(now)),
+        )
+        return token
+
+    async def get(self, token: str) -> ActionToken | None:
+        if len(token) > 64:
+            return None
+        cur = await self._conn.execute(
+            "SELECT token, action, guardian_id, appointment_id, appointment_start_at, value"
+            " FROM action_token WHERE token = ?",
+            (token,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        data = {k: row[k] for k in row.keys()}
+        if data["appointment_start_at"]:
+            data["appointment_start_at"] = from_db(data["appointment_start_at"])
+        return ActionToken(**data)
