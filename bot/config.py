@@ -1,0 +1,198 @@
+"""Configuration: environment variables (``CAREBOT_``, ``__`` for nesting) or a TOML file.
+
+A missing or malformed setting stops start-up with one line that names the setting as the
+operator would write it (``CAREBOT_HTTP__PORT``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is the one line to show."""
+
+
+def parse_hours(value: str) -> tuple[time, time]:
+    """'21:00-08:00' -> (21:00, 08:00)."""
+    match = _HOURS.match(value.strip())
+    if not match:
+        raise ValueError("expected HH:MM-HH:MM, for example 21:00-08:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return time(h1, m1), time(h2, m2)
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    api_url: str = "https://api.telegram.org"
+    webhook_secret: SecretStr | None = None
+    mode: Literal["webhook", "polling"] = "webhook"
+    bot_username: str | None = None
+    max_messages_per_second: float = Field(30.0, gt=0)
+    per_chat_interval_seconds: float = Field(1.0, ge=0)
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+    app_token: SecretStr | None = None
+    escalation_channel: str | None = None
+
+
+class SmsSettings(BaseModel):
+    provider: Literal["twilio"] = "twilio"
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_number: str | None = None
+    api_url: str | None = None
+
+
+class PracticeSettings(BaseModel):
+    """The practice's identity and rules. Unset fields fall back to the record's practice row."""
+
+    name: str | None = None
+    phone: str | None = None
+    timezone: str | None = None
+    business_hours: str = "08:00-18:00"
+    quiet_hours: str = "21:00-08:00"
+    reminder_offsets_hours: list[int] = Field(default_factory=lambda: [72, 24])
+    late_cancel_hours: int = Field(24, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name like America/New_York)")
+        return value
+
+    @field_validator("business_hours", "quiet_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @field_validator("reminder_offsets_hours")
+    @classmethod
+    def _offsets(cls, value: list[int]) -> list[int]:
+        if not value or any(h <= 0 or h > 24 * 30 for h in value):
+            raise ValueError("expected hours before the visit between 1 and 720, e.g. [72, 24]")
+        return sorted(set(value), reverse=True)
+
+
+class Settings(BaseSettings):
+    """Everything carebot reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CAREBOT_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    database: str = "./carebot.db"
+    public_url: str | None = None
+    invite_valid_days: int = Field(7, ge=1, le=90)
+    http: HttpSettings = HttpSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    sms: SmsSettings = SmsSettings()
+    practice: PracticeSettings = PracticeSettings()
+
+    _toml_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _TOML_FILE.path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.path))
+        return tuple(sources)
+
+    def telegram_configured(self) -> bool:
+        return self.telegram.token is not None
+
+    def slack_configured(self) -> bool:
+        return self.slack.bot_token is not None
+
+    def sms_configured(self) -> bool:
+        return self.sms.account_sid is not None
+
+    def any_channel_configured(self) -> bool:
+        return self.telegram_configured() or self.slack_configured() or self.sms_configured()
+
+
+class _TomlFile:
+    path: Path | None = None
+
+
+_TOML_FILE = _TomlFile()
+
+
+def env_name(loc: tuple[Any, ...]) -> str:
+    """('http', 'port') -> 'CAREBOT_HTTP__PORT'."""
+    return "CAREBOT_" + "__".join(str(part).upper() for part in loc if not isinstance(part, int))
+
+
+def load_settings(config_file: str | None = None) -> Settings:
+    """Load settings from the environment and the TOML file named (or in CAREBOT_CONFIG).
+
+    Raises:
+        ConfigError: with one line naming the first bad setting.
+    """
+    path_text = config_file or os.environ.get("CAREBOT_CONFIG")
+    path = Path(path_text) if path_text else None
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    _TOML_FILE.path = path
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        given = first.get("input")
+        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{env_name(tuple(first['loc']))}: {message}{shown}") from None
+    except ValueError as error:  # a TOML file that does not parse
+        raise ConfigError(f"config file {path}: {error}") from None
+    finally:
+        _TOML_FILE.path = None
+
+
+def missing_for_run(settings: Settings) -> list[str]:
+    """Settings a configured channel still needs before it can start."""
+    missing: list[str] = []
+    if settings.telegram_configured():
+        if settings.telegram.mode == "webhook":
+            if settings.telegram.webhook_secret is None:
+                missing.append("CAREBOT_TELEGRAM__WEBHOOK_SECRET")
+            if settings.public_url is None:
+                missing.append("CAREBOT_PUBLIC_URL")
+    return missing
