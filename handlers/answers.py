@@ -1,0 +1,185 @@
+"""A family's answers to a reminder: confirm, cancel (with a reason), or ask to reschedule.
+
+Every button carries an opaque token issued to one guardian for one appointment at one start
+time. Pressing it again does no harm; a button for a visit since moved or cancelled says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from handlers.context import ButtonSpec, Context
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.texts import Msg, When, _
+from storage.models import ActionToken, Appointment, CancellationReason
+
+log = logging.getLogger(__name__)
+router = Router()
+
+REASONS: dict[str, tuple[CancellationReason, Msg]] = {
+    "sick": ("sick", _("Sick")),
+    "schedule-conflict": ("schedule-conflict", _("Schedule conflict")),
+    "other": ("other", _("Other reason")),
+}
+
+
+def _visit(child: str, appointment: Appointment) -> dict[str, object]:
+    return {
+        "child": child,
+        "date": When(appointment.start_at, "date"),
+        "time": When(appointment.start_at, "time"),
+    }
+
+
+async def _current(ctx: Context, token: ActionToken) -> tuple[Appointment, str] | None:
+    """The token's appointment if it can still be answered; otherwise say why and return None."""
+    appointment = (
+        await ctx.record.appointments.get(token.appointment_id) if token.appointment_id else None
+    )
+    if (
+        appointment is None
+        or ctx.guardian is None
+        or not await ctx.record.people.is_guardian_of(ctx.guardian.id, appointment.patient_id)
+    ):
+        log.warning("refused answer for appointment token action=%s", token.action)
+        ctx.notice = _("Sorry, this button can't be used.")
+        return None
+    patient = await ctx.record.people.patient(appointment.patient_id)
+    child = patient.first_name if patient else ""
+    if appointment.status == "cancelled":
+        ctx.notice = _("Already cancelled")
+        await ctx.reply(
+            _("{child}'s appointment on {date} at {time} is cancelled.",
+              **_visit(child, appointment))
+        )
+        return None
+    if appointment.start_at != token.appointment_start_at:
+        await ctx.reply(
+            _("This appointment has moved: {child} is now expected on {date} at {time}."
+              " You'll get a new reminder with buttons for the new time.",
+              **_visit(child, appointment))
+        )
+        return None
+    if appointment.status != "booked" or appointment.start_at <= ctx.now:
+        await ctx.reply(
+            _("{child}'s appointment on {date} at {time} can no longer be changed here. Please"
+              " call {phone} if you need anything.", phone=ctx.practice.phone,
+              **_visit(child, appointment))
+        )
+        return None
+    return appointment, child
+
+
+@router.action("confirm")
+async def confirm(event: Inbound, ctx: Context, token: ActionToken) -> None:
+    found = await _current(ctx, token)
+    if found is None or ctx.guardian is None:
+        return
+    appointment, child = found
+    ctx.notice = _("Confirmed")
+    if appointment.participant_status == "accepted":
+        await ctx.reply(
+            _("{child}'s appointment on {date} at {time} is already confirmed. Thank you!",
+              **_visit(child, appointment))
+        )
+        return
+    await ctx.record.appointments.record_answer(
+        appointment.id, participant_status="accepted", guardian_id=ctx.guardian.id, now=ctx.now
+    )
+    await ctx.record.audit.record(
+        actor_type="guardian", actor_id=ctx.guardian.id, action="appointment.confirmed",
+        entity_type="appointment", entity_id=appointment.id, now=ctx.now,
+    )
+    await ctx.reply(
+        _("Thank you! {child}'s appointment on {date} at {time} is confirmed. See you then!",
+          **_visit(child, appointment))
+    )
+
+
+@router.action("cancel")
+async def cancel(event: Inbound, ctx: Context, token: ActionToken) -> None:
+    """Cancel asks for a reason first; nothing changes until a reason is chosen."""
+    found = await _current(ctx, token)
+    if found is None:
+        return
+    appointment, child = found
+    buttons = tuple(
+        ButtonSpec(label=label, action="cancel_reason", appointment=appointment, value=key)
+        for key, (_reason, label) in REASONS.items()
+    ) + (ButtonSpec(label=_("Keep the appointment"), action="keep", appointment=appointment),)
+    await ctx.reply(
+        _("Sorry {child} can't make it on {date} at {time}. Why are you cancelling?",
+          **_visit(child, appointment)),
+        buttons=buttons,
+    )
+
+
+@router.action("cancel_reason")
+async def cancel_with_reason(event: Inbound, ctx: Context, token: ActionToken) -> None:
+    found = await _current(ctx, token)
+    if found is None or ctx.guardian is None:
+        return
+    appointment, child = found
+    if token.value not in REASONS:
+        ctx.notice = _("Sorry, this button can't be used.")
+        return
+    reason = REASONS[token.value][0]
+    await ctx.record.appointments.record_answer(
+        appointment.id, participant_status="declined", guardian_id=ctx.guardian.id, now=ctx.now,
+        cancellation_reason=reason,
+    )
+    withdrawn = await ctx.record.reminders.withdraw_pending(appointment.id, ctx.now)
+    await ctx.record.audit.record(
+        actor_type="guardian", actor_id=ctx.guardian.id, action="appointment.cancelled",
+        entity_type="appointment", entity_id=appointment.id, now=ctx.now,
+        detail=f"reason={reason} reminders_withdrawn={withdrawn}",
+    )
+    ctx.notice = _("Cancelled")
+    parts = [
+        _("{child}'s appointment on {date} at {time} is cancelled. Thank you for letting us know.",
+          **_visit(child, appointment))
+    ]
+    window = timedelta(hours=ctx.practice.late_cancel_hours)
+    if window and appointment.start_at - ctx.now < window:
+        parts.append(
+            _("Because this is less than {hours} hours before the visit, {practice}'s"
+              " late-cancellation policy may apply. Questions? Call {phone}.",
+              hours=ctx.practice.late_cancel_hours, practice=ctx.practice.name,
+              phone=ctx.practice.phone)
+        )
+    await ctx.reply(*parts)
+
+
+@router.action("keep")
+async def keep(event: Inbound, ctx: Context, token: ActionToken) -> None:
+    found = await _current(ctx, token)
+    if found is None:
+        return
+    appointment, child = found
+    await ctx.reply(
+        _("Okay, {child}'s appointment on {date} at {time} stays as it is.",
+          **_visit(child, appointment))
+    )
+
+
+@router.action("reschedule")
+async def reschedule(event: Inbound, ctx: Context, token: ActionToken) -> None:
+    found = await _current(ctx, token)
+    if found is None or ctx.guardian is None:
+        return
+    appointment, child = found
+    ctx.notice = _("Request received")
+    if appointment.reschedule_requested_at is None:
+        await ctx.record.appointments.request_reschedule(appointment.id, ctx.guardian.id, ctx.now)
+        await ctx.record.audit.record(
+            actor_type="guardian", actor_id=ctx.guardian.id,
+            action="appointment.reschedule_requested", entity_type="appointment",
+            entity_id=appointment.id, now=ctx.now,
+        )
+    await ctx.reply(
+        _("Thanks! We've noted that you'd like to reschedule {child}'s appointment on {date} at"
+          " {time}. Someone from {practice} will contact you soon. Until then the appointment"
+          " stays booked.", practice=ctx.practice.name, **_visit(child, appointment))
+    )

@@ -1,0 +1,139 @@
+"""What a handler gets besides the event: the record, the time, and ways to answer."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from handlers.events import Inbound
+from handlers.texts import Msg, Translator, normalize_language
+from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice
+from storage.record import Record
+
+#: The language of the person being answered (set by the pipeline for each event).
+current_language: ContextVar[str] = ContextVar("current_language", default="en")
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    """A button a handler wants: its label, and what pressing it does."""
+
+    label: Msg
+    action: str
+    appointment: Appointment | None = None
+    value: str = ""
+
+
+@dataclass
+class Outgoing:
+    """Sends messages in the recipient's language, as rows in the outbox."""
+
+    record: Record
+    now: datetime
+    practice: Practice
+    translator: Translator
+    queued: list[int] = field(default_factory=list)
+
+    def render(self, msg: Msg, language: str, timezone: str | None = None) -> str:
+        return self.translator.render(msg, language, timezone or self.practice.timezone)
+
+    async def to_address(
+        self,
+        *,
+        channel: str,
+        address: str,
+        parts: list[Msg],
+        language: str,
+        guardian_id: str | None,
+        buttons: tuple[ButtonSpec, ...] = (),
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queue one message made of ``parts`` (paragraphs) to an address."""
+        body = "\n\n".join(self.render(p, language) for p in parts)
+        issued: list[Button] = []
+        for spec in buttons:
+            if guardian_id is None:
+                raise ValueError("buttons are only issued to a known guardian")
+            token = await self.record.tokens.issue(
+                action=spec.action,
+                guardian_id=guardian_id,
+                now=self.now,
+                appointment_id=spec.appointment.id if spec.appointment else None,
+                appointment_start_at=spec.appointment.start_at if spec.appointment else None,
+                value=spec.value,
+            )
+            issued.append(Button(label=self.render(spec.label, language), token=token))
+        message_id = await self.record.messages.queue(
+            channel=channel,
+            address=address,
+            body=body,
+            template=parts[0].msgid if parts else "",
+            guardian_id=guardian_id,
+            staff_id=None,
+            buttons=tuple(issued),
+            now=self.now,
+            not_before=not_before,
+        )
+        self.queued.append(message_id)
+        return message_id
+
+    async def reachable_identity(self, guardian_id: str) -> ChannelIdentity | None:
+        """The guardian's verified identity we may write to (not blocked, not opted out)."""
+        for identity in await self.record.identities.for_guardian(guardian_id):
+            if identity.verified_at and not identity.blocked_at and not identity.opted_out_at:
+                return identity
+        return None
+
+    async def to_guardian(
+        self,
+        guardian: Guardian,
+        parts: list[Msg],
+        buttons: tuple[ButtonSpec, ...] = (),
+        not_before: datetime | None = None,
+    ) -> int | None:
+        """Queue a message on the guardian's channel; None if they cannot be reached."""
+        identity = await self.reachable_identity(guardian.id)
+        if identity is None:
+            return None
+        return await self.to_address(
+            channel=identity.channel,
+            address=identity.address,
+            parts=parts,
+            language=normalize_language(guardian.language),
+            guardian_id=guardian.id,
+            buttons=buttons,
+            not_before=not_before,
+        )
+
+
+@dataclass
+class Context:
+    """One event being handled, inside the transaction that records its effect."""
+
+    event: Inbound
+    record: Record
+    now: datetime
+    practice: Practice
+    out: Outgoing
+    identity: ChannelIdentity | None
+    guardian: Guardian | None
+    notice: Msg | None = None
+
+    @property
+    def language(self) -> str:
+        return current_language.get()
+
+    async def reply(self, *parts: Msg, buttons: tuple[ButtonSpec, ...] = ()) -> int:
+        """Answer on the channel and address the event came from."""
+        return await self.out.to_address(
+            channel=self.event.channel,
+            address=self.event.address,
+            parts=list(parts),
+            language=self.language,
+            guardian_id=self.guardian.id if self.guardian else None,
+            buttons=buttons,
+        )
+
+    def set_language(self, language: str) -> None:
+        current_language.set(normalize_language(language))

@@ -1,0 +1,37 @@
+"""The normalized events handlers see: one inbound shape for every channel."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Inbound(BaseModel):
+    """Something a person did on a channel: wrote text or pressed a button.
+
+    Attributes:
+        channel: the channel's name, e.g. ``telegram``.
+        address: the channel-qualified sender, e.g. ``telegram:123456``.
+        event_id: the provider's id for this delivery, used to drop redeliveries.
+        text: what the person wrote, if anything.
+        choice: the opaque token of a pressed button, if any.
+        language_hint: the language the person's app reports (used before we know them).
+        provider_message_id: the provider's id of the message, kept in the history.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    address: str
+    event_id: str
+    text: str | None = None
+    choice: str | None = None
+    language_hint: str | None = None
+    provider_message_id: str | None = None
+
+    def command(self) -> tuple[str, str] | None:
+        """('/start abc' -> ('start', 'abc')); None if the text is not a command."""
+        if not self.text or not self.text.startswith("/"):
+            return None
+        head, _, rest = self.text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        return (name, rest.strip()) if name else None

@@ -1,0 +1,113 @@
+"""What a linked family can ask for: upcoming visits, help, and their language."""
+
+from __future__ import annotations
+
+from handlers.context import ButtonSpec, Context
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.texts import SUPPORTED_LANGUAGES, Msg, When, _, not_linked
+from storage.models import ActionToken, Appointment
+
+router = Router()
+
+#: The command menu shown by chat apps, in every language we speak.
+COMMAND_MENU: tuple[tuple[str, Msg], ...] = (
+    ("next", _("Your upcoming appointments")),
+    ("language", _("Change language")),
+    ("help", _("What I can do")),
+)
+
+#: Language names are shown in their own language, never translated.
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+
+def _state(appointment: Appointment) -> Msg:
+    if appointment.participant_status == "accepted":
+        return _("confirmed")
+    if appointment.reschedule_requested_at is not None:
+        return _("reschedule requested")
+    return _("not yet confirmed")
+
+
+@router.command("next")
+async def upcoming(event: Inbound, ctx: Context) -> None:
+    assert ctx.guardian is not None
+    appointments = await ctx.record.appointments.upcoming_for_guardian(ctx.guardian.id, ctx.now)
+    if not appointments:
+        await ctx.reply(
+            _("You have no upcoming appointments. To book one, call {phone}.",
+              phone=ctx.practice.phone)
+        )
+        return
+    lines: dict[str, object] = {}
+    for i, appointment in enumerate(appointments):
+        patient = await ctx.record.people.patient(appointment.patient_id)
+        lines[f"line{i}"] = _(
+            "{child}: {date} at {time} ({state})",
+            child=patient.first_name if patient else "",
+            date=When(appointment.start_at, "date"),
+            time=When(appointment.start_at, "time"),
+            state=_state(appointment),
+        )
+    await ctx.reply(
+        _("Your upcoming appointments:"),
+        Msg("\n".join(f"• {{{key}}}" for key in lines), lines),
+    )
+
+
+@router.command("help", linked_only=False)
+async def help_text(event: Inbound, ctx: Context) -> None:
+    if ctx.guardian is None:
+        await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
+        return
+    await ctx.reply(
+        _("I'm the assistant of {practice}. I send reminders before appointments, and you can"
+          " confirm, cancel or ask to reschedule with one tap.", practice=ctx.practice.name),
+        _("/next – your upcoming appointments\n/language – change language\n/help – this message"),
+        _("To talk to a person, call {practice} at {phone}.",
+          practice=ctx.practice.name, phone=ctx.practice.phone),
+    )
+
+
+@router.command("language")
+async def choose_language(event: Inbound, ctx: Context) -> None:
+    _name, wanted = event.command() or ("", "")
+    wanted = wanted.lower()[:2]
+    if wanted in SUPPORTED_LANGUAGES:
+        await _switch(ctx, wanted)
+        return
+    buttons = tuple(
+        ButtonSpec(label=Msg(LANGUAGE_NAMES[code]), action="language", value=code)
+        for code in SUPPORTED_LANGUAGES
+    )
+    await ctx.reply(_("Which language would you like me to use?"), buttons=buttons)
+
+
+@router.action("language")
+async def language_chosen(event: Inbound, ctx: Context, token: ActionToken) -> None:
+    if token.value not in SUPPORTED_LANGUAGES:
+        ctx.notice = _("Sorry, this button can't be used.")
+        return
+    await _switch(ctx, token.value)
+
+
+async def _switch(ctx: Context, language: str) -> None:
+    assert ctx.guardian is not None
+    await ctx.record.people.set_guardian_language(ctx.guardian.id, language, ctx.now)
+    await ctx.record.audit.record(
+        actor_type="guardian", actor_id=ctx.guardian.id, action="guardian.language",
+        entity_type="guardian", entity_id=ctx.guardian.id, now=ctx.now, detail=language,
+    )
+    ctx.set_language(language)
+    await ctx.reply(_("Okay! I'll write to you in English from now on."))
+
+
+@router.text()
+async def not_understood(event: Inbound, ctx: Context) -> bool:
+    """Free text we cannot place yet: say what we can do and how to reach a person."""
+    await ctx.reply(
+        _("Sorry, I can only help with the buttons and commands for now. Send /help to see what"
+          " I can do, or call {practice} at {phone} to talk to a person.",
+          practice=ctx.practice.name, phone=ctx.practice.phone)
+    )
+    return True

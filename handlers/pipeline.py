@@ -1,0 +1,132 @@
+"""The inbound pipeline: dedupe -> identity -> locale -> handler, in one transaction.
+
+An event's effect, the record of the event, and its de-duplication commit together: a
+redelivered event finds its id claimed and does nothing; a crash leaves no half-done effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from handlers.context import Context, Outgoing, current_language
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.texts import Translator, _, normalize_language, not_linked
+from storage.clock import Clock
+from storage.db import Database
+from storage.record import Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What handling an event did, for the adapter (e.g. to answer a button press)."""
+
+    duplicate: bool = False
+    queued: list[int] = field(default_factory=list)
+    notice: str | None = None
+
+
+class Pipeline:
+    """Turns one :class:`Inbound` into changes in the record and queued replies."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        translator: Translator,
+        router: Router,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._translator = translator
+        self._router = router
+        self._on_queued = on_queued
+
+    async def handle(self, event: Inbound) -> Outcome:
+        now = self._clock.now()
+        async with self._db.transaction() as conn:
+            record = Record(conn)
+            if not await record.messages.claim_event(event.channel, event.event_id, now):
+                log.info("duplicate event channel=%s id=%s", event.channel, event.event_id)
+                return Outcome(duplicate=True)
+            practice = await record.practice.get()
+            if practice is None:
+                raise RuntimeError("the record has no practice; start-up saves it first")
+            identity = await record.identities.find(event.channel, event.address)
+            guardian = None
+            if identity is not None and identity.verified_at and identity.guardian_id:
+                guardian = await record.people.guardian(identity.guardian_id)
+                if identity.blocked_at:
+                    await record.identities.clear_blocked(identity.id)
+            await record.messages.record_inbound(
+                channel=event.channel,
+                address=event.address,
+                body=event.text if event.text is not None else "[button]",
+                guardian_id=guardian.id if guardian else None,
+                staff_id=None,
+                provider_message_id=event.provider_message_id,
+                now=now,
+            )
+            token = current_language.set(
+                normalize_language(guardian.language if guardian else event.language_hint)
+            )
+            try:
+                out = Outgoing(record, now, practice, self._translator)
+                ctx = Context(event, record, now, practice, out, identity, guardian)
+                await self._route(event, ctx)
+                notice = (
+                    out.render(ctx.notice, current_language.get()) if ctx.notice else None
+                )
+            finally:
+                current_language.reset(token)
+        if out.queued and self._on_queued:
+            self._on_queued()
+        log.info(
+            "handled event channel=%s id=%s identity=%s queued=%d",
+            event.channel, event.event_id, identity.id if identity else None, len(out.queued),
+        )
+        return Outcome(queued=out.queued, notice=notice)
+
+    async def _route(self, event: Inbound, ctx: Context) -> None:
+        router = self._router
+        if event.choice is not None:
+            await self._choice(event, ctx)
+            return
+        command = event.command()
+        if command is not None:
+            entry = router.commands.get(command[0])
+            if entry is not None and (ctx.guardian or not entry[1]):
+                await entry[0](event, ctx)
+            elif ctx.guardian is None:
+                await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
+            else:
+                await ctx.reply(_("Sorry, I don't know that command. Send /help to see what I can do."))
+            return
+        for handler, linked_only in router.text_handlers:
+            if linked_only and ctx.guardian is None:
+                continue
+            if await handler(event, ctx):
+                return
+        await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
+
+    async def _choice(self, event: Inbound, ctx: Context) -> None:
+        """A pressed button: its token must exist and belong to this verified guardian."""
+        assert event.choice is not None
+        token = await ctx.record.tokens.get(event.choice)
+        if (
+            token is None
+            or ctx.guardian is None
+            or token.guardian_id != ctx.guardian.id
+            or token.action not in self._router.actions
+        ):
+            log.warning("refused button channel=%s id=%s", event.channel, event.event_id)
+            ctx.notice = _("Sorry, this button can't be used.")
+            if ctx.guardian is None:
+                await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
+            return
+        await self._router.actions[token.action](event, ctx, token)

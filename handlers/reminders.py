@@ -1,0 +1,221 @@
+"""Appointment reminders: planned as rows, sent by the dispatcher when due.
+
+Planning is a reconciliation, safe to run any number of times: every booked future appointment
+gets a pending reminder per guardian and offset for its *current* start; reminders for an old
+start (the appointment moved) or for an appointment no longer booked are withdrawn. The dedupe
+key (appointment, guardian, offset, start) keeps each reminder to one row, so one send.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.context import ButtonSpec, Outgoing
+from handlers.quiet_hours import next_allowed
+from handlers.texts import Msg, Translator, When, _
+from storage.clock import Clock
+from storage.db import Database
+from storage.models import Appointment, Guardian, Practice, Reminder
+from storage.record import Record
+
+log = logging.getLogger(__name__)
+
+
+def recipient_timezone(guardian: Guardian, practice: Practice) -> str:
+    return guardian.timezone or practice.timezone
+
+
+async def plan_reminders(record: Record, practice: Practice, now: datetime) -> int:
+    """Bring reminder rows in line with the schedule; returns how many were added."""
+    added = 0
+    for appointment in await record.appointments.booked_after(now):
+        await record.reminders.withdraw_pending(
+            appointment.id, now, except_start=appointment.start_at
+        )
+        existing = await record.reminders.for_appointment(appointment.id)
+        for guardian in await record.people.guardians_of(appointment.patient_id):
+            added += await _plan_for(record, practice, appointment, guardian, existing, now)
+    return added
+
+
+async def _plan_for(
+    record: Record,
+    practice: Practice,
+    appointment: Appointment,
+    guardian: Guardian,
+    existing: list[Reminder],
+    now: datetime,
+) -> int:
+    start = appointment.start_at
+    mine = [r for r in existing if r.guardian_id == guardian.id and r.appointment_start_at == start]
+    already = {r.offset_hours for r in mine}
+    offsets = [h for h in practice.reminder_offsets_hours if h not in already]
+    future = [h for h in offsets if start - timedelta(hours=h) > now]
+    past = [h for h in offsets if start - timedelta(hours=h) <= now]
+    # Offsets already passed (a late booking) collapse into one reminder now, unless this
+    # guardian was already reminded of this start.
+    if past and not any(r.status == "sent" for r in mine):
+        future.append(min(past))
+    zone = recipient_timezone(guardian, practice)
+    added = 0
+    for hours in future:
+        due = max(start - timedelta(hours=hours), now)
+        send_at = next_allowed(due, zone, practice.quiet_hours_start, practice.quiet_hours_end)
+        if send_at >= start:
+            continue
+        added += await record.reminders.add(
+            appointment_id=appointment.id,
+            guardian_id=guardian.id,
+            offset_hours=hours,
+            appointment_start_at=start,
+            due_at=due,
+            send_at=send_at,
+            now=now,
+        )
+    return added
+
+
+class ReminderDispatcher:
+    """Sends what is due. Woken by the scheduler; the clock decides what "due" means."""
+
+    def __init__(self, db: Database, clock: Clock, translator: Translator) -> None:
+        self._db = db
+        self._clock = clock
+        self._translator = translator
+
+    async def run_due(self) -> int:
+        """Queue every due reminder (one message per guardian and day); returns messages queued."""
+        now = self._clock.now()
+        async with self._db.transaction() as conn:
+            record = Record(conn)
+            practice = await record.practice.get()
+            if practice is None:
+                return 0
+            out = Outgoing(record, now, practice, self._translator)
+            done: set[int] = set()
+            for reminder in await record.reminders.due(now):
+                if reminder.id not in done:
+                    done |= await self._send_group(record, practice, out, reminder, now)
+        return len(out.queued)
+
+    async def _send_group(
+        self, record: Record, practice: Practice, out: Outgoing, first: Reminder, now: datetime
+    ) -> set[int]:
+        guardian = await record.people.guardian(first.guardian_id)
+        assert guardian is not None
+        zone = recipient_timezone(guardian, practice)
+        allowed = next_allowed(now, zone, practice.quiet_hours_start, practice.quiet_hours_end)
+        if allowed > now:
+            await record.reminders.postpone(first.id, allowed, now)
+            log.info("reminder %d held for quiet hours", first.id)
+            return {first.id}
+        # The household's other visits that day, same offset, join this message.
+        day_start = _local_midnight(first.appointment_start_at, practice.timezone)
+        group = await record.reminders.pending_for_guardian(
+            guardian.id, first.offset_hours, day_start, day_start + timedelta(days=1)
+        )
+        group_ids = {r.id for r in group} | {first.id}
+        current: list[Appointment] = []
+        stale: list[int] = []
+        for reminder in sorted(group, key=lambda r: (r.appointment_start_at, r.id)):
+            appointment = await record.appointments.get(reminder.appointment_id)
+            if (
+                appointment is None
+                or appointment.status != "booked"
+                or appointment.start_at != reminder.appointment_start_at
+                or appointment.start_at <= now
+            ):
+                stale.append(reminder.id)
+            else:
+                current.append(appointment)
+        await record.reminders.set_status(stale, "withdrawn", now)
+        live = [i for i in group_ids if i not in stale]
+        if not current:
+            return group_ids
+        parts, buttons = await reminder_message(record, practice, guardian, current)
+        message_id = await out.to_guardian(guardian, parts, buttons)
+        if message_id is None:
+            await record.reminders.set_status(live, "undeliverable", now)
+            await record.audit.record(
+                actor_type="system", actor_id="reminders", action="reminder.undeliverable",
+                entity_type="guardian", entity_id=guardian.id, now=now,
+            )
+            log.warning("guardian %s has no reachable channel for reminders", guardian.id)
+            return group_ids
+        await record.reminders.set_status(live, "sent", now, message_id)
+        for appointment in current:
+            await record.audit.record(
+                actor_type="system", actor_id="reminders", action="reminder.queued",
+                entity_type="appointment", entity_id=appointment.id, now=now,
+                detail=f"message={message_id}",
+            )
+        return group_ids
+
+
+def _local_midnight(instant: datetime, timezone: str) -> datetime:
+    local = instant.astimezone(ZoneInfo(timezone))
+    return datetime.combine(local.date(), datetime.min.time(), tzinfo=local.tzinfo)
+
+
+async def reminder_message(
+    record: Record, practice: Practice, guardian: Guardian, appointments: list[Appointment]
+) -> tuple[list[Msg], tuple[ButtonSpec, ...]]:
+    """The reminder for one guardian's visits on one day, with a row of buttons per visit."""
+    names: dict[str, str] = {}
+    for appointment in appointments:
+        patient = await record.people.patient(appointment.patient_id)
+        names[appointment.id] = patient.first_name if patient else ""
+    first = appointments[0]
+    if len(appointments) == 1:
+        parts = [
+            _(
+                "Hi {guardian}, this is {practice}. Reminder: {child} has an appointment on"
+                " {date} at {time}.",
+                guardian=guardian.first_name,
+                practice=practice.name,
+                child=names[first.id],
+                date=When(first.start_at, "date"),
+                time=When(first.start_at, "time"),
+            ),
+            _("Please confirm, cancel or ask to reschedule with the buttons below."),
+        ]
+        buttons = _answer_buttons(first, None)
+    else:
+        lines = [
+            _("{child} at {time}", child=names[a.id], time=When(a.start_at, "time"))
+            for a in appointments
+        ]
+        parts = [
+            _(
+                "Hi {guardian}, this is {practice}. Reminder of your appointments on {date}:",
+                guardian=guardian.first_name,
+                practice=practice.name,
+                date=When(first.start_at, "date"),
+            ),
+            # A bullet list of already-translatable lines: a layout, not a sentence to translate.
+            Msg("\n".join(f"• {{line{i}}}" for i in range(len(lines))),
+                {f"line{i}": line for i, line in enumerate(lines)}),
+            _("Please answer for each visit with the buttons below."),
+        ]
+        buttons = tuple(b for a in appointments for b in _answer_buttons(a, names[a.id]))
+    parts.append(_("Questions? Call us at {phone}.", phone=practice.phone))
+    return parts, buttons
+
+
+def _answer_buttons(appointment: Appointment, child: str | None) -> tuple[ButtonSpec, ...]:
+    if child is None:
+        labels = (_("Confirm"), _("Cancel"), _("Reschedule"))
+    else:
+        labels = (
+            _("Confirm {child}", child=child),
+            _("Cancel {child}", child=child),
+            _("Reschedule {child}", child=child),
+        )
+    actions = ("confirm", "cancel", "reschedule")
+    return tuple(
+        ButtonSpec(label=label, action=action, appointment=appointment)
+        for label, action in zip(labels, actions, strict=True)
+    )
+

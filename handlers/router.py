@@ -1,0 +1,62 @@
+"""Routing an event to the handler that owns it. Decorators only register."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from handlers.context import Context
+from handlers.events import Inbound
+from storage.models import ActionToken
+
+Handler = Callable[[Inbound, Context], Awaitable[None]]
+ActionHandler = Callable[[Inbound, Context, ActionToken], Awaitable[None]]
+#: A text handler returns True if the text was its to handle.
+TextHandler = Callable[[Inbound, Context], Awaitable[bool]]
+
+
+class Router:
+    """One per handler module: commands, button actions, and a fallback for plain text.
+
+    ``linked_only`` handlers run only for a verified guardian; the pipeline answers everyone
+    else before any of their data is read.
+    """
+
+    def __init__(self) -> None:
+        self.commands: dict[str, tuple[Handler, bool]] = {}
+        self.actions: dict[str, ActionHandler] = {}
+        self.text_handlers: list[tuple[TextHandler, bool]] = []
+
+    def command(self, name: str, *, linked_only: bool = True) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.commands[name] = (handler, linked_only)
+            return handler
+
+        return register
+
+    def action(self, name: str) -> Callable[[ActionHandler], ActionHandler]:
+        """Button actions are always for a verified guardian who was issued the token."""
+
+        def register(handler: ActionHandler) -> ActionHandler:
+            self.actions[name] = handler
+            return handler
+
+        return register
+
+    def text(self, *, linked_only: bool = True) -> Callable[[TextHandler], TextHandler]:
+        def register(handler: TextHandler) -> TextHandler:
+            self.text_handlers.append((handler, linked_only))
+            return handler
+
+        return register
+
+    def include(self, other: Router) -> None:
+        """Merge another module's router into this one (composition in bot/app.py)."""
+        for name, entry in other.commands.items():
+            if name in self.commands:
+                raise ValueError(f"command /{name} registered twice")
+            self.commands[name] = entry
+        for name, handler in other.actions.items():
+            if name in self.actions:
+                raise ValueError(f"action {name} registered twice")
+            self.actions[name] = handler
+        self.text_handlers.extend(other.text_handlers)

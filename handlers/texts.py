@@ -1,0 +1,66 @@
+"""Translatable messages. Handlers build :class:`Msg` values; the edge renders them.
+
+``_`` marks a message for extraction (Babel's default keyword) and returns a lazy message with
+its placeholders; nothing is translated until the recipient's language is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+SUPPORTED_LANGUAGES = ("en", "es")
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class When:
+    """An instant to be shown as a date, a time, or both, in the practice's timezone."""
+
+    instant: datetime
+    style: str = "datetime"  # "date", "time", "datetime", "weekday"
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A message id (the English text) and its placeholders, rendered later."""
+
+    msgid: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
+def _(msgid: str, **params: object) -> Msg:
+    """Mark ``msgid`` for translation, with named placeholders."""
+    return Msg(msgid, params)
+
+
+class Translator(Protocol):
+    """Renders a :class:`Msg` in a language; implemented with Babel in ``bot.i18n``."""
+
+    def render(self, msg: Msg, language: str, timezone: str) -> str: ...
+
+    def languages(self) -> tuple[str, ...]: ...
+
+
+def normalize_language(tag: str | None) -> str:
+    """A BCP 47 tag ('es-MX') reduced to a language we speak ('es'), else English."""
+    if not tag:
+        return DEFAULT_LANGUAGE
+    primary = tag.replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+
+
+
+def not_linked(practice_name: str, phone: str) -> Msg:
+    """What anyone the practice has not linked is told, and nothing more."""
+    return _(
+        "Hello! This is the assistant of {practice}. I can only help families the practice has"
+        " invited. If your family is with {practice}, please call {phone} and ask for an invite"
+        " link.",
+        practice=practice_name,
+        phone=phone,
+    )
