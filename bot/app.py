@@ -1,0 +1,148 @@
+"""The composition root: builds the record, handlers, channels, outbox and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from bot.channels.base import RateLimits
+from bot.channels.telegram import TelegramChannel
+from bot.config import ConfigError, Settings, parse_hours
+from bot.i18n import BabelTranslator
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from handlers import answers, family, onboarding
+from handlers.events import Inbound
+from handlers.pipeline import Outcome, Pipeline
+from handlers.reminders import ReminderDispatcher, plan_reminders
+from handlers.router import Router
+from storage.clock import Clock
+from storage.db import Database
+from storage.models import Practice
+from storage.record import Record
+
+log = logging.getLogger(__name__)
+
+
+def build_router() -> Router:
+    """Every handler module's router, in order (onboarding's text handler before the fallback)."""
+    router = Router()
+    for module in (onboarding, answers, family):
+        router.include(module.router)
+    return router
+
+
+def practice_from(settings: Settings, stored: Practice | None) -> Practice:
+    """The practice as configured, falling back to the stored row for anything not configured."""
+    config = settings.practice
+    name = config.name or (stored.name if stored else None)
+    phone = config.phone or (stored.phone if stored else None)
+    timezone = config.timezone or (stored.timezone if stored else None)
+    for value, env in ((name, "NAME"), (phone, "PHONE"), (timezone, "TIMEZONE")):
+        if not value:
+            raise ConfigError(f"CAREBOT_PRACTICE__{env}: not set (and no practice in the record)")
+    business = parse_hours(config.business_hours)
+    quiet = parse_hours(config.quiet_hours)
+    assert name and phone and timezone
+    return Practice(
+        name=name,
+        phone=phone,
+        timezone=timezone,
+        business_hours_start=business[0],
+        business_hours_end=business[1],
+        quiet_hours_start=quiet[0],
+        quiet_hours_end=quiet[1],
+        reminder_offsets_hours=tuple(config.reminder_offsets_hours),
+        late_cancel_hours=config.late_cancel_hours,
+    )
+
+
+async def sync_practice(db: Database, settings: Settings, now: datetime) -> Practice:
+    """Save the configured practice (configuration wins) and re-plan reminders to match."""
+    async with db.transaction() as conn:
+        record = Record(conn)
+        practice = practice_from(settings, await record.practice.get())
+        await record.practice.save(practice, now)
+        await plan_reminders(record, practice, now)
+    return practice
+
+
+class CareBot:
+    """One running carebot: everything wired, started and stopped together."""
+
+    def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.translator = BabelTranslator()
+        self.metrics = Metrics()
+        self.outbox = Outbox(db, clock, {})
+        self.pipeline = Pipeline(db, clock, self.translator, build_router(), self.outbox.wake)
+        self.reminders = ReminderDispatcher(db, clock, self.translator)
+        self.telegram: TelegramChannel | None = None
+        self.practice: Practice | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        if settings.telegram.token is not None:
+            self.telegram = TelegramChannel(
+                settings.telegram.token.get_secret_value(),
+                settings.telegram.api_url,
+                self.handle,
+                RateLimits(
+                    settings.telegram.max_messages_per_second,
+                    settings.telegram.per_chat_interval_seconds,
+                ),
+            )
+            self.outbox.add_adapter(self.telegram)
+
+    async def handle(self, event: Inbound) -> Outcome:
+        return await self.pipeline.handle(event)
+
+    async def start(self, *, run_outbox: bool = True) -> None:
+        """Sync the practice, start the channels, then the outbox loop."""
+        self.practice = await sync_practice(self.db, self.settings, self.clock.now())
+        if self.telegram is not None:
+            await self.telegram.start()
+            await self.telegram.register_commands(
+                family.COMMAND_MENU, self.translator, self.practice.timezone
+            )
+            if self.settings.telegram.mode == "polling":
+                self.telegram.start_polling()
+            elif self.settings.public_url and self.settings.telegram.webhook_secret:
+                await self.telegram.set_webhook(
+                    self.settings.public_url.rstrip("/") + "/telegram/webhook",
+                    self.settings.telegram.webhook_secret.get_secret_value(),
+                )
+        if run_outbox:
+            self._tasks.append(asyncio.create_task(self.outbox.run()))
+
+    async def stop(self) -> None:
+        self.outbox.stop()
+        for task in self._tasks:
+            await asyncio.gather(task, return_exceptions=True)
+        self._tasks.clear()
+        if self.telegram is not None:
+            await self.telegram.stop()
+
+    async def forget_events_before(self, before: datetime) -> int:
+        async with self.db.transaction() as conn:
+            return await Record(conn).messages.forget_events_before(before)
+
+    async def create_invite(self, guardian_id: str) -> str:
+        """A one-time ``https://t.me/<bot>?start=<token>`` link for a guardian."""
+        username = self.settings.telegram.bot_username or (
+            self.telegram.username if self.telegram and self.telegram.started else None
+        )
+        if not username:
+            raise ConfigError("CAREBOT_TELEGRAM__BOT_USERNAME: not set and the bot is not running")
+        days = timedelta(days=self.settings.invite_valid_days)
+        async with self.db.transaction() as conn:
+            record = Record(conn)
+            if await record.people.guardian(guardian_id) is None:
+                raise LookupError(guardian_id)
+            token = await record.invites.create(guardian_id, self.clock.now(), days)
+            await record.audit.record(
+                actor_type="operator", actor_id="cli", action="invite.created",
+                entity_type="guardian", entity_id=guardian_id, now=self.clock.now(),
+            )
+        return f"https://t.me/{username}?start={token}"

@@ -1,0 +1,79 @@
+"""Babel translations: catalogs under ``locales/<lang>/LC_MESSAGES/carebot.po``.
+
+Catalogs are compiled in memory at start-up from the ``.po`` files (no compiled ``.mo`` files to
+keep in step). Rendering takes the recipient's language explicitly; nothing is installed
+process-wide.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+from typing import Any
+
+from babel.dates import format_datetime, format_skeleton, format_time
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from handlers.texts import DEFAULT_LANGUAGE, Msg, When, normalize_language
+
+DOMAIN = "carebot"
+
+
+def catalog_path(language: str) -> Any:
+    return resources.files("locales") / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def load_catalog(language: str) -> Catalog:
+    with catalog_path(language).open("rb") as handle:
+        return read_po(handle, locale=language, domain=DOMAIN)
+
+
+def compile_catalog(catalog: Catalog) -> Translations:
+    """Compile a catalog to gettext translations in memory."""
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+def _plain_spaces(text: str) -> str:
+    # CLDR puts narrow no-break spaces in times ("3:30\u202fPM"); chat apps and SMS want plain ones.
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+class BabelTranslator:
+    """Renders :class:`Msg` values with gettext catalogs and Babel date formats."""
+
+    def __init__(self, languages: tuple[str, ...] = ("en", "es")) -> None:
+        self._translations = {lang: compile_catalog(load_catalog(lang)) for lang in languages}
+
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._translations)
+
+    def render(self, msg: Msg, language: str, timezone: str) -> str:
+        lang = normalize_language(language)
+        translations = self._translations.get(lang) or self._translations[DEFAULT_LANGUAGE]
+        text = translations.gettext(msg.msgid) if msg.msgid else ""
+        if not msg.params:
+            return text
+        values = {key: self._value(value, lang, timezone) for key, value in msg.params.items()}
+        return text.format(**values)
+
+    def _value(self, value: object, language: str, timezone: str) -> object:
+        if isinstance(value, Msg):
+            return self.render(value, language, timezone)
+        if isinstance(value, When):
+            return _plain_spaces(format_when(value, language, timezone))
+        return value
+
+
+def format_when(when: When, language: str, timezone: str) -> str:
+    """A date ("Tuesday, November 24" / "martes, 24 de noviembre") or time ("3:30 PM" / "15:30")."""
+    if when.style == "date":
+        return format_skeleton("MMMMEEEEd", when.instant, tzinfo=timezone, locale=language)
+    if when.style == "time":
+        return format_time(when.instant, "short", tzinfo=timezone, locale=language)
+    return format_datetime(when.instant, "medium", tzinfo=timezone, locale=language)

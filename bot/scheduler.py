@@ -1,0 +1,49 @@
+"""The APScheduler driver. Reminders live in the record; the scheduler only wakes the dispatcher.
+
+Jobs are module-level functions (APScheduler 3 needs that for any persistent store, and it keeps
+the job list readable). The job store is in memory: each process schedules its own wake-ups, and
+nothing is lost on restart because what is due is read from the reminder rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+if TYPE_CHECKING:
+    from bot.app import CareBot
+
+log = logging.getLogger(__name__)
+
+WAKE_SECONDS = 20
+
+
+async def wake_dispatcher(carebot: CareBot) -> None:
+    """Queue due reminders, then let the outbox deliver them."""
+    try:
+        queued = await carebot.reminders.run_due()
+    except Exception:  # noqa: BLE001 - the next wake tries again; nothing is marked sent
+        log.exception("reminder dispatch failed")
+        return
+    if queued:
+        log.info("reminders queued=%d", queued)
+        carebot.outbox.wake()
+
+
+async def forget_old_events(carebot: CareBot) -> None:
+    """Drop inbound event ids older than a week (Telegram restarts update ids after a week)."""
+    await carebot.forget_events_before(carebot.clock.now() - timedelta(days=7))
+
+
+def build_scheduler(carebot: CareBot) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
+    scheduler.add_job(
+        wake_dispatcher, "interval", seconds=WAKE_SECONDS, args=[carebot], id="reminders"
+    )
+    scheduler.add_job(forget_old_events, "interval", hours=6, args=[carebot], id="forget-events")
+    return scheduler

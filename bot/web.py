@@ -1,0 +1,75 @@
+"""The one HTTP server: every webhook, plus health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.app import CareBot
+
+log = logging.getLogger(__name__)
+
+
+def build_web(carebot: CareBot) -> Starlette:
+    """The Starlette app serving carebot's endpoints."""
+
+    async def telegram_webhook(request: Request) -> Response:
+        secret = carebot.settings.telegram.webhook_secret
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if (
+            carebot.telegram is None
+            or secret is None
+            or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+        ):
+            log.warning("telegram webhook refused: bad secret token")
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            data = json.loads(await request.body())
+            if not isinstance(data, dict) or "update_id" not in data:
+                raise ValueError("not an update")
+        except ValueError:
+            return PlainTextResponse("bad request", status_code=400)
+        try:
+            outcome = await carebot.telegram.handle_update_json(data)
+        except Exception:  # noqa: BLE001 - answer 500 so Telegram delivers it again
+            log.exception("telegram update %s failed", data.get("update_id"))
+            return PlainTextResponse("error", status_code=500)
+        carebot.metrics.count_inbound("telegram", duplicate=bool(outcome and outcome.duplicate))
+        return PlainTextResponse("ok")
+
+    async def healthz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            await carebot.db.pragma("user_version")
+            checks["database"] = "ok"
+        except Exception:  # noqa: BLE001
+            checks["database"] = "unreachable"
+        if carebot.telegram is not None:
+            checks["telegram"] = "started" if carebot.telegram.started else "stopped"
+        healthy = checks["database"] == "ok" and all(
+            v in ("ok", "started") for v in checks.values()
+        )
+        return JSONResponse(
+            {"status": "ok" if healthy else "unhealthy", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(
+            carebot.metrics.render(carebot.outbox.totals),
+            media_type="text/plain; version=0.0.4",
+        )
+
+    return Starlette(
+        routes=[
+            Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )
