@@ -25,6 +25,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._closed = False
         self.path = path
 
     @classmethod
@@ -41,9 +42,11 @@ class Database:
         return db
 
     async def close(self) -> None:
-        """Close the connection (waits for a running unit of work)."""
+        """Close the connection (waits for a running unit of work); closing twice is harmless."""
         async with self._lock:
-            await self._conn.close()
+            if not self._closed:
+                self._closed = True
+                await self._conn.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

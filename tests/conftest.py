@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,8 +12,11 @@ from typing import Any
 
 import pytest
 
-from storage.clock import FakeClock
-from storage.db import Database
+# PTB's future duration type, as bot/channels/telegram.py opts in (no deprecation warnings).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from storage.clock import FakeClock  # noqa: E402
+from storage.db import Database  # noqa: E402
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
