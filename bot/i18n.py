@@ -10,8 +10,13 @@ from __future__ import annotations
 import io
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_skeleton, format_time
+import re
+from functools import cache
+
+from babel import Locale
+from babel.dates import format_datetime, format_time
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -72,8 +77,23 @@ class BabelTranslator:
 
 def format_when(when: When, language: str, timezone: str) -> str:
     """A date ("Tuesday, November 24" / "martes, 24 de noviembre") or time ("3:30 PM" / "15:30")."""
+    zone = ZoneInfo(timezone)
     if when.style == "date":
-        return format_skeleton("MMMMEEEEd", when.instant, tzinfo=timezone, locale=language)
+        return format_datetime(when.instant, _long_day_pattern(language), tzinfo=zone,
+                               locale=language)
     if when.style == "time":
-        return format_time(when.instant, "short", tzinfo=timezone, locale=language)
-    return format_datetime(when.instant, "medium", tzinfo=timezone, locale=language)
+        return format_time(when.instant, "short", tzinfo=zone, locale=language)
+    return format_datetime(when.instant, "medium", tzinfo=zone, locale=language)
+
+
+@cache
+def _long_day_pattern(language: str) -> str:
+    """The locale's weekday-month-day pattern (MMMMEd, else MMMEd) with full names, no year.
+
+    CLDR offers "Thu, Nov 26" / "jue, 26 nov" for that skeleton; widening its fields keeps each
+    language's own order and words: "Thursday, November 26" / "jueves, 26 de noviembre".
+    """
+    skeletons = Locale.parse(language).datetime_skeletons
+    pattern = (skeletons.get("MMMMEd") or skeletons["MMMEd"]).pattern
+    pattern = re.sub(r"(?<!E)E{1,3}(?!E)", "EEEE", pattern)
+    return re.sub(r"(?<!M)M{3}(?!M)", "MMMM", pattern)

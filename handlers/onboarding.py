@@ -9,7 +9,7 @@ from datetime import date
 from handlers.context import Context
 from handlers.events import Inbound
 from handlers.router import Router
-from handlers.texts import Msg, _
+from handlers.texts import Msg, _, not_linked
 from storage.invites import MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,10 @@ async def start(event: Inbound, ctx: Context) -> None:
             _("Send /next to see your upcoming appointments, or /help to see what I can do."),
         )
         return
-    invite = await ctx.record.invites.by_token(token) if token and len(token) <= 64 else None
+    if not token:
+        await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
+        return
+    invite = await ctx.record.invites.by_token(token) if len(token) <= 64 else None
     if invite is None or not invite.usable(ctx.now):
         log.info("start with an unusable invite event=%s", event.event_id)
         await ctx.reply(

@@ -111,15 +111,21 @@ class ReminderDispatcher:
             await record.reminders.postpone(first.id, allowed, now)
             log.info("reminder %d held for quiet hours", first.id)
             return {first.id}
-        # The household's other visits that day, same offset, join this message.
+        # One message per guardian and day: the household's other reminders for that day that
+        # are due, or due soon, join this one (a sibling's visit an hour later, or after
+        # downtime an older offset of the same visit).
         day_start = _local_midnight(first.appointment_start_at, practice.timezone)
         group = await record.reminders.pending_for_guardian(
-            guardian.id, first.offset_hours, day_start, day_start + timedelta(days=1)
+            guardian.id, day_start, day_start + timedelta(days=1),
+            due_before=now + household_window(practice.reminder_offsets_hours),
         )
         group_ids = {r.id for r in group} | {first.id}
         current: list[Appointment] = []
         stale: list[int] = []
+        seen: set[str] = set()
         for reminder in sorted(group, key=lambda r: (r.appointment_start_at, r.id)):
+            if reminder.appointment_id in seen:
+                continue  # an older offset of a visit already in this message
             appointment = await record.appointments.get(reminder.appointment_id)
             if (
                 appointment is None
@@ -129,6 +135,7 @@ class ReminderDispatcher:
             ):
                 stale.append(reminder.id)
             else:
+                seen.add(appointment.id)
                 current.append(appointment)
         await record.reminders.set_status(stale, "withdrawn", now)
         live = [i for i in group_ids if i not in stale]
@@ -152,6 +159,17 @@ class ReminderDispatcher:
                 detail=f"message={message_id}",
             )
         return group_ids
+
+
+def household_window(offsets: tuple[int, ...]) -> timedelta:
+    """How far ahead a household's reminders are pulled into one message.
+
+    Under half the smallest gap between two offsets, so a planned later reminder (24 h after a
+    72 h one) is never swallowed by an earlier one; at most 12 hours.
+    """
+    gaps = [a - b for a, b in zip(offsets, offsets[1:], strict=False) if a > b]
+    hours = min([12.0, *(gap / 2 - 0.01 for gap in gaps)])
+    return timedelta(hours=max(hours, 0.0))
 
 
 def _local_midnight(instant: datetime, timezone: str) -> datetime:

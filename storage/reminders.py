@@ -85,14 +85,14 @@ class ReminderRepo:
         return [_reminder(row) for row in await cur.fetchall()]
 
     async def pending_for_guardian(
-        self, guardian_id: str, offset_hours: int, start_from: datetime, start_to: datetime
+        self, guardian_id: str, start_from: datetime, start_to: datetime, due_before: datetime
     ) -> list[Reminder]:
-        """Pending reminders of one guardian and offset for appointments in [from, to)."""
+        """Pending reminders of one guardian, due before ``due_before``, for visits in [from, to)."""
         cur = await self._conn.execute(
             f"SELECT {_COLUMNS} FROM reminder WHERE status = 'pending' AND guardian_id = ?"
-            " AND offset_hours = ? AND appointment_start_at >= ? AND appointment_start_at < ?"
+            " AND due_at <= ? AND appointment_start_at >= ? AND appointment_start_at < ?"
             " ORDER BY appointment_start_at, id",
-            (guardian_id, offset_hours, to_db(start_from), to_db(start_to)),
+            (guardian_id, to_db(due_before), to_db(start_from), to_db(start_to)),
         )
         return [_reminder(row) for row in await cur.fetchall()]
 

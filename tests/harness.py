@@ -1,0 +1,186 @@
+"""A channel-agnostic harness: speak as a person, read the replies and the record.
+
+Events go through the real pipeline and handlers into a real (temporary) care record; replies are
+the rows the outbox would send, rendered in the recipient's language.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from bot.app import build_router
+from bot.i18n import BabelTranslator
+from handlers.events import Inbound
+from handlers.pipeline import Outcome, Pipeline
+from handlers.reminders import ReminderDispatcher, plan_reminders
+from storage.clock import FakeClock
+from storage.db import Database
+from storage.models import Appointment, Button, Guardian, GuardianLink, Patient, Practice, Staff
+from storage.record import Record
+
+PRACTICE = Practice(
+    name="Bright Steps Therapy",
+    phone="+1 555 010 2030",
+    timezone="America/New_York",
+    business_hours_start=time(8),
+    business_hours_end=time(18),
+    quiet_hours_start=time(21),
+    quiet_hours_end=time(8),
+    reminder_offsets_hours=(72, 24),
+    late_cancel_hours=24,
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: str
+    buttons: tuple[Button, ...]
+    address: str
+
+    def button(self, label: str) -> Button:
+        for b in self.buttons:
+            if b.label == label:
+                return b
+        raise AssertionError(f"no button {label!r} in {[b.label for b in self.buttons]}")
+
+
+class Harness:
+    """Drives the pipeline as families would, with a fake clock."""
+
+    def __init__(self, db: Database, clock: FakeClock) -> None:
+        self.db = db
+        self.clock = clock
+        self.translator = BabelTranslator()
+        self.pipeline = Pipeline(db, clock, self.translator, build_router())
+        self.dispatcher = ReminderDispatcher(db, clock, self.translator)
+        self._ids = itertools.count(1000)
+        self.last_outcome: Outcome | None = None
+
+    async def setup(self, practice: Practice = PRACTICE) -> None:
+        async with self.db.transaction() as conn:
+            await Record(conn).practice.save(practice, self.clock.now())
+
+    async def family(
+        self,
+        guardian_id: str,
+        first_name: str,
+        children: list[tuple[str, str, str]],
+        language: str = "en",
+    ) -> None:
+        """A guardian and their children: (patient_id, first_name, date_of_birth)."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            record = Record(conn)
+            await record.people.save_guardian(
+                Guardian(id=guardian_id, first_name=first_name, last_name="Rivera",
+                         phone=None, language=language, sms_consent=False, timezone=None),
+                now,
+            )
+            for patient_id, child, dob in children:
+                await record.people.save_patient(
+                    Patient(id=patient_id, first_name=child, last_name="Rivera",
+                            date_of_birth=dob, language=language),
+                    now,
+                )
+                await record.people.link(
+                    GuardianLink(guardian_id=guardian_id, patient_id=patient_id,
+                                 relationship="mother", may_receive_updates=True)
+                )
+            if await record.people.staff("s-1") is None:
+                await record.people.save_staff(
+                    Staff(id="s-1", name="Dana Brooks", role="clinician",
+                          discipline="speech-language pathology", slack_user_id="U1"),
+                    now,
+                )
+
+    async def appointment(self, appointment_id: str, patient_id: str, start: datetime) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            record = Record(conn)
+            existing = await record.appointments.get(appointment_id)
+            await record.appointments.save(
+                Appointment(
+                    id=appointment_id, patient_id=patient_id, staff_id="s-1", start_at=start,
+                    duration_minutes=45, service="speech therapy", location="Room 2",
+                    status=existing.status if existing else "booked",
+                    participant_status="needs-action", answered_by_guardian_id=None,
+                    answered_at=None, cancellation_reason=None, reschedule_requested_at=None,
+                ),
+                now,
+            )
+            practice = await record.practice.get()
+            assert practice is not None
+            await plan_reminders(record, practice, now)
+
+    async def invite(self, guardian_id: str) -> str:
+        async with self.db.transaction() as conn:
+            return await Record(conn).invites.create(
+                guardian_id, self.clock.now(), timedelta(days=7)
+            )
+
+    async def send(self, address: str, text: str, language_hint: str = "en") -> list[Reply]:
+        return await self._event(Inbound(
+            channel=address.split(":")[0], address=address, event_id=str(next(self._ids)),
+            text=text, language_hint=language_hint,
+        ))
+
+    async def press(self, address: str, button: Button | str) -> list[Reply]:
+        token = button.token if isinstance(button, Button) else button
+        return await self._event(Inbound(
+            channel=address.split(":")[0], address=address, event_id=str(next(self._ids)),
+            choice=token,
+        ))
+
+    async def _event(self, event: Inbound) -> list[Reply]:
+        self.last_outcome = await self.pipeline.handle(event)
+        return await self.replies(self.last_outcome.queued)
+
+    async def replies(self, message_ids: list[int]) -> list[Reply]:
+        result = []
+        async with self.db.read() as conn:
+            for message_id in message_ids:
+                cur = await conn.execute(
+                    "SELECT body, address FROM message WHERE id = ?", (message_id,)
+                )
+                row = await cur.fetchone()
+                bcur = await conn.execute(
+                    "SELECT label, token FROM message_button WHERE message_id = ? ORDER BY position",
+                    (message_id,),
+                )
+                buttons = tuple(Button(label=b[0], token=b[1]) for b in await bcur.fetchall())
+                result.append(Reply(body=row[0], buttons=buttons, address=row[1]))
+        return result
+
+    async def link(self, guardian_id: str, address: str, birth_date: str) -> None:
+        """Link an address to a guardian through the real invite flow."""
+        token = await self.invite(guardian_id)
+        await self.send(address, f"/start {token}")
+        replies = await self.send(address, birth_date)
+        assert "all set" in replies[0].body or "listo" in replies[0].body, replies[0].body
+
+    async def run_reminders(self) -> list[Reply]:
+        """Queue what is due now; return the reminder messages queued."""
+        async with self.db.read() as conn:
+            cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM message")
+            before = (await cur.fetchone())[0]
+        await self.dispatcher.run_due()
+        async with self.db.read() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM message WHERE id > ? AND direction = 'out' ORDER BY id", (before,)
+            )
+            ids = [row[0] for row in await cur.fetchall()]
+        return await self.replies(ids)
+
+    async def appointment_row(self, appointment_id: str) -> Appointment:
+        async with self.db.read() as conn:
+            found = await Record(conn).appointments.get(appointment_id)
+        assert found is not None
+        return found
+
+    async def scalar(self, sql: str, *params: object) -> object:
+        async with self.db.read() as conn:
+            cur = await conn.execute(sql, params)
+            row = await cur.fetchone()
+            return row[0] if row else None
