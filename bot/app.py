@@ -142,7 +142,11 @@ class CareBot:
                 raise LookupError(guardian_id)
             token = await record.invites.create(guardian_id, self.clock.now(), days)
             await record.audit.record(
-                actor_type="operator", actor_id="cli", action="invite.created",
-                entity_type="guardian", entity_id=guardian_id, now=self.clock.now(),
+                actor_type="operator",
+                actor_id="cli",
+                action="invite.created",
+                entity_type="guardian",
+                entity_id=guardian_id,
+                now=self.clock.now(),
             )
         return f"https://t.me/{username}?start={token}"

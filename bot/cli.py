@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -106,8 +107,10 @@ async def _check(settings: Settings) -> int:
         print(f"telegram: {state}")
     else:
         print("telegram: not configured")
-    for name, configured in (("slack", settings.slack_configured()),
-                             ("sms", settings.sms_configured())):
+    for name, configured in (
+        ("slack", settings.slack_configured()),
+        ("sms", settings.sms_configured()),
+    ):
         print(f"{name}: {'configured (not served yet)' if configured else 'not configured'}")
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")

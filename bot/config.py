@@ -87,7 +87,9 @@ class PracticeSettings(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name like America/New_York)")
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name like America/New_York)"
+            ) from None
         return value
 
     @field_validator("business_hours", "quiet_hours")

@@ -8,12 +8,11 @@ process-wide.
 from __future__ import annotations
 
 import io
+import re
+from functools import cache
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import re
-from functools import cache
 
 from babel import Locale
 from babel.dates import format_datetime, format_time
@@ -79,8 +78,9 @@ def format_when(when: When, language: str, timezone: str) -> str:
     """A date ("Tuesday, November 24" / "martes, 24 de noviembre") or time ("3:30 PM" / "15:30")."""
     zone = ZoneInfo(timezone)
     if when.style == "date":
-        return format_datetime(when.instant, _long_day_pattern(language), tzinfo=zone,
-                               locale=language)
+        return format_datetime(
+            when.instant, _long_day_pattern(language), tzinfo=zone, locale=language
+        )
     if when.style == "time":
         return format_time(when.instant, "short", tzinfo=zone, locale=language)
     return format_datetime(when.instant, "medium", tzinfo=zone, locale=language)

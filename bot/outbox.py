@@ -84,7 +84,7 @@ class Outbox:
     async def deliver_due(self) -> DeliveryReport:
         """One round: send what is due and allowed now, then record every outcome at once."""
         now = self._clock.now()
-        async with self._db.read() as conn:
+        async with self._db.query() as conn:
             due = await Record(conn).messages.due(now, self._batch)
         report = DeliveryReport()
         self._next_deferred = None
@@ -152,15 +152,16 @@ class Outbox:
         return results
 
     async def _record(self, results: list[_Result], now: datetime, report: DeliveryReport) -> None:
+        sent = [(r.message.id, r.provider_id) for r in results if r.provider_id is not None]
         async with self._db.transaction() as conn:
             record = Record(conn)
+            await record.messages.mark_all_sent(sent, now)
+            report.sent += len(sent)
             for result in results:
                 message, error = result.message, result.error
                 if error is None:
-                    assert result.provider_id is not None
-                    await record.messages.mark_sent(message.id, result.provider_id, now)
-                    report.sent += 1
-                elif isinstance(error, RetryLater):
+                    continue
+                if isinstance(error, RetryLater):
                     until = now + timedelta(seconds=max(error.retry_after, 1))
                     self._pace[message.channel].paused_until = until
                     await record.messages.retry_later(message.id, until, "rate limited")
@@ -180,11 +181,16 @@ class Outbox:
                         message.channel, message.address, "recipient blocked the bot"
                     )
                     await record.audit.record(
-                        actor_type="system", actor_id="outbox", action="identity.blocked",
-                        entity_type="message", entity_id=str(message.id), now=now,
+                        actor_type="system",
+                        actor_id="outbox",
+                        action="identity.blocked",
+                        entity_type="message",
+                        entity_id=str(message.id),
+                        now=now,
                     )
-                    log.warning("message %d: recipient blocked the bot (%d more failed)",
-                                message.id, others)
+                    log.warning(
+                        "message %d: recipient blocked the bot (%d more failed)", message.id, others
+                    )
                     report.failed += 1 + others
                 else:
                     await record.messages.mark_failed(message.id, str(error)[:200])
@@ -194,7 +200,7 @@ class Outbox:
     async def next_wake_in(self) -> float:
         """Seconds until something queued becomes due (at most a minute)."""
         now = self._clock.now()
-        async with self._db.read() as conn:
+        async with self._db.query() as conn:
             text = await Record(conn).messages.next_due_at()
         candidates = [from_db(text)] if text else []
         if self._next_deferred:

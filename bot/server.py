@@ -38,7 +38,11 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
 
     web.router.lifespan_context = lifespan
     config = uvicorn.Config(
-        web, host=settings.http.host, port=settings.http.port, lifespan="on",
-        log_level="info", access_log=False,
+        web,
+        host=settings.http.host,
+        port=settings.http.port,
+        lifespan="on",
+        log_level="info",
+        access_log=False,
     )
     await uvicorn.Server(config).serve()

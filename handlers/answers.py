@@ -51,22 +51,29 @@ async def _current(ctx: Context, token: ActionToken) -> tuple[Appointment, str] 
     if appointment.status == "cancelled":
         ctx.notice = _("Already cancelled")
         await ctx.reply(
-            _("{child}'s appointment on {date} at {time} is cancelled.",
-              **_visit(child, appointment))
+            _(
+                "{child}'s appointment on {date} at {time} is cancelled.",
+                **_visit(child, appointment),
+            )
         )
         return None
     if appointment.start_at != token.appointment_start_at:
         await ctx.reply(
-            _("This appointment has moved: {child} is now expected on {date} at {time}."
-              " You'll get a new reminder with buttons for the new time.",
-              **_visit(child, appointment))
+            _(
+                "This appointment has moved: {child} is now expected on {date} at {time}."
+                " You'll get a new reminder with buttons for the new time.",
+                **_visit(child, appointment),
+            )
         )
         return None
     if appointment.status != "booked" or appointment.start_at <= ctx.now:
         await ctx.reply(
-            _("{child}'s appointment on {date} at {time} can no longer be changed here. Please"
-              " call {phone} if you need anything.", phone=ctx.practice.phone,
-              **_visit(child, appointment))
+            _(
+                "{child}'s appointment on {date} at {time} can no longer be changed here. Please"
+                " call {phone} if you need anything.",
+                phone=ctx.practice.phone,
+                **_visit(child, appointment),
+            )
         )
         return None
     return appointment, child
@@ -81,20 +88,28 @@ async def confirm(event: Inbound, ctx: Context, token: ActionToken) -> None:
     ctx.notice = _("Confirmed")
     if appointment.participant_status == "accepted":
         await ctx.reply(
-            _("{child}'s appointment on {date} at {time} is already confirmed. Thank you!",
-              **_visit(child, appointment))
+            _(
+                "{child}'s appointment on {date} at {time} is already confirmed. Thank you!",
+                **_visit(child, appointment),
+            )
         )
         return
     await ctx.record.appointments.record_answer(
         appointment.id, participant_status="accepted", guardian_id=ctx.guardian.id, now=ctx.now
     )
     await ctx.record.audit.record(
-        actor_type="guardian", actor_id=ctx.guardian.id, action="appointment.confirmed",
-        entity_type="appointment", entity_id=appointment.id, now=ctx.now,
+        actor_type="guardian",
+        actor_id=ctx.guardian.id,
+        action="appointment.confirmed",
+        entity_type="appointment",
+        entity_id=appointment.id,
+        now=ctx.now,
     )
     await ctx.reply(
-        _("Thank you! {child}'s appointment on {date} at {time} is confirmed. See you then!",
-          **_visit(child, appointment))
+        _(
+            "Thank you! {child}'s appointment on {date} at {time} is confirmed. See you then!",
+            **_visit(child, appointment),
+        )
     )
 
 
@@ -110,8 +125,10 @@ async def cancel(event: Inbound, ctx: Context, token: ActionToken) -> None:
         for key, (_reason, label) in REASONS.items()
     ) + (ButtonSpec(label=_("Keep the appointment"), action="keep", appointment=appointment),)
     await ctx.reply(
-        _("Sorry {child} can't make it on {date} at {time}. Why are you cancelling?",
-          **_visit(child, appointment)),
+        _(
+            "Sorry {child} can't make it on {date} at {time}. Why are you cancelling?",
+            **_visit(child, appointment),
+        ),
         buttons=buttons,
     )
 
@@ -127,27 +144,40 @@ async def cancel_with_reason(event: Inbound, ctx: Context, token: ActionToken) -
         return
     reason = REASONS[token.value][0]
     await ctx.record.appointments.record_answer(
-        appointment.id, participant_status="declined", guardian_id=ctx.guardian.id, now=ctx.now,
+        appointment.id,
+        participant_status="declined",
+        guardian_id=ctx.guardian.id,
+        now=ctx.now,
         cancellation_reason=reason,
     )
     withdrawn = await ctx.record.reminders.withdraw_pending(appointment.id, ctx.now)
     await ctx.record.audit.record(
-        actor_type="guardian", actor_id=ctx.guardian.id, action="appointment.cancelled",
-        entity_type="appointment", entity_id=appointment.id, now=ctx.now,
+        actor_type="guardian",
+        actor_id=ctx.guardian.id,
+        action="appointment.cancelled",
+        entity_type="appointment",
+        entity_id=appointment.id,
+        now=ctx.now,
         detail=f"reason={reason} reminders_withdrawn={withdrawn}",
     )
     ctx.notice = _("Cancelled")
     parts = [
-        _("{child}'s appointment on {date} at {time} is cancelled. Thank you for letting us know.",
-          **_visit(child, appointment))
+        _(
+            "{child}'s appointment on {date} at {time} is cancelled."
+            " Thank you for letting us know.",
+            **_visit(child, appointment),
+        )
     ]
     window = timedelta(hours=ctx.practice.late_cancel_hours)
     if window and appointment.start_at - ctx.now < window:
         parts.append(
-            _("Because this is less than {hours} hours before the visit, {practice}'s"
-              " late-cancellation policy may apply. Questions? Call {phone}.",
-              hours=ctx.practice.late_cancel_hours, practice=ctx.practice.name,
-              phone=ctx.practice.phone)
+            _(
+                "Because this is less than {hours} hours before the visit, {practice}'s"
+                " late-cancellation policy may apply. Questions? Call {phone}.",
+                hours=ctx.practice.late_cancel_hours,
+                practice=ctx.practice.name,
+                phone=ctx.practice.phone,
+            )
         )
     await ctx.reply(*parts)
 
@@ -159,8 +189,10 @@ async def keep(event: Inbound, ctx: Context, token: ActionToken) -> None:
         return
     appointment, child = found
     await ctx.reply(
-        _("Okay, {child}'s appointment on {date} at {time} stays as it is.",
-          **_visit(child, appointment))
+        _(
+            "Okay, {child}'s appointment on {date} at {time} stays as it is.",
+            **_visit(child, appointment),
+        )
     )
 
 
@@ -174,12 +206,19 @@ async def reschedule(event: Inbound, ctx: Context, token: ActionToken) -> None:
     if appointment.reschedule_requested_at is None:
         await ctx.record.appointments.request_reschedule(appointment.id, ctx.guardian.id, ctx.now)
         await ctx.record.audit.record(
-            actor_type="guardian", actor_id=ctx.guardian.id,
-            action="appointment.reschedule_requested", entity_type="appointment",
-            entity_id=appointment.id, now=ctx.now,
+            actor_type="guardian",
+            actor_id=ctx.guardian.id,
+            action="appointment.reschedule_requested",
+            entity_type="appointment",
+            entity_id=appointment.id,
+            now=ctx.now,
         )
     await ctx.reply(
-        _("Thanks! We've noted that you'd like to reschedule {child}'s appointment on {date} at"
-          " {time}. Someone from {practice} will contact you soon. Until then the appointment"
-          " stays booked.", practice=ctx.practice.name, **_visit(child, appointment))
+        _(
+            "Thanks! We've noted that you'd like to reschedule {child}'s appointment on {date} at"
+            " {time}. Someone from {practice} will contact you soon. Until then the appointment"
+            " stays booked.",
+            practice=ctx.practice.name,
+            **_visit(child, appointment),
+        )
     )

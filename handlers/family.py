@@ -35,8 +35,10 @@ async def upcoming(event: Inbound, ctx: Context) -> None:
     appointments = await ctx.record.appointments.upcoming_for_guardian(ctx.guardian.id, ctx.now)
     if not appointments:
         await ctx.reply(
-            _("You have no upcoming appointments. To book one, call {phone}.",
-              phone=ctx.practice.phone)
+            _(
+                "You have no upcoming appointments. To book one, call {phone}.",
+                phone=ctx.practice.phone,
+            )
         )
         return
     lines: dict[str, object] = {}
@@ -61,11 +63,17 @@ async def help_text(event: Inbound, ctx: Context) -> None:
         await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
         return
     await ctx.reply(
-        _("I'm the assistant of {practice}. I send reminders before appointments, and you can"
-          " confirm, cancel or ask to reschedule with one tap.", practice=ctx.practice.name),
+        _(
+            "I'm the assistant of {practice}. I send reminders before appointments, and you can"
+            " confirm, cancel or ask to reschedule with one tap.",
+            practice=ctx.practice.name,
+        ),
         _("/next – your upcoming appointments\n/language – change language\n/help – this message"),
-        _("To talk to a person, call {practice} at {phone}.",
-          practice=ctx.practice.name, phone=ctx.practice.phone),
+        _(
+            "To talk to a person, call {practice} at {phone}.",
+            practice=ctx.practice.name,
+            phone=ctx.practice.phone,
+        ),
     )
 
 
@@ -95,8 +103,13 @@ async def _switch(ctx: Context, language: str) -> None:
     assert ctx.guardian is not None
     await ctx.record.people.set_guardian_language(ctx.guardian.id, language, ctx.now)
     await ctx.record.audit.record(
-        actor_type="guardian", actor_id=ctx.guardian.id, action="guardian.language",
-        entity_type="guardian", entity_id=ctx.guardian.id, now=ctx.now, detail=language,
+        actor_type="guardian",
+        actor_id=ctx.guardian.id,
+        action="guardian.language",
+        entity_type="guardian",
+        entity_id=ctx.guardian.id,
+        now=ctx.now,
+        detail=language,
     )
     ctx.set_language(language)
     await ctx.reply(_("Okay! I'll write to you in English from now on."))
@@ -106,8 +119,11 @@ async def _switch(ctx: Context, language: str) -> None:
 async def not_understood(event: Inbound, ctx: Context) -> bool:
     """Free text we cannot place yet: say what we can do and how to reach a person."""
     await ctx.reply(
-        _("Sorry, I can only help with the buttons and commands for now. Send /help to see what"
-          " I can do, or call {practice} at {phone} to talk to a person.",
-          practice=ctx.practice.name, phone=ctx.practice.phone)
+        _(
+            "Sorry, I can only help with the buttons and commands for now. Send /help to see what"
+            " I can do, or call {practice} at {phone} to talk to a person.",
+            practice=ctx.practice.name,
+            phone=ctx.practice.phone,
+        )
     )
     return True

@@ -32,7 +32,9 @@ def parse_birth_date(text: str, language: str) -> date | None:
     if match := _NUMERIC.match(text):
         a, b, y = (int(g) for g in match.groups())
         month_first, day_first = _date(y, a, b), _date(y, b, a)
-        preferred, other = (day_first, month_first) if language == "es" else (month_first, day_first)
+        preferred, other = (
+            (day_first, month_first) if language == "es" else (month_first, day_first)
+        )
         return preferred or other
     return None
 
@@ -46,12 +48,14 @@ def _date(y: int, m: int, d: int) -> date | None:
 
 @router.command("start", linked_only=False)
 async def start(event: Inbound, ctx: Context) -> None:
-    """``/start <token>`` from an invite link opens the link; the child's birth date completes it."""
+    """``/start <token>`` from an invite link opens it; the child's birth date completes it."""
     _name, token = event.command() or ("", "")
     if ctx.guardian is not None:
         await ctx.reply(
-            _("Welcome back, {guardian}! Your account is already linked.",
-              guardian=ctx.guardian.first_name),
+            _(
+                "Welcome back, {guardian}! Your account is already linked.",
+                guardian=ctx.guardian.first_name,
+            ),
             _("Send /next to see your upcoming appointments, or /help to see what I can do."),
         )
         return
@@ -62,16 +66,22 @@ async def start(event: Inbound, ctx: Context) -> None:
     if invite is None or not invite.usable(ctx.now):
         log.info("start with an unusable invite event=%s", event.event_id)
         await ctx.reply(
-            _("Hello! This link can't be used: it may have expired or been used already."
-              " Please call {practice} at {phone} for a new invite.",
-              practice=ctx.practice.name, phone=ctx.practice.phone)
+            _(
+                "Hello! This link can't be used: it may have expired or been used already."
+                " Please call {practice} at {phone} for a new invite.",
+                practice=ctx.practice.name,
+                phone=ctx.practice.phone,
+            )
         )
         return
     if ctx.identity is not None and ctx.identity.guardian_id not in (None, invite.guardian_id):
         await ctx.reply(
-            _("This account is already linked to another family member. Please call {practice}"
-              " at {phone} if something needs to change.",
-              practice=ctx.practice.name, phone=ctx.practice.phone)
+            _(
+                "This account is already linked to another family member. Please call {practice}"
+                " at {phone} if something needs to change.",
+                practice=ctx.practice.name,
+                phone=ctx.practice.phone,
+            )
         )
         return
     guardian = await ctx.record.people.guardian(invite.guardian_id)
@@ -79,8 +89,11 @@ async def start(event: Inbound, ctx: Context) -> None:
     ctx.set_language(guardian.language)
     await ctx.record.invites.start_link(event.channel, event.address, invite.id, ctx.now)
     await ctx.reply(
-        _("Welcome to {practice}! To keep your family's information private, please reply with"
-          " your child's date of birth.", practice=ctx.practice.name),
+        _(
+            "Welcome to {practice}! To keep your family's information private, please reply with"
+            " your child's date of birth.",
+            practice=ctx.practice.name,
+        ),
         _birth_date_example(),
     )
 
@@ -99,8 +112,12 @@ async def birth_date_answer(event: Inbound, ctx: Context) -> bool:
     if invite is None or not invite.usable(ctx.now):
         await ctx.record.invites.end_link(event.channel, event.address)
         await ctx.reply(
-            _("This invite can no longer be used. Please call {practice} at {phone} for a new one.",
-              practice=ctx.practice.name, phone=ctx.practice.phone)
+            _(
+                "This invite can no longer be used."
+                " Please call {practice} at {phone} for a new one.",
+                practice=ctx.practice.name,
+                phone=ctx.practice.phone,
+            )
         )
         return True
     guardian = await ctx.record.people.guardian(invite.guardian_id)
@@ -116,20 +133,31 @@ async def birth_date_answer(event: Inbound, ctx: Context) -> bool:
         return True
     burned = await ctx.record.invites.count_failure(invite.id, ctx.now)
     await ctx.record.audit.record(
-        actor_type="system", actor_id="onboarding", action="invite.wrong_answer",
-        entity_type="invite", entity_id=str(invite.id), now=ctx.now,
+        actor_type="system",
+        actor_id="onboarding",
+        action="invite.wrong_answer",
+        entity_type="invite",
+        entity_id=str(invite.id),
+        now=ctx.now,
     )
     if burned:
         await ctx.record.invites.end_link(event.channel, event.address)
         await ctx.record.audit.record(
-            actor_type="system", actor_id="onboarding", action="invite.burned",
-            entity_type="invite", entity_id=str(invite.id), now=ctx.now,
+            actor_type="system",
+            actor_id="onboarding",
+            action="invite.burned",
+            entity_type="invite",
+            entity_id=str(invite.id),
+            now=ctx.now,
         )
         log.warning("invite %d burned after %d wrong answers", invite.id, MAX_ATTEMPTS)
         await ctx.reply(
-            _("That date doesn't match our records, and this invite can no longer be used."
-              " Please call {practice} at {phone} for a new one.",
-              practice=ctx.practice.name, phone=ctx.practice.phone)
+            _(
+                "That date doesn't match our records, and this invite can no longer be used."
+                " Please call {practice} at {phone} for a new one.",
+                practice=ctx.practice.name,
+                phone=ctx.practice.phone,
+            )
         )
         return True
     left = MAX_ATTEMPTS - invite.failed_attempts - 1
@@ -153,13 +181,20 @@ async def _complete_link(
     await ctx.record.invites.mark_used(invite_id, ctx.now)
     await ctx.record.invites.end_link(event.channel, event.address)
     await ctx.record.audit.record(
-        actor_type="guardian", actor_id=guardian_id, action="identity.linked",
-        entity_type="channel_identity", entity_id=str(identity.id), now=ctx.now,
+        actor_type="guardian",
+        actor_id=guardian_id,
+        action="identity.linked",
+        entity_type="channel_identity",
+        entity_id=str(identity.id),
+        now=ctx.now,
     )
     guardian = await ctx.record.people.guardian(guardian_id)
     ctx.guardian = guardian
     await ctx.reply(
-        _("Thank you, {guardian}! You're all set. I'll remind you of appointments here, and you"
-          " can confirm, cancel or ask to reschedule with one tap.", guardian=first_name),
+        _(
+            "Thank you, {guardian}! You're all set. I'll remind you of appointments here, and you"
+            " can confirm, cancel or ask to reschedule with one tap.",
+            guardian=first_name,
+        ),
         _("Send /next to see your upcoming appointments, or /help to see what I can do."),
     )

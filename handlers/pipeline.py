@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from handlers.context import Context, Outgoing, current_language
 from handlers.events import Inbound
@@ -16,9 +17,12 @@ from handlers.router import Router
 from handlers.texts import Translator, _, normalize_language, not_linked
 from storage.clock import Clock
 from storage.db import Database
+from storage.models import Practice
 from storage.record import Record
 
 log = logging.getLogger(__name__)
+
+PRACTICE_TTL = timedelta(seconds=60)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Pipeline:
         self._translator = translator
         self._router = router
         self._on_queued = on_queued
+        self._practice_cache: tuple[datetime, Practice] | None = None
 
     async def handle(self, event: Inbound) -> Outcome:
         now = self._clock.now()
@@ -54,15 +59,12 @@ class Pipeline:
             if not await record.messages.claim_event(event.channel, event.event_id, now):
                 log.info("duplicate event channel=%s id=%s", event.channel, event.event_id)
                 return Outcome(duplicate=True)
-            practice = await record.practice.get()
-            if practice is None:
-                raise RuntimeError("the record has no practice; start-up saves it first")
-            identity = await record.identities.find(event.channel, event.address)
-            guardian = None
-            if identity is not None and identity.verified_at and identity.guardian_id:
-                guardian = await record.people.guardian(identity.guardian_id)
-                if identity.blocked_at:
-                    await record.identities.clear_blocked(identity.id)
+            practice = await self._practice(record, now)
+            identity, guardian = await record.identities.find_with_guardian(
+                event.channel, event.address
+            )
+            if identity is not None and identity.blocked_at:
+                await record.identities.clear_blocked(identity.id)
             await record.messages.record_inbound(
                 channel=event.channel,
                 address=event.address,
@@ -79,18 +81,28 @@ class Pipeline:
                 out = Outgoing(record, now, practice, self._translator)
                 ctx = Context(event, record, now, practice, out, identity, guardian)
                 await self._route(event, ctx)
-                notice = (
-                    out.render(ctx.notice, current_language.get()) if ctx.notice else None
-                )
+                notice = out.render(ctx.notice, current_language.get()) if ctx.notice else None
             finally:
                 current_language.reset(token)
         if out.queued and self._on_queued:
             self._on_queued()
         log.info(
             "handled event channel=%s id=%s identity=%s queued=%d",
-            event.channel, event.event_id, identity.id if identity else None, len(out.queued),
+            event.channel,
+            event.event_id,
+            identity.id if identity else None,
+            len(out.queued),
         )
         return Outcome(queued=out.queued, notice=notice)
+
+    async def _practice(self, record: Record, now: datetime) -> Practice:
+        """The practice row, read at most once a minute (it changes only at start-up)."""
+        if self._practice_cache is None or now - self._practice_cache[0] > PRACTICE_TTL:
+            practice = await record.practice.get()
+            if practice is None:
+                raise RuntimeError("the record has no practice; start-up saves it first")
+            self._practice_cache = (now, practice)
+        return self._practice_cache[1]
 
     async def _route(self, event: Inbound, ctx: Context) -> None:
         router = self._router
@@ -105,7 +117,9 @@ class Pipeline:
             elif ctx.guardian is None:
                 await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
             else:
-                await ctx.reply(_("Sorry, I don't know that command. Send /help to see what I can do."))
+                await ctx.reply(
+                    _("Sorry, I don't know that command. Send /help to see what I can do.")
+                )
             return
         for handler, linked_only in router.text_handlers:
             if linked_only and ctx.guardian is None:

@@ -116,7 +116,9 @@ class ReminderDispatcher:
         # downtime an older offset of the same visit).
         day_start = _local_midnight(first.appointment_start_at, practice.timezone)
         group = await record.reminders.pending_for_guardian(
-            guardian.id, day_start, day_start + timedelta(days=1),
+            guardian.id,
+            day_start,
+            day_start + timedelta(days=1),
             due_before=now + household_window(practice.reminder_offsets_hours),
         )
         group_ids = {r.id for r in group} | {first.id}
@@ -146,16 +148,24 @@ class ReminderDispatcher:
         if message_id is None:
             await record.reminders.set_status(live, "undeliverable", now)
             await record.audit.record(
-                actor_type="system", actor_id="reminders", action="reminder.undeliverable",
-                entity_type="guardian", entity_id=guardian.id, now=now,
+                actor_type="system",
+                actor_id="reminders",
+                action="reminder.undeliverable",
+                entity_type="guardian",
+                entity_id=guardian.id,
+                now=now,
             )
             log.warning("guardian %s has no reachable channel for reminders", guardian.id)
             return group_ids
         await record.reminders.set_status(live, "sent", now, message_id)
         for appointment in current:
             await record.audit.record(
-                actor_type="system", actor_id="reminders", action="reminder.queued",
-                entity_type="appointment", entity_id=appointment.id, now=now,
+                actor_type="system",
+                actor_id="reminders",
+                action="reminder.queued",
+                entity_type="appointment",
+                entity_id=appointment.id,
+                now=now,
                 detail=f"message={message_id}",
             )
         return group_ids
@@ -213,8 +223,10 @@ async def reminder_message(
                 date=When(first.start_at, "date"),
             ),
             # A bullet list of already-translatable lines: a layout, not a sentence to translate.
-            Msg("\n".join(f"• {{line{i}}}" for i in range(len(lines))),
-                {f"line{i}": line for i, line in enumerate(lines)}),
+            Msg(
+                "\n".join(f"• {{line{i}}}" for i in range(len(lines))),
+                {f"line{i}": line for i, line in enumerate(lines)},
+            ),
             _("Please answer for each visit with the buttons below."),
         ]
         buttons = tuple(b for a in appointments for b in _answer_buttons(a, names[a.id]))
@@ -236,4 +248,3 @@ def _answer_buttons(appointment: Appointment, child: str | None) -> tuple[Button
         ButtonSpec(label=label, action=action, appointment=appointment)
         for label, action in zip(labels, actions, strict=True)
     )
-

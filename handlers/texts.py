@@ -54,7 +54,6 @@ def normalize_language(tag: str | None) -> str:
     return primary if primary in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
 
 
-
 def not_linked(practice_name: str, phone: str) -> Msg:
     """What anyone the practice has not linked is told, and nothing more."""
     return _(

@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.clock import from_db, to_db
 from storage.models import Appointment, CancellationReason, ParticipantStatus
+from storage.rows import fetch_all, fetch_one
 
 _COLUMNS = (
     "id, patient_id, staff_id, start_at, duration_minutes, service, location, status,"
@@ -32,10 +33,9 @@ class AppointmentRepo:
         self._conn = conn
 
     async def get(self, appointment_id: str) -> Appointment | None:
-        cur = await self._conn.execute(
-            f"SELECT {_COLUMNS} FROM appointment WHERE id = ?", (appointment_id,)
+        row = await fetch_one(
+            self._conn, f"SELECT {_COLUMNS} FROM appointment WHERE id = ?", (appointment_id,)
         )
-        row = await cur.fetchone()
         return _appointment(row) if row else None
 
     async def save(self, appointment: Appointment, now: datetime) -> None:
@@ -54,15 +54,23 @@ class AppointmentRepo:
             " reschedule_requested_at = excluded.reschedule_requested_at,"
             " updated_at = excluded.updated_at",
             (
-                appointment.id, appointment.patient_id, appointment.staff_id,
-                to_db(appointment.start_at), appointment.duration_minutes, appointment.service,
-                appointment.location, appointment.status, appointment.participant_status,
+                appointment.id,
+                appointment.patient_id,
+                appointment.staff_id,
+                to_db(appointment.start_at),
+                appointment.duration_minutes,
+                appointment.service,
+                appointment.location,
+                appointment.status,
+                appointment.participant_status,
                 appointment.answered_by_guardian_id,
                 to_db(appointment.answered_at) if appointment.answered_at else None,
                 appointment.cancellation_reason,
                 to_db(appointment.reschedule_requested_at)
-                if appointment.reschedule_requested_at else None,
-                to_db(now), to_db(now),
+                if appointment.reschedule_requested_at
+                else None,
+                to_db(now),
+                to_db(now),
             ),
         )
 
@@ -80,11 +88,19 @@ class AppointmentRepo:
         await self._conn.execute(
             "UPDATE appointment SET participant_status = ?, answered_by_guardian_id = ?,"
             f" answered_at = ?, cancellation_reason = ?, updated_at = ?{status_sql} WHERE id = ?",
-            (participant_status, guardian_id, to_db(now), cancellation_reason, to_db(now),
-             appointment_id),
+            (
+                participant_status,
+                guardian_id,
+                to_db(now),
+                cancellation_reason,
+                to_db(now),
+                appointment_id,
+            ),
         )
 
-    async def request_reschedule(self, appointment_id: str, guardian_id: str, now: datetime) -> None:
+    async def request_reschedule(
+        self, appointment_id: str, guardian_id: str, now: datetime
+    ) -> None:
         await self._conn.execute(
             "UPDATE appointment SET reschedule_requested_at = ?, answered_by_guardian_id = ?,"
             " answered_at = ?, updated_at = ? WHERE id = ?",
@@ -95,20 +111,22 @@ class AppointmentRepo:
         self, guardian_id: str, after: datetime, limit: int = 10
     ) -> list[Appointment]:
         """Booked appointments of this guardian's children starting after ``after``."""
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}"
             " FROM appointment a JOIN guardian_patient gp ON gp.patient_id = a.patient_id"
             " WHERE gp.guardian_id = ? AND a.status = 'booked' AND a.start_at > ?"
             " ORDER BY a.start_at, a.id LIMIT ?",
             (guardian_id, to_db(after), limit),
         )
-        return [_appointment(row) for row in await cur.fetchall()]
+        return [_appointment(row) for row in rows]
 
     async def booked_after(self, after: datetime) -> list[Appointment]:
         """Every booked appointment starting after ``after`` (for reminder planning)."""
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {_COLUMNS} FROM appointment WHERE status = 'booked' AND start_at > ?"
             " ORDER BY start_at, id",
             (to_db(after),),
         )
-        return [_appointment(row) for row in await cur.fetchall()]
+        return [_appointment(row) for row in rows]

@@ -8,6 +8,7 @@ from typing import Literal
 import aiosqlite
 
 from storage.clock import to_db
+from storage.rows import fetch_all
 
 ActorType = Literal["guardian", "staff", "system", "operator"]
 
@@ -37,9 +38,10 @@ class AuditRepo:
 
     async def actions_for(self, entity_type: str, entity_id: str) -> list[tuple[str, str, str]]:
         """(actor_type, actor_id, action) for one record, oldest first."""
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT actor_type, actor_id, action FROM audit_event"
             " WHERE entity_type = ? AND entity_id = ? ORDER BY id",
             (entity_type, entity_id),
         )
-        return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+        return [(r[0], r[1], r[2]) for r in rows]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage.rows import fetch_all, fetch_one
+
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -70,11 +72,16 @@ class Database:
             finally:
                 await self._conn.execute("ROLLBACK")
 
+    @asynccontextmanager
+    async def query(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for one read statement (SQLite makes a single statement consistent)."""
+        async with self._lock:
+            yield self._conn
+
     async def pragma(self, name: str) -> object:
         """Read one pragma's value (for health checks and tests)."""
         async with self._lock:
-            cur = await self._conn.execute(f"PRAGMA {name}")
-            row = await cur.fetchone()
+            row = await fetch_one(self._conn, f"PRAGMA {name}")
             return row[0] if row else None
 
     async def migrate(self) -> list[int]:
@@ -85,8 +92,8 @@ class Database:
                 "CREATE TABLE IF NOT EXISTS schema_migration ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
-            cur = await self._conn.execute("SELECT version FROM schema_migration")
-            done = {row[0] for row in await cur.fetchall()}
+            rows = await fetch_all(self._conn, "SELECT version FROM schema_migration")
+            done = {row[0] for row in rows}
             for version, name, sql in _migrations():
                 if version in done:
                     continue

@@ -7,7 +7,8 @@ from datetime import datetime
 import aiosqlite
 
 from storage.clock import from_db, to_db
-from storage.models import ChannelIdentity
+from storage.models import ChannelIdentity, Guardian
+from storage.rows import fetch_all, fetch_one
 
 _COLUMNS = (
     "id, channel, address, guardian_id, staff_id, verified_at, consent_at, opted_out_at, blocked_at"
@@ -15,7 +16,7 @@ _COLUMNS = (
 
 
 def _identity(row: aiosqlite.Row) -> ChannelIdentity:
-    data = {k: row[k] for k in row.keys()}
+    data = {k: row[k] for k in ChannelIdentity.model_fields}
     for key in ("verified_at", "consent_at", "opted_out_at", "blocked_at"):
         if data[key] is not None:
             data[key] = from_db(data[key])
@@ -29,12 +30,40 @@ class IdentityRepo:
         self._conn = conn
 
     async def find(self, channel: str, address: str) -> ChannelIdentity | None:
-        cur = await self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             f"SELECT {_COLUMNS} FROM channel_identity WHERE channel = ? AND address = ?",
             (channel, address),
         )
-        row = await cur.fetchone()
         return _identity(row) if row else None
+
+    async def find_with_guardian(
+        self, channel: str, address: str
+    ) -> tuple[ChannelIdentity | None, Guardian | None]:
+        """The identity of an address and, if it is a verified guardian's, that guardian."""
+        row = await fetch_one(
+            self._conn,
+            f"SELECT {', '.join('i.' + c.strip() for c in _COLUMNS.split(','))},"
+            " g.first_name, g.last_name, g.phone, g.language, g.sms_consent, g.timezone"
+            " FROM channel_identity i LEFT JOIN guardian g ON g.id = i.guardian_id"
+            " WHERE i.channel = ? AND i.address = ?",
+            (channel, address),
+        )
+        if row is None:
+            return None, None
+        identity = _identity(row)
+        if identity.guardian_id is None or identity.verified_at is None:
+            return identity, None
+        guardian = Guardian(
+            id=identity.guardian_id,
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            phone=row["phone"],
+            language=row["language"],
+            sms_consent=bool(row["sms_consent"]),
+            timezone=row["timezone"],
+        )
+        return identity, guardian
 
     async def link_guardian(
         self, channel: str, address: str, guardian_id: str, now: datetime
@@ -50,11 +79,12 @@ class IdentityRepo:
         return found
 
     async def for_guardian(self, guardian_id: str) -> list[ChannelIdentity]:
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {_COLUMNS} FROM channel_identity WHERE guardian_id = ? ORDER BY id",
             (guardian_id,),
         )
-        return [_identity(row) for row in await cur.fetchall()]
+        return [_identity(row) for row in rows]
 
     async def mark_blocked(self, channel: str, address: str, now: datetime) -> None:
         await self._conn.execute(

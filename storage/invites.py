@@ -10,6 +10,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.clock import from_db, to_db
+from storage.rows import fetch_one
 
 MAX_ATTEMPTS = 5
 
@@ -63,15 +64,15 @@ class InviteRepo:
         return token
 
     async def by_token(self, token: str) -> Invite | None:
-        cur = await self._conn.execute(
-            f"SELECT {_COLUMNS} FROM invite WHERE token_hash = ?", (hash_token(token),)
+        row = await fetch_one(
+            self._conn, f"SELECT {_COLUMNS} FROM invite WHERE token_hash = ?", (hash_token(token),)
         )
-        row = await cur.fetchone()
         return _invite(row) if row else None
 
     async def get(self, invite_id: int) -> Invite | None:
-        cur = await self._conn.execute(f"SELECT {_COLUMNS} FROM invite WHERE id = ?", (invite_id,))
-        row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, f"SELECT {_COLUMNS} FROM invite WHERE id = ?", (invite_id,)
+        )
         return _invite(row) if row else None
 
     async def count_failure(self, invite_id: int, now: datetime) -> bool:
@@ -88,7 +89,9 @@ class InviteRepo:
         return invite is not None and invite.burned_at is not None
 
     async def mark_used(self, invite_id: int, now: datetime) -> None:
-        await self._conn.execute("UPDATE invite SET used_at = ? WHERE id = ?", (to_db(now), invite_id))
+        await self._conn.execute(
+            "UPDATE invite SET used_at = ? WHERE id = ?", (to_db(now), invite_id)
+        )
 
     async def start_link(self, channel: str, address: str, invite_id: int, now: datetime) -> None:
         await self._conn.execute(
@@ -99,11 +102,11 @@ class InviteRepo:
         )
 
     async def pending_link(self, channel: str, address: str) -> int | None:
-        cur = await self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             "SELECT invite_id FROM pending_link WHERE channel = ? AND address = ?",
             (channel, address),
         )
-        row = await cur.fetchone()
         return row[0] if row else None
 
     async def end_link(self, channel: str, address: str) -> None:

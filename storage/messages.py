@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.clock import to_db
 from storage.models import Button, OutboundMessage
+from storage.rows import fetch_all, fetch_one
 
 
 class MessageRepo:
@@ -47,8 +48,16 @@ class MessageRepo:
             "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
             " status, provider_message_id, not_before, created_at)"
             " VALUES ('in', ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
-            (channel, address, guardian_id, staff_id, body, provider_message_id,
-             to_db(now), to_db(now)),
+            (
+                channel,
+                address,
+                guardian_id,
+                staff_id,
+                body,
+                provider_message_id,
+                to_db(now),
+                to_db(now),
+            ),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -71,50 +80,67 @@ class MessageRepo:
             "INSERT INTO message (direction, channel, address, guardian_id, staff_id, template,"
             " body, status, not_before, created_at)"
             " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-            (channel, address, guardian_id, staff_id, template, body,
-             to_db(not_before or now), to_db(now)),
+            (
+                channel,
+                address,
+                guardian_id,
+                staff_id,
+                template,
+                body,
+                to_db(not_before or now),
+                to_db(now),
+            ),
         )
         message_id = cur.lastrowid
         assert message_id is not None
-        await self._conn.executemany(
-            "INSERT INTO message_button (message_id, position, label, token) VALUES (?, ?, ?, ?)",
-            [(message_id, i, b.label, b.token) for i, b in enumerate(buttons)],
-        )
+        if buttons:
+            await self._conn.executemany(
+                "INSERT INTO message_button (message_id, position, label, token)"
+                " VALUES (?, ?, ?, ?)",
+                [(message_id, i, b.label, b.token) for i, b in enumerate(buttons)],
+            )
         return message_id
 
     async def due(self, now: datetime, limit: int) -> list[OutboundMessage]:
         """Queued messages whose time has come, oldest first."""
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT id, channel, address, guardian_id, template, body, attempts FROM message"
             " WHERE status = 'queued' AND not_before <= ? ORDER BY id LIMIT ?",
             (to_db(now), limit),
         )
-        rows = await cur.fetchall()
         if not rows:
             return []
         ids = [row["id"] for row in rows]
-        bcur = await self._conn.execute(
+        button_rows = await fetch_all(
+            self._conn,
             f"SELECT message_id, label, token FROM message_button WHERE message_id IN"
             f" ({','.join('?' * len(ids))}) ORDER BY message_id, position",
             ids,
         )
         buttons: dict[int, list[Button]] = {}
-        for b in await bcur.fetchall():
-            buttons.setdefault(b["message_id"], []).append(Button(label=b["label"], token=b["token"]))
+        for b in button_rows:
+            buttons.setdefault(b["message_id"], []).append(
+                Button(label=b["label"], token=b["token"])
+            )
         return [
             OutboundMessage(
-                id=row["id"], channel=row["channel"], address=row["address"],
-                guardian_id=row["guardian_id"], template=row["template"], body=row["body"],
-                attempts=row["attempts"], buttons=tuple(buttons.get(row["id"], ())),
+                id=row["id"],
+                channel=row["channel"],
+                address=row["address"],
+                guardian_id=row["guardian_id"],
+                template=row["template"],
+                body=row["body"],
+                attempts=row["attempts"],
+                buttons=tuple(buttons.get(row["id"], ())),
             )
             for row in rows
         ]
 
     async def next_due_at(self) -> str | None:
-        cur = await self._conn.execute(
-            "SELECT MIN(not_before) FROM message WHERE status = 'queued'"
+        row = await fetch_one(
+            self._conn, "SELECT MIN(not_before) FROM message WHERE status = 'queued'"
         )
-        row = await cur.fetchone()
         return row[0] if row else None
 
     async def mark_sent(self, message_id: int, provider_message_id: str, now: datetime) -> None:
@@ -122,6 +148,14 @@ class MessageRepo:
             "UPDATE message SET status = 'sent', provider_message_id = ?, sent_at = ?,"
             " attempts = attempts + 1, error = NULL WHERE id = ?",
             (provider_message_id, to_db(now), message_id),
+        )
+
+    async def mark_all_sent(self, sent: list[tuple[int, str]], now: datetime) -> None:
+        """Mark many messages sent at once: (message id, provider message id)."""
+        await self._conn.executemany(
+            "UPDATE message SET status = 'sent', provider_message_id = ?, sent_at = ?,"
+            " attempts = attempts + 1, error = NULL WHERE id = ?",
+            [(provider_id, to_db(now), message_id) for message_id, provider_id in sent],
         )
 
     async def retry_later(self, message_id: int, not_before: datetime, error: str) -> None:
@@ -146,6 +180,5 @@ class MessageRepo:
         return cur.rowcount
 
     async def status(self, message_id: int) -> str | None:
-        cur = await self._conn.execute("SELECT status FROM message WHERE id = ?", (message_id,))
-        row = await cur.fetchone()
+        row = await fetch_one(self._conn, "SELECT status FROM message WHERE id = ?", (message_id,))
         return row[0] if row else None

@@ -9,8 +9,16 @@ from pydantic import BaseModel, ConfigDict
 
 Role = Literal["clinician", "coordinator", "admin"]
 AppointmentStatus = Literal[
-    "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
-    "entered-in-error", "checked-in", "waitlist",
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
 ]
 ParticipantStatus = Literal["needs-action", "accepted", "declined", "tentative"]
 CancellationReason = Literal["sick", "schedule-conflict", "other"]

@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.clock import to_db
 from storage.models import Guardian, GuardianLink, Patient, Staff
+from storage.rows import fetch_all, fetch_one
 
 _PATIENT = "id, first_name, last_name, date_of_birth, language"
 _GUARDIAN = "id, first_name, last_name, phone, language, sms_consent, timezone"
@@ -35,13 +36,14 @@ class PeopleRepo:
         self._conn = conn
 
     async def patient(self, patient_id: str) -> Patient | None:
-        cur = await self._conn.execute(f"SELECT {_PATIENT} FROM patient WHERE id = ?", (patient_id,))
-        row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, f"SELECT {_PATIENT} FROM patient WHERE id = ?", (patient_id,)
+        )
         return _patient(row) if row else None
 
     async def patient_ids(self) -> set[str]:
-        cur = await self._conn.execute("SELECT id FROM patient")
-        return {row[0] for row in await cur.fetchall()}
+        rows = await fetch_all(self._conn, "SELECT id FROM patient")
+        return {row[0] for row in rows}
 
     async def save_patient(self, patient: Patient, now: datetime) -> None:
         await self._conn.execute(
@@ -49,20 +51,26 @@ class PeopleRepo:
             " ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,"
             " last_name = excluded.last_name, date_of_birth = excluded.date_of_birth,"
             " language = excluded.language, updated_at = excluded.updated_at",
-            (patient.id, patient.first_name, patient.last_name, patient.date_of_birth,
-             patient.language, to_db(now), to_db(now)),
+            (
+                patient.id,
+                patient.first_name,
+                patient.last_name,
+                patient.date_of_birth,
+                patient.language,
+                to_db(now),
+                to_db(now),
+            ),
         )
 
     async def guardian(self, guardian_id: str) -> Guardian | None:
-        cur = await self._conn.execute(
-            f"SELECT {_GUARDIAN} FROM guardian WHERE id = ?", (guardian_id,)
+        row = await fetch_one(
+            self._conn, f"SELECT {_GUARDIAN} FROM guardian WHERE id = ?", (guardian_id,)
         )
-        row = await cur.fetchone()
         return _guardian(row) if row else None
 
     async def guardian_ids(self) -> set[str]:
-        cur = await self._conn.execute("SELECT id FROM guardian")
-        return {row[0] for row in await cur.fetchall()}
+        rows = await fetch_all(self._conn, "SELECT id FROM guardian")
+        return {row[0] for row in rows}
 
     async def save_guardian(self, guardian: Guardian, now: datetime) -> None:
         await self._conn.execute(
@@ -72,9 +80,17 @@ class PeopleRepo:
             " last_name = excluded.last_name, phone = excluded.phone,"
             " language = excluded.language, sms_consent = excluded.sms_consent,"
             " updated_at = excluded.updated_at",
-            (guardian.id, guardian.first_name, guardian.last_name, guardian.phone,
-             guardian.language, int(guardian.sms_consent), guardian.timezone,
-             to_db(now), to_db(now)),
+            (
+                guardian.id,
+                guardian.first_name,
+                guardian.last_name,
+                guardian.phone,
+                guardian.language,
+                int(guardian.sms_consent),
+                guardian.timezone,
+                to_db(now),
+                to_db(now),
+            ),
         )
 
     async def set_guardian_language(self, guardian_id: str, language: str, now: datetime) -> None:
@@ -94,38 +110,40 @@ class PeopleRepo:
 
     async def children(self, guardian_id: str) -> list[Patient]:
         """The patients this guardian is linked to, by first name."""
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {', '.join('p.' + c.strip() for c in _PATIENT.split(','))}"
             " FROM patient p JOIN guardian_patient gp ON gp.patient_id = p.id"
             " WHERE gp.guardian_id = ? ORDER BY p.first_name, p.id",
             (guardian_id,),
         )
-        return [_patient(row) for row in await cur.fetchall()]
+        return [_patient(row) for row in rows]
 
     async def guardians_of(self, patient_id: str) -> list[Guardian]:
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {', '.join('g.' + c.strip() for c in _GUARDIAN.split(','))}"
             " FROM guardian g JOIN guardian_patient gp ON gp.guardian_id = g.id"
             " WHERE gp.patient_id = ? ORDER BY g.id",
             (patient_id,),
         )
-        return [_guardian(row) for row in await cur.fetchall()]
+        return [_guardian(row) for row in rows]
 
     async def is_guardian_of(self, guardian_id: str, patient_id: str) -> bool:
-        cur = await self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             "SELECT 1 FROM guardian_patient WHERE guardian_id = ? AND patient_id = ?",
             (guardian_id, patient_id),
         )
-        return await cur.fetchone() is not None
+        return row is not None
 
     async def staff(self, staff_id: str) -> Staff | None:
-        cur = await self._conn.execute(f"SELECT {_STAFF} FROM staff WHERE id = ?", (staff_id,))
-        row = await cur.fetchone()
+        row = await fetch_one(self._conn, f"SELECT {_STAFF} FROM staff WHERE id = ?", (staff_id,))
         return _staff(row) if row else None
 
     async def staff_ids(self) -> set[str]:
-        cur = await self._conn.execute("SELECT id FROM staff")
-        return {row[0] for row in await cur.fetchall()}
+        rows = await fetch_all(self._conn, "SELECT id FROM staff")
+        return {row[0] for row in rows}
 
     async def save_staff(self, staff: Staff, now: datetime) -> None:
         await self._conn.execute(
@@ -133,8 +151,15 @@ class PeopleRepo:
             " ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,"
             " discipline = excluded.discipline, slack_user_id = excluded.slack_user_id,"
             " updated_at = excluded.updated_at",
-            (staff.id, staff.name, staff.role, staff.discipline, staff.slack_user_id,
-             to_db(now), to_db(now)),
+            (
+                staff.id,
+                staff.name,
+                staff.role,
+                staff.discipline,
+                staff.slack_user_id,
+                to_db(now),
+                to_db(now),
+            ),
         )
 
     async def add_to_care_team(self, patient_id: str, staff_id: str, now: datetime) -> None:
@@ -145,10 +170,11 @@ class PeopleRepo:
         )
 
     async def care_team(self, patient_id: str) -> list[Staff]:
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {', '.join('s.' + c.strip() for c in _STAFF.split(','))}"
             " FROM staff s JOIN care_team ct ON ct.staff_id = s.id WHERE ct.patient_id = ?"
             " ORDER BY s.name",
             (patient_id,),
         )
-        return [_staff(row) for row in await cur.fetchall()]
+        return [_staff(row) for row in rows]

@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.clock import to_db
 from storage.models import Practice
+from storage.rows import fetch_one
 
 _COLUMNS = (
     "name, phone, timezone, business_hours_start, business_hours_end, quiet_hours_start,"
@@ -22,8 +23,7 @@ class PracticeRepo:
         self._conn = conn
 
     async def get(self) -> Practice | None:
-        cur = await self._conn.execute(f"SELECT {_COLUMNS} FROM practice WHERE id = 1")
-        row = await cur.fetchone()
+        row = await fetch_one(self._conn, f"SELECT {_COLUMNS} FROM practice WHERE id = 1")
         if row is None:
             return None
         return Practice(

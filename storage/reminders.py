@@ -9,6 +9,7 @@ import aiosqlite
 
 from storage.clock import from_db, to_db
 from storage.models import Reminder
+from storage.rows import fetch_all, fetch_one
 
 _COLUMNS = (
     "id, appointment_id, guardian_id, offset_hours, appointment_start_at, due_at, send_at,"
@@ -50,19 +51,27 @@ class ReminderRepo:
             "INSERT INTO reminder (appointment_id, guardian_id, offset_hours, appointment_start_at,"
             " due_at, send_at, status, dedupe_key, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-            (appointment_id, guardian_id, offset_hours, to_db(appointment_start_at),
-             to_db(due_at), to_db(send_at),
-             dedupe_key(appointment_id, guardian_id, offset_hours, appointment_start_at),
-             to_db(now), to_db(now)),
+            (
+                appointment_id,
+                guardian_id,
+                offset_hours,
+                to_db(appointment_start_at),
+                to_db(due_at),
+                to_db(send_at),
+                dedupe_key(appointment_id, guardian_id, offset_hours, appointment_start_at),
+                to_db(now),
+                to_db(now),
+            ),
         )
         return cur.rowcount == 1
 
     async def for_appointment(self, appointment_id: str) -> list[Reminder]:
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {_COLUMNS} FROM reminder WHERE appointment_id = ? ORDER BY due_at, id",
             (appointment_id,),
         )
-        return [_reminder(row) for row in await cur.fetchall()]
+        return [_reminder(row) for row in rows]
 
     async def withdraw_pending(
         self, appointment_id: str, now: datetime, *, except_start: datetime | None = None
@@ -77,28 +86,31 @@ class ReminderRepo:
         return cur.rowcount
 
     async def due(self, now: datetime, limit: int = 500) -> list[Reminder]:
-        cur = await self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {_COLUMNS} FROM reminder WHERE status = 'pending' AND send_at <= ?"
             " ORDER BY send_at, id LIMIT ?",
             (to_db(now), limit),
         )
-        return [_reminder(row) for row in await cur.fetchall()]
+        return [_reminder(row) for row in rows]
 
     async def pending_for_guardian(
         self, guardian_id: str, start_from: datetime, start_to: datetime, due_before: datetime
     ) -> list[Reminder]:
-        """Pending reminders of one guardian, due before ``due_before``, for visits in [from, to)."""
-        cur = await self._conn.execute(
+        """A guardian's pending reminders due before ``due_before``, for visits in [from, to)."""
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {_COLUMNS} FROM reminder WHERE status = 'pending' AND guardian_id = ?"
             " AND due_at <= ? AND appointment_start_at >= ? AND appointment_start_at < ?"
             " ORDER BY appointment_start_at, id",
             (guardian_id, to_db(due_before), to_db(start_from), to_db(start_to)),
         )
-        return [_reminder(row) for row in await cur.fetchall()]
+        return [_reminder(row) for row in rows]
 
     async def next_send_at(self) -> datetime | None:
-        cur = await self._conn.execute("SELECT MIN(send_at) FROM reminder WHERE status = 'pending'")
-        row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, "SELECT MIN(send_at) FROM reminder WHERE status = 'pending'"
+        )
         return from_db(row[0]) if row and row[0] else None
 
     async def set_status(

@@ -9,6 +9,7 @@ import aiosqlite
 
 from storage.clock import from_db, to_db
 from storage.models import ActionToken
+from storage.rows import fetch_one
 
 
 class ActionTokenRepo:
@@ -31,20 +32,27 @@ class ActionTokenRepo:
         await self._conn.execute(
             "INSERT INTO action_token (token, action, guardian_id, appointment_id,"
             " appointment_start_at, value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (token, action, guardian_id, appointment_id,
-             to_db(appointment_start_at) if appointment_start_at else None, value, to_db(now)),
+            (
+                token,
+                action,
+                guardian_id,
+                appointment_id,
+                to_db(appointment_start_at) if appointment_start_at else None,
+                value,
+                to_db(now),
+            ),
         )
         return token
 
     async def get(self, token: str) -> ActionToken | None:
         if len(token) > 64:
             return None
-        cur = await self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             "SELECT token, action, guardian_id, appointment_id, appointment_start_at, value"
             " FROM action_token WHERE token = ?",
             (token,),
         )
-        row = await cur.fetchone()
         if row is None:
             return None
         data = {k: row[k] for k in row.keys()}

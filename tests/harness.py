@@ -74,24 +74,45 @@ class Harness:
         async with self.db.transaction() as conn:
             record = Record(conn)
             await record.people.save_guardian(
-                Guardian(id=guardian_id, first_name=first_name, last_name="Rivera",
-                         phone=None, language=language, sms_consent=False, timezone=None),
+                Guardian(
+                    id=guardian_id,
+                    first_name=first_name,
+                    last_name="Rivera",
+                    phone=None,
+                    language=language,
+                    sms_consent=False,
+                    timezone=None,
+                ),
                 now,
             )
             for patient_id, child, dob in children:
                 await record.people.save_patient(
-                    Patient(id=patient_id, first_name=child, last_name="Rivera",
-                            date_of_birth=dob, language=language),
+                    Patient(
+                        id=patient_id,
+                        first_name=child,
+                        last_name="Rivera",
+                        date_of_birth=dob,
+                        language=language,
+                    ),
                     now,
                 )
                 await record.people.link(
-                    GuardianLink(guardian_id=guardian_id, patient_id=patient_id,
-                                 relationship="mother", may_receive_updates=True)
+                    GuardianLink(
+                        guardian_id=guardian_id,
+                        patient_id=patient_id,
+                        relationship="mother",
+                        may_receive_updates=True,
+                    )
                 )
             if await record.people.staff("s-1") is None:
                 await record.people.save_staff(
-                    Staff(id="s-1", name="Dana Brooks", role="clinician",
-                          discipline="speech-language pathology", slack_user_id="U1"),
+                    Staff(
+                        id="s-1",
+                        name="Dana Brooks",
+                        role="clinician",
+                        discipline="speech-language pathology",
+                        slack_user_id="U1",
+                    ),
                     now,
                 )
 
@@ -102,11 +123,19 @@ class Harness:
             existing = await record.appointments.get(appointment_id)
             await record.appointments.save(
                 Appointment(
-                    id=appointment_id, patient_id=patient_id, staff_id="s-1", start_at=start,
-                    duration_minutes=45, service="speech therapy", location="Room 2",
+                    id=appointment_id,
+                    patient_id=patient_id,
+                    staff_id="s-1",
+                    start_at=start,
+                    duration_minutes=45,
+                    service="speech therapy",
+                    location="Room 2",
                     status=existing.status if existing else "booked",
-                    participant_status="needs-action", answered_by_guardian_id=None,
-                    answered_at=None, cancellation_reason=None, reschedule_requested_at=None,
+                    participant_status="needs-action",
+                    answered_by_guardian_id=None,
+                    answered_at=None,
+                    cancellation_reason=None,
+                    reschedule_requested_at=None,
                 ),
                 now,
             )
@@ -121,17 +150,26 @@ class Harness:
             )
 
     async def send(self, address: str, text: str, language_hint: str = "en") -> list[Reply]:
-        return await self._event(Inbound(
-            channel=address.split(":")[0], address=address, event_id=str(next(self._ids)),
-            text=text, language_hint=language_hint,
-        ))
+        return await self._event(
+            Inbound(
+                channel=address.split(":")[0],
+                address=address,
+                event_id=str(next(self._ids)),
+                text=text,
+                language_hint=language_hint,
+            )
+        )
 
     async def press(self, address: str, button: Button | str) -> list[Reply]:
         token = button.token if isinstance(button, Button) else button
-        return await self._event(Inbound(
-            channel=address.split(":")[0], address=address, event_id=str(next(self._ids)),
-            choice=token,
-        ))
+        return await self._event(
+            Inbound(
+                channel=address.split(":")[0],
+                address=address,
+                event_id=str(next(self._ids)),
+                choice=token,
+            )
+        )
 
     async def _event(self, event: Inbound) -> list[Reply]:
         self.last_outcome = await self.pipeline.handle(event)
@@ -146,7 +184,8 @@ class Harness:
                 )
                 row = await cur.fetchone()
                 bcur = await conn.execute(
-                    "SELECT label, token FROM message_button WHERE message_id = ? ORDER BY position",
+                    "SELECT label, token FROM message_button WHERE message_id = ?"
+                    " ORDER BY position",
                     (message_id,),
                 )
                 buttons = tuple(Button(label=b[0], token=b[1]) for b in await bcur.fetchall())

@@ -116,8 +116,9 @@ class TelegramChannel:
     def username(self) -> str:
         return self.bot.username
 
-    async def register_commands(self, menu: tuple[tuple[str, Msg], ...], translator: Translator,
-                                timezone: str) -> None:
+    async def register_commands(
+        self, menu: tuple[tuple[str, Msg], ...], translator: Translator, timezone: str
+    ) -> None:
         """The command menu in every language (English also as the default for the rest)."""
         for language in translator.languages():
             commands = [
@@ -132,7 +133,7 @@ class TelegramChannel:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
 
     async def handle_update_json(self, data: dict[str, Any]) -> Outcome | None:
-        """Handle one webhook body; errors propagate so the caller answers 500 and Telegram retries."""
+        """Handle one webhook body; errors propagate: the caller answers 500, Telegram retries."""
         update = Update.de_json(data, self.bot)
         return await self.handle_update(update)
 
@@ -187,7 +188,9 @@ class TelegramChannel:
         chat_id = int(message.address.split(":", 1)[1])
         try:
             sent = await self.bot.send_message(
-                chat_id, message.body[: self.capabilities.max_length], reply_markup=keyboard(message)
+                chat_id,
+                message.body[: self.capabilities.max_length],
+                reply_markup=keyboard(message),
             )
         except RetryAfter as error:
             raise RetryLater(_seconds(error)) from error

@@ -68,7 +68,9 @@ class Stack:
         """Deliver everything queued, letting the clock run a second per round (per-chat pace)."""
         for _round in range(20):
             await self.carebot.outbox.deliver_due()
-            if not await self.harness.scalar("SELECT COUNT(*) FROM message WHERE status = 'queued'"):
+            if not await self.harness.scalar(
+                "SELECT COUNT(*) FROM message WHERE status = 'queued'"
+            ):
                 return
             self.clock.advance(timedelta(seconds=1))
         raise AssertionError("messages still queued after 20 rounds")
@@ -87,9 +89,7 @@ async def fake(clock: FakeClock) -> FakeTelegram:
 
 
 @pytest.fixture
-async def stack(
-    tmp_path: Path, clock: FakeClock, fake: FakeTelegram
-) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, clock: FakeClock, fake: FakeTelegram) -> AsyncIterator[Stack]:
     async with serve_app(fake.app) as root:
         settings = settings_for(root, tmp_path / "carebot.db")
         db = await Database.open(settings.database)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlparse
-
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from bot.app import CareBot
 from bot.sandbox.fake_telegram import FakeTelegram
@@ -70,9 +69,12 @@ async def test_linking_over_telegram(stack: Stack) -> None:
     texts = stack.texts_to(ANA_ID)
     assert "date of birth" in texts[0]
     assert "Thank you, Ana! You're all set." in texts[1]
-    assert await stack.harness.scalar(
-        "SELECT guardian_id FROM channel_identity WHERE address = ?", f"telegram:{ANA_ID}"
-    ) == "g-ana"
+    assert (
+        await stack.harness.scalar(
+            "SELECT guardian_id FROM channel_identity WHERE address = ?", f"telegram:{ANA_ID}"
+        )
+        == "g-ana"
+    )
 
 
 async def test_a_reminder_goes_out_at_its_time_and_confirm_is_recorded(stack: Stack) -> None:
@@ -149,9 +151,12 @@ async def test_a_429_is_waited_out(stack: Stack) -> None:
     stack.clock.advance(timedelta(seconds=1))
     await stack.deliver()
     assert "Maya has an appointment" in stack.texts_to(ANA_ID)[-1]
-    assert await stack.harness.scalar(
-        "SELECT status || ' ' || attempts FROM message ORDER BY id DESC LIMIT 1"
-    ) == "sent 2"
+    assert (
+        await stack.harness.scalar(
+            "SELECT status || ' ' || attempts FROM message ORDER BY id DESC LIMIT 1"
+        )
+        == "sent 2"
+    )
 
 
 async def test_a_network_error_is_retried_with_backoff(stack: Stack) -> None:
@@ -165,9 +170,12 @@ async def test_a_network_error_is_retried_with_backoff(stack: Stack) -> None:
     stack.clock.advance(timedelta(seconds=4))
     await stack.deliver()
     assert "/language" in stack.texts_to(ANA_ID)[-1]
-    assert await stack.harness.scalar(
-        "SELECT status || ' ' || attempts FROM message ORDER BY id DESC LIMIT 1"
-    ) == "sent 3"
+    assert (
+        await stack.harness.scalar(
+            "SELECT status || ' ' || attempts FROM message ORDER BY id DESC LIMIT 1"
+        )
+        == "sent 3"
+    )
 
 
 async def test_a_403_marks_the_chat_blocked_and_stops_sending(stack: Stack) -> None:
@@ -175,22 +183,29 @@ async def test_a_403_marks_the_chat_blocked_and_stops_sending(stack: Stack) -> N
     stack.fake.block_chat(ANA_ID)
     await stack.say(ANA_ID, "/next")
     await stack.deliver()
-    assert await stack.harness.scalar(
-        "SELECT blocked_at IS NOT NULL FROM channel_identity WHERE address = ?",
-        f"telegram:{ANA_ID}",
-    ) == 1
-    assert await stack.harness.scalar(
-        "SELECT status FROM message WHERE direction = 'out' ORDER BY id DESC LIMIT 1"
-    ) == "failed"
+    assert (
+        await stack.harness.scalar(
+            "SELECT blocked_at IS NOT NULL FROM channel_identity WHERE address = ?",
+            f"telegram:{ANA_ID}",
+        )
+        == 1
+    )
+    assert (
+        await stack.harness.scalar(
+            "SELECT status FROM message WHERE direction = 'out' ORDER BY id DESC LIMIT 1"
+        )
+        == "failed"
+    )
     calls_before = len(stack.fake.calls("sendMessage"))
     await stack.harness.appointment("a-1", "p-maya", VISIT)
     stack.clock.set(VISIT - timedelta(hours=24))
     await wake_dispatcher(stack.carebot)
     await stack.deliver()
     assert len(stack.fake.calls("sendMessage")) == calls_before
-    assert await stack.harness.scalar(
-        "SELECT status FROM reminder WHERE offset_hours = 24"
-    ) == "undeliverable"
+    assert (
+        await stack.harness.scalar("SELECT status FROM reminder WHERE offset_hours = 24")
+        == "undeliverable"
+    )
 
 
 async def test_per_chat_pace_is_one_message_a_second(stack: Stack) -> None:

@@ -19,7 +19,8 @@ async def h(db: Database, clock: FakeClock) -> Harness:
     await harness.setup()
     await harness.family("g-ana", "Ana", [("p-maya", "Maya", "2019-03-14")])
     await harness.family(
-        "g-carmen", "Carmen",
+        "g-carmen",
+        "Carmen",
         [("p-leo", "Leo", "2017-05-02"), ("p-sofia", "Sofía", "2020-11-09")],
         language="es",
     )

@@ -40,9 +40,12 @@ async def test_pressing_confirm_twice_does_no_harm(linked: Harness) -> None:
     assert "already confirmed" in reply.body
     row = await linked.appointment_row("a-1")
     assert row.answered_at == linked.clock.now() - timedelta(minutes=5)
-    assert await linked.scalar(
-        "SELECT COUNT(*) FROM audit_event WHERE action = 'appointment.confirmed'"
-    ) == 1
+    assert (
+        await linked.scalar(
+            "SELECT COUNT(*) FROM audit_event WHERE action = 'appointment.confirmed'"
+        )
+        == 1
+    )
 
 
 async def test_cancel_asks_a_reason_then_cancels_and_withdraws_reminders(linked: Harness) -> None:
@@ -52,7 +55,10 @@ async def test_cancel_asks_a_reason_then_cancels_and_withdraws_reminders(linked:
     [ask] = await linked.press(ANA, reminder.button("Cancel"))
     assert "Why are you cancelling?" in ask.body
     assert [b.label for b in ask.buttons] == [
-        "Sick", "Schedule conflict", "Other reason", "Keep the appointment"
+        "Sick",
+        "Schedule conflict",
+        "Other reason",
+        "Keep the appointment",
     ]
     assert (await linked.appointment_row("a-1")).status == "booked"
     [done] = await linked.press(ANA, ask.button("Sick"))
@@ -60,7 +66,9 @@ async def test_cancel_asks_a_reason_then_cancels_and_withdraws_reminders(linked:
     assert "late-cancellation" not in done.body  # 72 hours ahead: outside the window
     row = await linked.appointment_row("a-1")
     assert (row.status, row.participant_status, row.cancellation_reason) == (
-        "cancelled", "declined", "sick"
+        "cancelled",
+        "declined",
+        "sick",
     )
     assert row.answered_by_guardian_id == "g-ana"
     # The 24-hour reminder will not go out for a cancelled visit.
@@ -99,9 +107,12 @@ async def test_reschedule_records_a_request_and_says_the_practice_will_call(
     assert row.reschedule_requested_at == linked.clock.now()
     assert row.status == "booked"
     await linked.press(ANA, reminder.button("Reschedule"))
-    assert await linked.scalar(
-        "SELECT COUNT(*) FROM audit_event WHERE action = 'appointment.reschedule_requested'"
-    ) == 1
+    assert (
+        await linked.scalar(
+            "SELECT COUNT(*) FROM audit_event WHERE action = 'appointment.reschedule_requested'"
+        )
+        == 1
+    )
 
 
 async def test_a_button_for_a_moved_appointment_says_so(linked: Harness) -> None:
@@ -167,4 +178,3 @@ async def test_help_says_what_the_bot_does_and_how_to_reach_the_practice(
     assert "call Bright Steps Therapy at +1 555 010 2030" in reply.body
     [es] = await linked.send(CARMEN, "/help")
     assert "Bright Steps Therapy" in es.body and "llame" in es.body.lower()
-

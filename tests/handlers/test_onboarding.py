@@ -36,9 +36,13 @@ async def test_invite_then_the_right_birth_date_links_the_account(h: Harness) ->
     assert "Thank you, Ana! You're all set." in done.body
     assert await identity_of(h, ANA) == "g-ana"
     assert await h.scalar("SELECT used_at IS NOT NULL FROM invite") == 1
-    assert await h.scalar(
-        "SELECT COUNT(*) FROM audit_event WHERE action = 'identity.linked' AND actor_id = 'g-ana'"
-    ) == 1
+    assert (
+        await h.scalar(
+            "SELECT COUNT(*) FROM audit_event"
+            " WHERE action = 'identity.linked' AND actor_id = 'g-ana'"
+        )
+        == 1
+    )
 
 
 async def test_an_invite_works_once(h: Harness) -> None:

@@ -114,7 +114,9 @@ async def test_quiet_hours_are_the_recipients_and_delay_without_dropping(
 ) -> None:
     # Ana lives in Los Angeles: 24 h before a 10:00 New York visit is 07:00 for her.
     async with linked.db.transaction() as conn:
-        await conn.execute("UPDATE guardian SET timezone = 'America/Los_Angeles' WHERE id = 'g-ana'")
+        await conn.execute(
+            "UPDATE guardian SET timezone = 'America/Los_Angeles' WHERE id = 'g-ana'"
+        )
     visit = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # Friday 10:00 EST
     await linked.appointment("a-1", "p-maya", visit)
     assert (24, "2026-11-26T16:00:00Z", "pending") in await reminder_rows(linked, "a-1")
@@ -142,9 +144,7 @@ async def test_a_late_booking_gets_one_reminder_not_two(linked: Harness) -> None
     linked.clock.set(VISIT - timedelta(hours=10))
     await linked.appointment("a-1", "p-maya", VISIT)
     # Ten hours ahead is 05:30 in New York: quiet hours hold it until 08:00.
-    assert await reminder_rows(linked, "a-1") == [
-        (24, "2026-11-26T13:00:00Z", "pending")
-    ]
+    assert await reminder_rows(linked, "a-1") == [(24, "2026-11-26T13:00:00Z", "pending")]
     linked.clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=UTC))
     assert len(await linked.run_reminders()) == 1
     async with linked.db.transaction() as conn:
@@ -159,9 +159,10 @@ async def test_a_family_without_a_linked_channel_is_recorded_undeliverable(h: Ha
     h.clock.set(VISIT - timedelta(hours=24))
     assert await h.run_reminders() == []
     assert (await reminder_rows(h, "a-1"))[-1][2] == "undeliverable"
-    assert await h.scalar(
-        "SELECT COUNT(*) FROM audit_event WHERE action = 'reminder.undeliverable'"
-    ) == 1
+    assert (
+        await h.scalar("SELECT COUNT(*) FROM audit_event WHERE action = 'reminder.undeliverable'")
+        == 1
+    )
 
 
 async def test_after_downtime_a_visit_gets_one_reminder_not_one_per_missed_offset(
