@@ -1,0 +1,466 @@
+"""CSV import: every kind lands in the record, bad files write nothing, re-imports update by id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from handlers.demo import DEMO_PRACTICE
+from handlers.imports import KINDS, ImportRejected, RowError, import_csv
+from storage.clock import FakeClock
+from storage.db import Database
+from storage.record import Record
+
+TABLES = (
+    "patient",
+    "guardian",
+    "guardian_patient",
+    "staff",
+    "care_team",
+    "appointment",
+    "reminder",
+    "audit_event",
+)
+
+PATIENTS = """patient_id,first_name,last_name,date_of_birth,language
+p-maya,Maya,Lopez,2019-03-14,en
+p-leo,Leo,García,2017-05-02,ES-mx
+"""
+GUARDIANS = """guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent
+g-ana,p-maya,Ana,Lopez,mother,+15550100101,en,yes
+g-ana,p-leo,Ana,Lopez,mother,+15550100101,en,Y
+g-tom,p-leo,Tom,García,father,,es,no
+"""
+STAFF = """staff_id,name,role,discipline,slack_user_id
+s-dana,Dana Rivera,clinician,speech-language pathology,U0TEST01
+s-tam,Tamara Brooks,Coordinator,,
+"""
+CARE_TEAM = """patient_id,staff_id
+p-maya,s-dana
+p-maya,s-tam
+p-leo,s-dana
+"""
+# Friday 27 November 2026 (EST): 3:30 pm local is 20:30Z; the second start carries its offset.
+APPOINTMENTS = """appointment_id,patient_id,staff_id,start,duration_minutes,service,location
+a-1,p-maya,s-dana,2026-11-27T15:30,45,speech-language pathology,Clinic room 2
+a-2,p-leo,s-dana,2026-11-27T16:15:00-05:00,45,speech-language pathology,Clinic room 2
+"""
+
+
+def csv_file(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+async def dump(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the record's tables, to prove a rejected import wrote nothing."""
+    tables: dict[str, list[tuple[object, ...]]] = {}
+    async with db.read() as conn:
+        for table in TABLES:
+            cur = await conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+            tables[table] = [tuple(row) for row in await cur.fetchall()]
+    return tables
+
+
+async def rejected(db: Database, kind: str, path: Path, now: datetime) -> list[str]:
+    with pytest.raises(ImportRejected) as caught:
+        await import_csv(db, kind, path, now)
+    return [str(error) for error in caught.value.errors]
+
+
+@pytest.fixture
+async def pdb(db: Database, clock: FakeClock) -> Database:
+    """The record with the practice saved (America/New_York)."""
+    async with db.transaction() as conn:
+        await Record(conn).practice.save(DEMO_PRACTICE, clock.now())
+    return db
+
+
+@pytest.fixture
+async def seeded(pdb: Database, clock: FakeClock, tmp_path: Path) -> Database:
+    """Everything imported, in the documented order."""
+    for kind, text in zip(
+        KINDS, (PATIENTS, GUARDIANS, STAFF, CARE_TEAM, APPOINTMENTS), strict=True
+    ):
+        await import_csv(pdb, kind, csv_file(tmp_path, f"{kind}.csv", text), clock.now())
+    return pdb
+
+
+async def test_every_kind_lands_in_the_record(
+    pdb: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    reports = [
+        await import_csv(pdb, kind, csv_file(tmp_path, f"{kind}.csv", text), clock.now())
+        for kind, text in zip(
+            KINDS, (PATIENTS, GUARDIANS, STAFF, CARE_TEAM, APPOINTMENTS), strict=True
+        )
+    ]
+    assert [(r.kind, r.rows, r.inserted, r.updated) for r in reports] == [
+        ("patients", 2, 2, 0),
+        ("guardians", 3, 3, 0),
+        ("staff", 2, 2, 0),
+        ("care-team", 3, 3, 0),
+        ("appointments", 2, 2, 0),
+    ]
+    async with pdb.read() as conn:
+        record = Record(conn)
+        leo = await record.people.patient("p-leo")
+        assert leo is not None and leo.last_name == "García" and leo.language == "es-mx"
+        assert leo.date_of_birth == "2017-05-02"
+        ana = await record.people.guardian("g-ana")
+        assert ana is not None and ana.phone == "+15550100101" and ana.sms_consent
+        assert [p.id for p in await record.people.children("g-ana")] == ["p-leo", "p-maya"]
+        tom = await record.people.guardian("g-tom")
+        assert tom is not None and tom.phone is None and not tom.sms_consent
+        assert [g.id for g in await record.people.guardians_of("p-leo")] == ["g-ana", "g-tom"]
+        tam = await record.people.staff("s-tam")
+        assert tam is not None and tam.role == "coordinator" and tam.slack_user_id is None
+        dana = await record.people.staff("s-dana")
+        assert dana is not None and dana.slack_user_id == "U0TEST01"
+        assert [s.id for s in await record.people.care_team("p-maya")] == ["s-dana", "s-tam"]
+        a1, a2 = await record.appointments.get("a-1"), await record.appointments.get("a-2")
+        assert a1 is not None and a2 is not None
+        assert a1.start_at == datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
+        assert a2.start_at == datetime(2026, 11, 27, 21, 15, tzinfo=UTC)
+        assert (a1.status, a1.participant_status, a1.duration_minutes) == (
+            "booked",
+            "needs-action",
+            45,
+        )
+        assert a1.location == "Clinic room 2" and a1.service == "speech-language pathology"
+        # Reminders were planned for both of Leo's guardians.
+        assert {r.guardian_id for r in await record.reminders.for_appointment("a-2")} == {
+            "g-ana",
+            "g-tom",
+        }
+        assert await record.audit.actions_for("import", "patients.csv") == [
+            ("operator", "", "import.patients")
+        ]
+
+
+async def test_bom_crlf_extra_columns_and_header_case(
+    pdb: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    text = (
+        "Patient_ID, first_name ,last_name,date_of_birth,language,notes\r\n"
+        "p-maya,Maya,Lopez,2019-03-14,en,likes dinosaurs\r\n\r\n"
+    )
+    path = csv_file(tmp_path, "patients.csv", text, encoding="utf-8-sig")
+    report = await import_csv(pdb, "patients", path, clock.now())
+    assert report.rows == 1
+    async with pdb.read() as conn:
+        maya = await Record(conn).people.patient("p-maya")
+    assert maya is not None and maya.first_name == "Maya"
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        pytest.param(
+            "guardians",
+            "guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent\n"
+            "g-new,p-maya,Eve,Lopez,aunt,+15550100120,en,yes\n"
+            "g-new2,p-nobody,Eve,Lopez,aunt,+15550100121,en,yes\n",
+            [
+                'line 3, column patient_id: no patient "p-nobody" in the record'
+                " (import patients first)"
+            ],
+            id="unknown-patient",
+        ),
+        pytest.param(
+            "guardians",
+            "guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent\n"
+            "g-new,p-maya,Eve,Lopez,aunt,555-0101,en,no\n",
+            [
+                'line 2, column phone: "555-0101" is not a phone number'
+                " (expected E.164 like +15551234567)"
+            ],
+            id="malformed-phone",
+        ),
+        pytest.param(
+            "patients",
+            "patient_id,first_name,last_name,date_of_birth,language\n"
+            "p-new,Ava,Stone,2020-01-31,en\n"
+            "p-bad,Ben,Stone,2019-13-01,en\n",
+            ['line 3, column date_of_birth: "2019-13-01" is not a date (YYYY-MM-DD)'],
+            id="row-2-good-row-3-bad-date",
+        ),
+        pytest.param(
+            "patients",
+            "patient_id,first_name,last_name,language\np-new,Ava,Stone,en\n",
+            [
+                "line 1, column date_of_birth: missing from the header (the header must name"
+                " patient_id, first_name, last_name, date_of_birth, language)"
+            ],
+            id="missing-column",
+        ),
+        pytest.param(
+            "staff",
+            "staff_id,name,role,discipline,slack_user_id\ns-new,Sam Lee,therapist,,\n",
+            ['line 2, column role: "therapist" is not a role (clinician, coordinator or admin)'],
+            id="bad-role",
+        ),
+        pytest.param(
+            "appointments",
+            "appointment_id,patient_id,staff_id,start,duration_minutes,service,location\n"
+            "a-new,p-maya,s-ghost,2026-11-30T10:00,45,,\n",
+            [
+                'line 2, column staff_id: no staff member "s-ghost" in the record'
+                " (import staff first)"
+            ],
+            id="unknown-staff",
+        ),
+        pytest.param(
+            "care-team",
+            "patient_id,staff_id\np-maya,s-dana\np-maya,s-dana\n",
+            [
+                'line 3, column staff_id: patient "p-maya" with staff "s-dana" already appears'
+                " on line 2"
+            ],
+            id="duplicate-pair",
+        ),
+    ],
+)
+async def test_a_bad_row_is_reported_and_nothing_is_written(
+    seeded: Database, clock: FakeClock, tmp_path: Path, kind: str, text: str, expected: list[str]
+) -> None:
+    before = await dump(seeded)
+    path = csv_file(tmp_path, "bad.csv", text)
+    assert await rejected(seeded, kind, path, clock.now()) == expected
+    assert await dump(seeded) == before
+
+
+async def test_every_problem_is_reported_not_just_the_first(
+    pdb: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    text = (
+        "patient_id,first_name,last_name,date_of_birth,language\n"
+        "p-1,Ava,Stone,2020-02-30,en\n"
+        "p-2,,Stone,2020-01-01,klingon-x\n"
+        "p-1,Ava,Stone,2020-01-01,en\n"
+    )
+    before = await dump(pdb)
+    errors = await rejected(pdb, "patients", csv_file(tmp_path, "p.csv", text), clock.now())
+    assert errors == [
+        'line 2, column date_of_birth: "2020-02-30" is not a date (YYYY-MM-DD)',
+        "line 3, column first_name: is empty (a value is required)",
+        'line 3, column language: "klingon-x" is not a language tag (BCP 47, like en or es-MX)',
+        'line 4, column patient_id: "p-1" already appears on line 2',
+    ]
+    assert await dump(pdb) == before
+
+
+async def test_whole_file_problems(pdb: Database, clock: FakeClock, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "x.csv", "patient_id\n")
+    assert (await rejected(pdb, "families", path, clock.now()))[0] == (
+        'unknown kind "families": expected one of patients, guardians, staff, care-team,'
+        " appointments"
+    )
+    assert await rejected(pdb, "care-team", path, clock.now()) == [
+        "line 1, column staff_id: missing from the header (the header must name patient_id,"
+        " staff_id)"
+    ]
+    header_only = csv_file(tmp_path, "h.csv", "\ufeffpatient_id,notes\n")
+    assert (await rejected(pdb, "patients", header_only, clock.now()))[1:] == [
+        f"line 1, column {c}: missing from the header"
+        for c in ("last_name", "date_of_birth", "language")
+    ]
+    missing = await rejected(pdb, "patients", tmp_path / "nope.csv", clock.now())
+    assert missing[0].startswith("cannot read ") and "nope.csv" in missing[0]
+    empty = await rejected(pdb, "staff", csv_file(tmp_path, "e.csv", "\n"), clock.now())
+    assert empty == [
+        "line 1: the file is empty: expected a header row with staff_id, name, role,"
+        " discipline, slack_user_id"
+    ]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(
+        "patient_id,first_name,last_name,date_of_birth,language\n"
+        "p-1,Sofía,G,2020-01-01,es\n".encode("latin-1")
+    )
+    assert await rejected(pdb, "patients", latin, clock.now()) == [
+        "line 2: the file is not UTF-8 text"
+    ]
+    assert str(RowError(None, None, "whole file")) == "whole file"
+    assert str(RowError(7, None, "whole row")) == "line 7: whole row"
+
+
+async def test_a_guardian_must_agree_with_itself_across_rows(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    text = (
+        "guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent\n"
+        "g-new,p-maya,Eve,Lopez,aunt,+15550100120,en,yes\n"
+        "g-new,p-leo,Eve,Lopez,aunt,+15550100129,en,yes\n"
+        "g-x,p-leo,Al,Lopez,uncle,+15550100130,en,maybe\n"
+    )
+    errors = await rejected(seeded, "guardians", csv_file(tmp_path, "g.csv", text), clock.now())
+    assert errors == [
+        'line 3, column phone: differs from line 2 for guardian "g-new" (name, phone, language'
+        " and sms_consent must agree on every row)",
+        'line 4, column sms_consent: "maybe" is not yes or no',
+    ]
+
+
+async def test_reimport_updates_by_id(seeded: Database, clock: FakeClock, tmp_path: Path) -> None:
+    patients = PATIENTS.replace("Maya,Lopez", "Maya,López-Ruiz") + "p-ivy,Ivy,Chen,2021-07-04,en\n"
+    report = await import_csv(
+        seeded, "patients", csv_file(tmp_path, "p2.csv", patients), clock.now()
+    )
+    assert (report.rows, report.inserted, report.updated) == (3, 1, 2)
+    # Two staff swap Slack ids in one file: allowed, and the ids stay unique.
+    staff = (
+        "staff_id,name,role,discipline,slack_user_id\n"
+        "s-dana,Dana Rivera,clinician,speech-language pathology,U0TEST02\n"
+        "s-tam,Tamara Brooks,admin,,U0TEST01\n"
+    )
+    await import_csv(seeded, "staff", csv_file(tmp_path, "s2.csv", staff), clock.now())
+    async with seeded.read() as conn:
+        record = Record(conn)
+        maya = await record.people.patient("p-maya")
+        assert maya is not None and maya.last_name == "López-Ruiz"
+        assert await record.people.patient_ids() == {"p-maya", "p-leo", "p-ivy"}
+        tam = await record.people.staff("s-tam")
+        assert tam is not None and (tam.role, tam.slack_user_id) == ("admin", "U0TEST01")
+        dana = await record.people.staff("s-dana")
+        assert dana is not None and dana.slack_user_id == "U0TEST02"
+
+
+async def test_a_slack_id_held_by_someone_else_is_refused(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    staff = "staff_id,name,role,discipline,slack_user_id\ns-new,Sam Lee,admin,,U0TEST01\n"
+    assert await rejected(seeded, "staff", csv_file(tmp_path, "s.csv", staff), clock.now()) == [
+        'line 2, column slack_user_id: "U0TEST01" already belongs to staff "s-dana"'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ("2026-11-25T15:30", datetime(2026, 11, 25, 20, 30, tzinfo=UTC)),
+        ("2026-11-25 15:30:00", datetime(2026, 11, 25, 20, 30, tzinfo=UTC)),
+        ("2026-11-25T15:30-08:00", datetime(2026, 11, 25, 23, 30, tzinfo=UTC)),
+        ("2026-11-25T20:30:00Z", datetime(2026, 11, 25, 20, 30, tzinfo=UTC)),
+        ("2026-07-01T09:00", datetime(2026, 7, 1, 13, 0, tzinfo=UTC)),  # EDT, UTC-4
+    ],
+)
+async def test_a_start_without_offset_is_practice_time(
+    seeded: Database, clock: FakeClock, tmp_path: Path, start: str, expected: datetime
+) -> None:
+    text = APPOINTMENTS.splitlines()[0] + f"\na-9,p-maya,s-dana,{start},30,,\n"
+    await import_csv(seeded, "appointments", csv_file(tmp_path, "a.csv", text), clock.now())
+    async with seeded.read() as conn:
+        appointment = await Record(conn).appointments.get("a-9")
+    assert appointment is not None and appointment.start_at == expected
+
+
+async def test_bad_starts_and_durations(seeded: Database, clock: FakeClock, tmp_path: Path) -> None:
+    text = APPOINTMENTS.splitlines()[0] + (
+        "\na-7,p-maya,s-dana,2026-11-25,30,,\n"
+        "a-8,p-maya,s-dana,2027-03-14T02:30,30,,\n"
+        "a-9,p-maya,s-dana,2026-11-25T15:30,0,,\n"
+    )
+    errors = await rejected(seeded, "appointments", csv_file(tmp_path, "a.csv", text), clock.now())
+    assert errors == [
+        'line 2, column start: "2026-11-25" is not a date and time (ISO 8601, like'
+        " 2026-11-25T15:30 or 2026-11-25T15:30-05:00)",
+        'line 3, column start: "2027-03-14T02:30" does not exist in America/New_York (the'
+        " clocks go forward at that hour)",
+        'line 4, column duration_minutes: "0" is not a positive whole number of minutes',
+    ]
+
+
+async def test_appointments_need_the_practice(
+    db: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, "a.csv", APPOINTMENTS)
+    [error] = await rejected(db, "appointments", path, clock.now())
+    assert "CAREBOT_PRACTICE__TIMEZONE" in error and "carebot demo-data" in error
+
+
+async def test_a_moved_appointment_is_reminded_afresh_and_others_untouched(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    now = clock.now()
+    async with seeded.transaction() as conn:
+        record = Record(conn)
+        await record.appointments.record_answer(
+            "a-1", participant_status="accepted", guardian_id="g-ana", now=now
+        )
+        await record.appointments.record_answer(
+            "a-2", participant_status="accepted", guardian_id="g-ana", now=now
+        )
+        old = await record.reminders.for_appointment("a-1")
+        untouched = (
+            await record.appointments.get("a-2"),
+            await record.reminders.for_appointment("a-2"),
+        )
+    assert {(r.offset_hours, r.status) for r in old} == {(72, "pending"), (24, "pending")}
+    # a-1 moves from Friday 3:30 pm to Monday 10 am; a-2 is not in the file.
+    moved = APPOINTMENTS.splitlines()[0] + "\na-1,p-maya,s-dana,2026-11-30T10:00,45,,Telehealth\n"
+    clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
+    report = await import_csv(
+        seeded, "appointments", csv_file(tmp_path, "m.csv", moved), clock.now()
+    )
+    assert (report.inserted, report.updated) == (0, 1)
+    new_start = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    async with seeded.read() as conn:
+        record = Record(conn)
+        a1 = await record.appointments.get("a-1")
+        assert a1 is not None and a1.start_at == new_start and a1.location == "Telehealth"
+        assert (a1.status, a1.participant_status, a1.answered_by_guardian_id, a1.answered_at) == (
+            "booked",
+            "needs-action",
+            None,
+            None,
+        )
+        reminders = await record.reminders.for_appointment("a-1")
+        assert {
+            (r.appointment_start_at, r.status) for r in reminders if r.id in {o.id for o in old}
+        } == {(datetime(2026, 11, 27, 20, 30, tzinfo=UTC), "withdrawn")}
+        fresh = [r for r in reminders if r.status == "pending"]
+        assert {(r.offset_hours, r.appointment_start_at) for r in fresh} == {
+            (72, new_start),
+            (24, new_start),
+        }
+        assert (
+            await record.appointments.get("a-2"),
+            await record.reminders.for_appointment("a-2"),
+        ) == untouched
+
+
+async def test_a_reimport_keeps_answers_and_cancellations(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    now = clock.now()
+    async with seeded.transaction() as conn:
+        record = Record(conn)
+        await record.appointments.record_answer(
+            "a-1", participant_status="accepted", guardian_id="g-ana", now=now
+        )
+        await record.appointments.record_answer(
+            "a-2",
+            participant_status="declined",
+            guardian_id="g-tom",
+            now=now,
+            cancellation_reason="sick",
+        )
+    # Same start for a-1 (new room): the confirmation stands. a-2 moves but stays cancelled.
+    text = APPOINTMENTS.replace(
+        "45,speech-language pathology,Clinic room 2\na-2", "45,,Room 5\na-2"
+    )
+    text = text.replace("2026-11-27T16:15:00-05:00", "2026-11-30T16:15")
+    await import_csv(seeded, "appointments", csv_file(tmp_path, "r.csv", text), clock.now())
+    async with seeded.read() as conn:
+        record = Record(conn)
+        a1, a2 = await record.appointments.get("a-1"), await record.appointments.get("a-2")
+        assert a1 is not None and (a1.location, a1.participant_status) == ("Room 5", "accepted")
+        assert a1.answered_by_guardian_id == "g-ana"
+        assert a2 is not None and (a2.status, a2.cancellation_reason) == ("cancelled", "sick")
+        assert a2.start_at == datetime(2026, 11, 30, 21, 15, tzinfo=UTC)
+        assert not [
+            r for r in await record.reminders.for_appointment("a-2") if r.status == "pending"
+        ]
