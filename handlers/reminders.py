@@ -2,7 +2,7 @@
 
 Planning is a reconciliation, safe to run any number of times: every booked future appointment
 gets a pending reminder per guardian and offset for its *current* start; reminders for an old
-start (the appointment moved) or for an appointment no longer booked are withdrawn. The dedupe
+start (the appointment moved) are withdrawn. The dedupe
 key (appointment, guardian, offset, start) keeps each reminder to one row, so one send.
 """
 
@@ -28,7 +28,11 @@ def recipient_timezone(guardian: Guardian, practice: Practice) -> str:
 
 
 async def plan_reminders(record: Record, practice: Practice, now: datetime) -> int:
-    """Bring reminder rows in line with the schedule; returns how many were added."""
+    """Bring reminder rows of booked future visits in line with the schedule.
+
+    Returns how many were added. Reminders of visits no longer booked are withdrawn by the
+    dispatcher when they come due (and at once by the handler that cancels a visit).
+    """
     added = 0
     for appointment in await record.appointments.booked_after(now):
         await record.reminders.withdraw_pending(
@@ -55,8 +59,9 @@ async def _plan_for(
     future = [h for h in offsets if start - timedelta(hours=h) > now]
     past = [h for h in offsets if start - timedelta(hours=h) <= now]
     # Offsets already passed (a late booking) collapse into one reminder now, unless this
-    # guardian was already reminded of this start.
-    if past and not any(r.status == "sent" for r in mine):
+    # guardian already has a reminder (in any state) for a passed offset of this start.
+    passed = {h for h in practice.reminder_offsets_hours if start - timedelta(hours=h) <= now}
+    if past and not any(r.offset_hours in passed for r in mine):
         future.append(min(past))
     zone = recipient_timezone(guardian, practice)
     added = 0
@@ -131,6 +136,7 @@ class ReminderDispatcher:
             appointment = await record.appointments.get(reminder.appointment_id)
             if (
                 appointment is None
+                or not await record.people.is_guardian_of(guardian.id, appointment.patient_id)
                 or appointment.status != "booked"
                 or appointment.start_at != reminder.appointment_start_at
                 or appointment.start_at <= now

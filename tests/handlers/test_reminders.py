@@ -180,3 +180,23 @@ def test_the_household_window_never_swallows_a_planned_reminder() -> None:
     assert household_window((24, 12)) < timedelta(hours=6)
     assert household_window((3, 2, 1)) < timedelta(minutes=30)
     assert household_window((24,)) == timedelta(hours=12)
+
+
+async def test_a_guardian_unlinked_from_the_child_is_not_reminded(linked: Harness) -> None:
+    await linked.appointment("a-1", "p-maya", VISIT)
+    async with linked.db.transaction() as conn:
+        await conn.execute("DELETE FROM guardian_patient WHERE guardian_id = 'g-ana'")
+    linked.clock.set(VISIT - timedelta(hours=24))
+    assert await linked.run_reminders() == []
+
+
+async def test_planning_a_late_booking_twice_adds_nothing(linked: Harness) -> None:
+    linked.clock.set(VISIT - timedelta(hours=10))
+    await linked.appointment("a-1", "p-maya", VISIT)
+    async with linked.db.transaction() as conn:
+        record = Record(conn)
+        practice = await record.practice.get()
+        assert practice is not None
+        for _ in range(3):
+            assert await plan_reminders(record, practice, linked.clock.now()) == 0
+    assert len(await reminder_rows(linked, "a-1")) == 1
