@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +99,7 @@ class FakeTelegram:
         )
         self.max_poll_timeout = max_poll_timeout
         self.requests: list[RecordedCall] = []
+        self._call_counts: Counter[str] = Counter()
         self.webhook = WebhookState()
         self._clock: SupportsNow = clock or _SystemClock()
         self._commands = CommandRegistry()
@@ -203,7 +205,9 @@ class FakeTelegram:
         Raises:
             TimeoutError: fewer calls arrived within ``timeout`` seconds.
         """
-        await self._wait(lambda: len(self.calls(method)) >= count, timeout, f"{count} {method}")
+        name = self._canonical.get(method.lower(), method)
+        # A counter, not a scan: waiting on thousands of calls must not cost O(n) per call.
+        await self._wait(lambda: self._call_counts[name] >= count, timeout, f"{count} {method}")
         return self.calls(method)
 
     async def wait_until_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
@@ -310,6 +314,7 @@ class FakeTelegram:
             response = ok_response(reply.result, reply.description)
         async with self._activity:
             self.requests.append(call)
+            self._call_counts[call.method] += 1
             self._activity.notify_all()
         return response
 
