@@ -60,7 +60,7 @@ async def _current(ctx: Context, token: ActionToken) -> tuple[Appointment, str] 
     if appointment.start_at != token.appointment_start_at:
         await ctx.reply(
             _(
-                "This appointment has moved: {child} is now expected on {date} at {time}."
+                "This appointment has moved: {child}'s appointment is now on {date} at {time}."
                 " You'll get a new reminder with buttons for the new time.",
                 **_visit(child, appointment),
             )
@@ -126,7 +126,7 @@ async def cancel(event: Inbound, ctx: Context, token: ActionToken) -> None:
     ) + (ButtonSpec(label=_("Keep the appointment"), action="keep", appointment=appointment),)
     await ctx.reply(
         _(
-            "Sorry {child} can't make it on {date} at {time}. Why are you cancelling?",
+            "We're sorry {child} can't make it on {date} at {time}. Why are you cancelling?",
             **_visit(child, appointment),
         ),
         buttons=buttons,

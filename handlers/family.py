@@ -64,7 +64,7 @@ async def help_text(event: Inbound, ctx: Context) -> None:
         return
     await ctx.reply(
         _(
-            "I'm the assistant of {practice}. I send reminders before appointments, and you can"
+            "I'm {practice}'s assistant. I send reminders before appointments, and you can"
             " confirm, cancel or ask to reschedule with one tap.",
             practice=ctx.practice.name,
         ),

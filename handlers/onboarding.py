@@ -162,7 +162,10 @@ async def birth_date_answer(event: Inbound, ctx: Context) -> bool:
         return True
     left = MAX_ATTEMPTS - invite.failed_attempts - 1
     await ctx.reply(
-        _("That date doesn't match our records. Please try again ({left} tries left).", left=left),
+        _(
+            "That date doesn't match our records. Please try again (attempts left: {left}).",
+            left=left,
+        ),
         _birth_date_example(),
     )
     return True

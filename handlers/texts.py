@@ -57,7 +57,7 @@ def normalize_language(tag: str | None) -> str:
 def not_linked(practice_name: str, phone: str) -> Msg:
     """What anyone the practice has not linked is told, and nothing more."""
     return _(
-        "Hello! This is the assistant of {practice}. I can only help families the practice has"
+        "Hello! This is {practice}'s assistant. I can only help families the practice has"
         " invited. If your family is with {practice}, please call {phone} and ask for an invite"
         " link.",
         practice=practice_name,

@@ -60,7 +60,7 @@ async def test_five_wrong_answers_burn_the_invite(h: Harness) -> None:
     await h.send(STRANGER, f"/start {token}")
     for tries_left in (4, 3, 2, 1):
         [reply] = await h.send(STRANGER, "01/01/2019")
-        assert f"({tries_left} tries left)" in reply.body
+        assert f"(attempts left: {tries_left})" in reply.body
     [burned] = await h.send(STRANGER, "01/01/2019")
     assert "can no longer be used" in burned.body
     # Even the right answer, or the same link again, links nothing now.
