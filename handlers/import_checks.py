@@ -1,0 +1,176 @@
+"""Checks for the fields of a care-record import: the row, its errors, and the value readers.
+
+A :class:`Checker` reads typed values (dates, phone numbers, language tags, roles, appointment
+times) out of CSV rows and collects a :class:`RowError` for every bad one, so a whole file's
+problems are reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+ROLES = ("clinician", "coordinator", "admin")
+_YES, _NO = ("yes", "y", "true"), ("no", "n", "false")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in an import file.
+
+    Attributes:
+        line: the file's line number (the header is line 1); None for the file as a whole.
+        column: the column's name, or None when the problem is the whole row or file.
+        message: what is wrong, in plain English.
+    """
+
+    line: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [f"line {self.line}"] if self.line is not None else []
+        where += [f"column {self.column}"] if self.column else []
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class ImportRejected(Exception):
+    """The file was not imported; ``errors`` says why (every problem found, in file order)."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(
+            "; ".join(str(e) for e in errors[:3]) + ("; ..." if len(errors) > 3 else "")
+        )
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One data row: its first line number and its values by (lower-cased) column name."""
+
+    line: int
+    values: dict[str, str]
+
+    def __getitem__(self, column: str) -> str:
+        return self.values.get(column, "")
+
+
+class Checker:
+    """Reads typed values out of rows, collecting a :class:`RowError` for each bad one."""
+
+    def __init__(self) -> None:
+        self.errors: list[RowError] = []
+
+    def fail(self, row: CsvRow, column: str | None, message: str) -> None:
+        self.errors.append(RowError(row.line, column, message))
+
+    def text(self, row: CsvRow, column: str, required: bool = True) -> str:
+        value = row[column]
+        if required and not value:
+            self.fail(row, column, "is empty (a value is required)")
+        return value
+
+    def date(self, row: CsvRow, column: str) -> str:
+        value = self.text(row, column)
+        if value:
+            try:
+                if not _DATE.match(value):
+                    raise ValueError(value)
+                date.fromisoformat(value)
+            except ValueError:
+                self.fail(row, column, f'"{value}" is not a date (YYYY-MM-DD)')
+        return value
+
+    def phone(self, row: CsvRow, column: str) -> str | None:
+        value = self.text(row, column, required=False).replace(" ", "")
+        if value and not E164.match(value):
+            self.fail(
+                row,
+                column,
+                f'"{row[column]}" is not a phone number (expected E.164 like +15551234567)',
+            )
+        return value or None
+
+    def language(self, row: CsvRow, column: str) -> str:
+        value = self.text(row, column)
+        if not value:
+            return value
+        try:
+            Locale.parse(value, sep="-")
+        except (ValueError, TypeError, UnknownLocaleError):
+            self.fail(row, column, f'"{value}" is not a language tag (BCP 47, like en or es-MX)')
+        primary, dash, rest = value.partition("-")
+        return primary.lower() + dash + rest
+
+    def consent(self, row: CsvRow, column: str) -> bool:
+        value = self.text(row, column).lower()
+        if value and value not in _YES + _NO:
+            self.fail(row, column, f'"{row[column]}" is not yes or no')
+        return value in _YES
+
+    def role(self, row: CsvRow, column: str) -> str:
+        value = self.text(row, column).lower()
+        if value and value not in ROLES:
+            self.fail(
+                row, column, f'"{row[column]}" is not a role (clinician, coordinator or admin)'
+            )
+        return value
+
+    def minutes(self, row: CsvRow, column: str) -> int:
+        value = self.text(row, column)
+        if value and not (value.isdigit() and int(value) > 0):
+            self.fail(row, column, f'"{value}" is not a positive whole number of minutes')
+            return 0
+        return int(value) if value else 0
+
+    def start(self, row: CsvRow, column: str, zone: ZoneInfo) -> datetime | None:
+        """An ISO 8601 date and time; without an offset it is the practice's local time."""
+        value = self.text(row, column)
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value) if len(value) > 10 else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail(
+                row,
+                column,
+                f'"{value}" is not a date and time (ISO 8601, like'
+                " 2026-11-25T15:30 or 2026-11-25T15:30-05:00)",
+            )
+            return None
+        if parsed.tzinfo is None:
+            local = parsed.replace(tzinfo=zone)
+            if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != parsed:
+                self.fail(
+                    row,
+                    column,
+                    f'"{value}" does not exist in {zone.key} (the clocks go forward at that hour)',
+                )
+                return None
+            parsed = local
+        return parsed.astimezone(UTC).replace(microsecond=0)
+
+    def known(self, row: CsvRow, column: str, ids: set[str], what: str, kind: str) -> None:
+        """Report a reference to a record that does not exist."""
+        value = row[column]
+        if value and value not in ids:
+            self.fail(row, column, f'no {what} "{value}" in the record (import {kind} first)')
+
+    def once(
+        self, row: CsvRow, column: str, key: object, seen: dict[object, int], what: str = ""
+    ) -> bool:
+        """Report a key already used on an earlier line of this file; True if first use."""
+        if key in seen:
+            what = what or f'"{row[column]}"'
+            self.fail(row, column, f"{what} already appears on line {seen[key]}")
+            return False
+        seen[key] = row.line
+        return True
