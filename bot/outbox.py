@@ -215,6 +215,8 @@ class Outbox:
             self._wake.clear()
             try:
                 await self.deliver_due()
+                if self._wake.is_set():
+                    continue  # more was queued while sending: go again at once
                 timeout = await self.next_wake_in()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
                 log.exception("outbox round failed")
