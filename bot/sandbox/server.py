@@ -40,6 +40,7 @@ async def serve_app(
     *,
     lifespan: Literal["auto", "on", "off"] = "off",
     graceful_timeout: int = 5,
+    keep_alive: int = 5,
 ) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port) for the duration of the ``async with``.
 
@@ -54,6 +55,7 @@ async def serve_app(
         log_level="warning",
         lifespan=lifespan,
         timeout_graceful_shutdown=graceful_timeout,
+        timeout_keep_alive=keep_alive,
     )
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve(), name="serve_app")

@@ -48,6 +48,9 @@ async def test_start_up_registers_the_menu_in_both_languages_and_the_webhook(
     assert stack.fake.my_commands("")[0]["description"] == "Your upcoming appointments"
     assert stack.fake.webhook.url == "https://carebot.example.org/telegram/webhook"
     assert stack.fake.webhook.secret_token is not None
+    registered = stack.fake.calls("setWebhook")[-1].params
+    assert registered["max_connections"] == 16
+    assert registered["allowed_updates"] == ["message", "callback_query"]
 
 
 async def test_a_webhook_without_the_secret_is_refused_and_writes_nothing(stack: Stack) -> None:
