@@ -55,6 +55,7 @@ class _Result:
     message: OutboundMessage
     provider_id: str | None = None
     error: Exception | None = None
+    waiting: bool = False
 
 
 class Outbox:
@@ -133,14 +134,24 @@ class Outbox:
         self, messages: list[OutboundMessage], gate: asyncio.Semaphore
     ) -> list[_Result]:
         results = []
+        sent_here: dict[int, str] = {}
         async with gate:
             for message in messages:
                 adapter = self._adapters.get(message.channel)
                 if adapter is None:
                     results.append(_Result(message, error=PermanentFailure("channel not running")))
                     continue
+                if message.thread_message_id is not None and message.thread_provider_id is None:
+                    root = sent_here.get(message.thread_message_id)
+                    if root is None:
+                        # The thread's first message is not out yet: this one waits for it.
+                        results.append(_Result(message, waiting=True))
+                        break
+                    message = message.model_copy(update={"thread_provider_id": root})
                 try:
-                    results.append(_Result(message, provider_id=await adapter.send(message)))
+                    provider_id = await adapter.send(message)
+                    sent_here[message.id] = provider_id
+                    results.append(_Result(message, provider_id=provider_id))
                 except (RetryLater, TemporaryFailure, RecipientUnreachable, PermanentFailure) as e:
                     results.append(_Result(message, error=e))
                     if not isinstance(e, PermanentFailure):
@@ -156,10 +167,15 @@ class Outbox:
         async with self._db.transaction() as conn:
             record = Record(conn)
             await record.messages.mark_all_sent(sent, now)
+            waiting = [r.message.id for r in results if r.waiting]
+            if waiting:
+                await record.messages.postpone(waiting, now + timedelta(seconds=1))
             report.sent += len(sent)
             for result in results:
                 message, error = result.message, result.error
                 if error is None:
+                    if result.waiting:
+                        report.deferred += 1
                     continue
                 if isinstance(error, RetryLater):
                     until = now + timedelta(seconds=max(error.retry_after, 1))

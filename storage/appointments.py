@@ -130,3 +130,26 @@ class AppointmentRepo:
             (to_db(after),),
         )
         return [_appointment(row) for row in rows]
+
+    async def between(
+        self, start: datetime, end: datetime, staff_id: str | None = None
+    ) -> list[Appointment]:
+        """Appointments (any status) starting in [start, end), of one clinician or everyone."""
+        sql = f"SELECT {_COLUMNS} FROM appointment WHERE start_at >= ? AND start_at < ?"
+        params: list[object] = [to_db(start), to_db(end)]
+        if staff_id is not None:
+            sql += " AND staff_id = ?"
+            params.append(staff_id)
+        rows = await fetch_all(self._conn, sql + " ORDER BY start_at, id", params)
+        return [_appointment(row) for row in rows]
+
+    async def upcoming_for_patient(
+        self, patient_id: str, after: datetime, limit: int = 5
+    ) -> list[Appointment]:
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {_COLUMNS} FROM appointment WHERE patient_id = ? AND status = 'booked'"
+            " AND start_at > ? ORDER BY start_at, id LIMIT ?",
+            (patient_id, to_db(after), limit),
+        )
+        return [_appointment(row) for row in rows]

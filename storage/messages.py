@@ -74,12 +74,16 @@ class MessageRepo:
         buttons: tuple[Button, ...],
         now: datetime,
         not_before: datetime | None = None,
+        thread_message_id: int | None = None,
     ) -> int:
-        """Queue an outbound message (and its buttons); the outbox sends it."""
+        """Queue an outbound message (and its buttons); the outbox sends it.
+
+        ``thread_message_id`` posts it as a reply in the thread that message started.
+        """
         cur = await self._conn.execute(
             "INSERT INTO message (direction, channel, address, guardian_id, staff_id, template,"
-            " body, status, not_before, created_at)"
-            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            " body, status, not_before, created_at, thread_message_id)"
+            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
             (
                 channel,
                 address,
@@ -89,6 +93,7 @@ class MessageRepo:
                 body,
                 to_db(not_before or now),
                 to_db(now),
+                thread_message_id,
             ),
         )
         message_id = cur.lastrowid
@@ -105,8 +110,11 @@ class MessageRepo:
         """Queued messages whose time has come, oldest first."""
         rows = await fetch_all(
             self._conn,
-            "SELECT id, channel, address, guardian_id, template, body, attempts FROM message"
-            " WHERE status = 'queued' AND not_before <= ? ORDER BY id LIMIT ?",
+            "SELECT m.id, m.channel, m.address, m.guardian_id, m.template, m.body, m.attempts,"
+            " CASE WHEN t.status = 'failed' THEN NULL ELSE m.thread_message_id END"
+            " AS thread_message_id, t.provider_message_id AS thread_provider_id"
+            " FROM message m LEFT JOIN message t ON t.id = m.thread_message_id"
+            " WHERE m.status = 'queued' AND m.not_before <= ? ORDER BY m.id LIMIT ?",
             (to_db(now), limit),
         )
         if not rows:
@@ -133,9 +141,27 @@ class MessageRepo:
                 body=row["body"],
                 attempts=row["attempts"],
                 buttons=tuple(buttons.get(row["id"], ())),
+                thread_message_id=row["thread_message_id"],
+                thread_provider_id=row["thread_provider_id"],
             )
             for row in rows
         ]
+
+    async def provider_id(self, message_id: int) -> str | None:
+        row = await fetch_one(
+            self._conn, "SELECT provider_message_id FROM message WHERE id = ?", (message_id,)
+        )
+        return row[0] if row else None
+
+    async def history(self, guardian_id: str, limit: int = 20) -> list[tuple[str, str, str]]:
+        """(direction, channel, body) of a guardian's latest messages, oldest first."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT direction, channel, body FROM message WHERE guardian_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (guardian_id, limit),
+        )
+        return [(r[0], r[1], r[2]) for r in reversed(rows)]
 
     async def next_due_at(self) -> str | None:
         row = await fetch_one(
@@ -162,6 +188,13 @@ class MessageRepo:
         await self._conn.execute(
             "UPDATE message SET attempts = attempts + 1, not_before = ?, error = ? WHERE id = ?",
             (to_db(not_before), error, message_id),
+        )
+
+    async def postpone(self, message_ids: list[int], until: datetime) -> None:
+        """Not an attempt: these wait for something else (their thread's first message)."""
+        await self._conn.executemany(
+            "UPDATE message SET not_before = ? WHERE id = ? AND status = 'queued'",
+            [(to_db(until), message_id) for message_id in message_ids],
         )
 
     async def mark_failed(self, message_id: int, error: str) -> None:

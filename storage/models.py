@@ -133,6 +133,9 @@ class OutboundMessage(Row):
     body: str
     attempts: int
     buttons: tuple[Button, ...] = ()
+    thread_message_id: int | None = None
+    #: The provider's id of the thread's first message, once that one was sent.
+    thread_provider_id: str | None = None
 
 
 class ActionToken(Row):
@@ -142,3 +145,55 @@ class ActionToken(Row):
     appointment_id: str | None
     appointment_start_at: datetime | None
     value: str
+
+
+EscalationReason = Literal["not-understood", "reschedule", "person", "after-hours", "emergency"]
+
+
+class Escalation(Row):
+    """What the bot could not handle, relayed between a family and a coordinator's thread."""
+
+    id: int
+    guardian_id: str | None
+    patient_id: str | None
+    family_channel: str
+    family_address: str
+    family_language: str
+    reason: EscalationReason
+    urgent: bool
+    status: Literal["open", "claimed", "resolved"]
+    claimed_by: str | None
+    claimed_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    thread_message_id: int | None
+    last_family_at: datetime
+    last_staff_reply_at: datetime | None
+    raised_count: int
+    next_check_at: datetime | None
+    created_at: datetime
+
+
+class CareUpdate(Row):
+    id: int
+    patient_id: str
+    staff_id: str
+    audience: Literal["family", "care-team"]
+    body: str
+    created_at: datetime
+
+
+class Handoff(Row):
+    id: int
+    patient_id: str
+    from_staff_id: str
+    to_staff_id: str
+    summary: str
+    open_items: str
+    effective_date: str
+    tell_family: bool
+    status: Literal["pending", "acknowledged"]
+    acknowledged_at: datetime | None
+    ack_due_at: datetime
+    raised_at: datetime | None
+    created_at: datetime

@@ -6,12 +6,15 @@ import aiosqlite
 
 from storage.appointments import AppointmentRepo
 from storage.audit import AuditRepo
+from storage.escalations import EscalationRepo
+from storage.handoffs import CareUpdateRepo, HandoffRepo
 from storage.identities import IdentityRepo
 from storage.invites import InviteRepo
 from storage.messages import MessageRepo
 from storage.people import PeopleRepo
 from storage.practice import PracticeRepo
 from storage.reminders import ReminderRepo
+from storage.staff import StaffRepo
 from storage.tokens import ActionTokenRepo
 
 
@@ -29,3 +32,7 @@ class Record:
         self.audit = AuditRepo(conn)
         self.invites = InviteRepo(conn)
         self.tokens = ActionTokenRepo(conn)
+        self.staff = StaffRepo(conn)
+        self.escalations = EscalationRepo(conn)
+        self.updates = CareUpdateRepo(conn)
+        self.handoffs = HandoffRepo(conn)
