@@ -12,11 +12,12 @@ from bot.config import ConfigError, Settings, parse_hours
 from bot.i18n import BabelTranslator
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from handlers import answers, family, onboarding
+from handlers import answers, escalations, family, onboarding
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher, plan_reminders
 from handlers.router import Router
+from handlers.staff import escalation_desk, handoffs, schedule, updates
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Practice
@@ -26,10 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def build_router() -> Router:
-    """Every handler module's router, in order (onboarding's text handler before the fallback)."""
+    """Every handler module's router, in order: the emergency net first, then onboarding's text
+    handler, and escalation to a person last, for whatever nothing else understood."""
     router = Router()
-    for module in (onboarding, answers, family):
+    router.include(escalations.urgent_router)
+    for module in (onboarding, answers, family, escalations, escalation_desk, updates, handoffs):
         router.include(module.router)
+    router.include(schedule.router)
     return router
 
 

@@ -10,8 +10,11 @@ import logging
 from datetime import timedelta
 
 from handlers.context import ButtonSpec, Context
+from handlers.escalations import raise_escalation
 from handlers.events import Inbound
 from handlers.router import Router
+from handlers.staff.notify import tell_clinician
+from handlers.staff.posts import when
 from handlers.texts import Msg, When, _
 from storage.models import ActionToken, Appointment, CancellationReason
 
@@ -105,6 +108,7 @@ async def confirm(event: Inbound, ctx: Context, token: ActionToken) -> None:
         entity_id=appointment.id,
         now=ctx.now,
     )
+    await tell_clinician(ctx, appointment, "confirmed")
     await ctx.reply(
         _(
             "Thank you! {child}'s appointment on {date} at {time} is confirmed. See you then!",
@@ -160,6 +164,7 @@ async def cancel_with_reason(event: Inbound, ctx: Context, token: ActionToken) -
         now=ctx.now,
         detail=f"reason={reason} reminders_withdrawn={withdrawn}",
     )
+    await tell_clinician(ctx, appointment, "cancelled", reason)
     ctx.notice = _("Cancelled")
     parts = [
         _(
@@ -212,6 +217,15 @@ async def reschedule(event: Inbound, ctx: Context, token: ActionToken) -> None:
             entity_type="appointment",
             entity_id=appointment.id,
             now=ctx.now,
+        )
+        await tell_clinician(ctx, appointment, "reschedule")
+        await raise_escalation(
+            ctx,
+            "reschedule",
+            "",
+            tell_family=False,
+            patient_id=appointment.patient_id,
+            note=f"pressed Reschedule for {child}'s visit on {when(ctx, appointment.start_at)}",
         )
     await ctx.reply(
         _(

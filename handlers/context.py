@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.events import Inbound
+from handlers.staff.desk import StaffDesk
+from handlers.staff.screens import Form, Section, StaffButton
 from handlers.texts import Msg, Translator, normalize_language
-from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice
+from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
 
 #: The language of the person being answered (set by the pipeline for each event).
@@ -78,6 +80,30 @@ class Outgoing:
         self.queued.append(message_id)
         return message_id
 
+    async def to_staff(
+        self,
+        address: str,
+        text: str,
+        buttons: tuple[StaffButton, ...] = (),
+        *,
+        thread_message_id: int | None = None,
+        staff_id: str | None = None,
+    ) -> int:
+        """Queue a staff message (mrkdwn) to a channel or person, optionally in a thread."""
+        message_id = await self.record.messages.queue(
+            channel=address.split(":", 1)[0],
+            address=address,
+            body=text,
+            template="staff",
+            guardian_id=None,
+            staff_id=staff_id,
+            buttons=tuple(Button(label=b.label, token=f"{b.action}:{b.value}") for b in buttons),
+            now=self.now,
+            thread_message_id=thread_message_id,
+        )
+        self.queued.append(message_id)
+        return message_id
+
     async def reachable_identity(self, guardian_id: str) -> ChannelIdentity | None:
         """The guardian's verified identity we may write to (not blocked, not opted out)."""
         for identity in await self.record.identities.for_guardian(guardian_id):
@@ -119,6 +145,13 @@ class Context:
     identity: ChannelIdentity | None
     guardian: Guardian | None
     notice: Msg | None = None
+    desk: StaffDesk = field(default_factory=StaffDesk)
+    staff: Staff | None = None
+    #: Shown at once to the staff member who acted (not stored, not retried).
+    shown: list[Section] = field(default_factory=list)
+    form: Form | None = None
+    form_errors: dict[str, str] = field(default_factory=dict)
+    home: list[Section] | None = None
 
     @property
     def language(self) -> str:
@@ -134,6 +167,14 @@ class Context:
             guardian_id=self.guardian.id if self.guardian else None,
             buttons=buttons,
         )
+
+    def show(self, text: str, buttons: tuple[StaffButton, ...] = ()) -> None:
+        """Show the staff member who acted a note only they see."""
+        self.shown.append(Section(text, buttons))
+
+    def staff_text(self, msg: Msg) -> str:
+        """Render a staff-facing message (English, the practice's timezone)."""
+        return self.out.render(msg, "en")
 
     def set_language(self, language: str) -> None:
         current_language.set(normalize_language(language))

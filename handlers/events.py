@@ -16,6 +16,15 @@ class Inbound(BaseModel):
         choice: the opaque token of a pressed button, if any.
         language_hint: the language the person's app reports (used before we know them).
         provider_message_id: the provider's id of the message, kept in the history.
+        staff: True on the staff's channel (Slack): the sender is looked up among the staff.
+        conversation: where a staff member wrote (a channel or direct-message id).
+        thread: the provider id of the thread's first message, for a reply in a thread.
+        action: a staff button's action (``escalation.claim``); staff buttons are not secret:
+            the platform signs who pressed them, and the handler checks what they may do.
+        value: the staff button's value (e.g. the escalation id).
+        form: a submitted form's id (``update``, ``handoff``, ``reassign``).
+        fields: the submitted form's values by field id.
+        home: the staff member opened the bot's home screen.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -27,6 +36,14 @@ class Inbound(BaseModel):
     choice: str | None = None
     language_hint: str | None = None
     provider_message_id: str | None = None
+    staff: bool = False
+    conversation: str | None = None
+    thread: str | None = None
+    action: str | None = None
+    value: str = ""
+    form: str | None = None
+    fields: dict[str, str] = {}
+    home: bool = False
 
     def command(self) -> tuple[str, str] | None:
         """('/start abc' -> ('start', 'abc')); None if the text is not a command."""

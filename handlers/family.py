@@ -114,16 +114,3 @@ async def _switch(ctx: Context, language: str) -> None:
     ctx.set_language(language)
     await ctx.reply(_("Okay! I'll write to you in English from now on."))
 
-
-@router.text()
-async def not_understood(event: Inbound, ctx: Context) -> bool:
-    """Free text we cannot place yet: say what we can do and how to reach a person."""
-    await ctx.reply(
-        _(
-            "Sorry, I can only help with the buttons and commands for now. Send /help to see what"
-            " I can do, or call {practice} at {phone} to talk to a person.",
-            practice=ctx.practice.name,
-            phone=ctx.practice.phone,
-        )
-    )
-    return True

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from handlers.context import Context, Outgoing, current_language
 from handlers.events import Inbound
 from handlers.router import Router
+from handlers.staff.desk import StaffDesk
+from handlers.staff.screens import Form, Section
 from handlers.texts import Translator, _, normalize_language, not_linked
 from storage.clock import Clock
 from storage.db import Database
@@ -32,6 +34,12 @@ class Outcome:
     duplicate: bool = False
     queued: list[int] = field(default_factory=list)
     notice: str | None = None
+    #: For a staff member: notes shown only to them, a form to open, errors in a submitted form,
+    #: their refreshed home screen.
+    shown: list[Section] = field(default_factory=list)
+    form: Form | None = None
+    form_errors: dict[str, str] = field(default_factory=dict)
+    home: list[Section] | None = None
 
 
 class Pipeline:
@@ -44,6 +52,7 @@ class Pipeline:
         translator: Translator,
         router: Router,
         on_queued: Callable[[], None] | None = None,
+        desk: StaffDesk | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -51,6 +60,7 @@ class Pipeline:
         self._router = router
         self._on_queued = on_queued
         self._practice_cache: tuple[datetime, Practice] | None = None
+        self.desk = desk or StaffDesk()
 
     async def handle(self, event: Inbound) -> Outcome:
         now = self._clock.now()
@@ -60,40 +70,111 @@ class Pipeline:
                 log.info("duplicate event channel=%s id=%s", event.channel, event.event_id)
                 return Outcome(duplicate=True)
             practice = await self._practice(record, now)
-            identity, guardian = await record.identities.find_with_guardian(
-                event.channel, event.address
-            )
-            if identity is not None and identity.blocked_at:
-                await record.identities.clear_blocked(identity.id)
-            await record.messages.record_inbound(
-                channel=event.channel,
-                address=event.address,
-                body=event.text if event.text is not None else "[button]",
-                guardian_id=guardian.id if guardian else None,
-                staff_id=None,
-                provider_message_id=event.provider_message_id,
-                now=now,
-            )
-            token = current_language.set(
-                normalize_language(guardian.language if guardian else event.language_hint)
-            )
-            try:
-                out = Outgoing(record, now, practice, self._translator)
-                ctx = Context(event, record, now, practice, out, identity, guardian)
-                await self._route(event, ctx)
-                notice = out.render(ctx.notice, current_language.get()) if ctx.notice else None
-            finally:
-                current_language.reset(token)
-        if out.queued and self._on_queued:
+            if event.staff:
+                outcome = await self._staff_event(event, record, now, practice)
+            else:
+                outcome = await self._family_event(event, record, now, practice)
+        if outcome.queued and self._on_queued:
             self._on_queued()
         log.info(
-            "handled event channel=%s id=%s identity=%s queued=%d",
+            "handled event channel=%s id=%s queued=%d",
             event.channel,
             event.event_id,
-            identity.id if identity else None,
-            len(out.queued),
+            len(outcome.queued),
         )
+        return outcome
+
+    async def _family_event(
+        self, event: Inbound, record: Record, now: datetime, practice: Practice
+    ) -> Outcome:
+        identity, guardian = await record.identities.find_with_guardian(
+            event.channel, event.address
+        )
+        if identity is not None and identity.blocked_at:
+            await record.identities.clear_blocked(identity.id)
+        await record.messages.record_inbound(
+            channel=event.channel,
+            address=event.address,
+            body=event.text if event.text is not None else "[button]",
+            guardian_id=guardian.id if guardian else None,
+            staff_id=None,
+            provider_message_id=event.provider_message_id,
+            now=now,
+        )
+        token = current_language.set(
+            normalize_language(guardian.language if guardian else event.language_hint)
+        )
+        try:
+            out = Outgoing(record, now, practice, self._translator)
+            ctx = Context(event, record, now, practice, out, identity, guardian, desk=self.desk)
+            await self._route(event, ctx)
+            notice = out.render(ctx.notice, current_language.get()) if ctx.notice else None
+        finally:
+            current_language.reset(token)
         return Outcome(queued=out.queued, notice=notice)
+
+    async def _staff_event(
+        self, event: Inbound, record: Record, now: datetime, practice: Practice
+    ) -> Outcome:
+        """A staff member's event: only mapped staff get anything; authorization comes first."""
+        staff = await record.staff.by_slack_user(self.desk.user_of(event.address))
+        await record.messages.record_inbound(
+            channel=event.channel,
+            address=event.address,
+            body=event.text or f"[{event.action or event.form or 'home'}]",
+            guardian_id=None,
+            staff_id=staff.id if staff else None,
+            provider_message_id=event.provider_message_id,
+            now=now,
+        )
+        out = Outgoing(record, now, practice, self._translator)
+        ctx = Context(event, record, now, practice, out, None, None, desk=self.desk, staff=staff)
+        token = current_language.set("en")
+        try:
+            await self._route_staff(event, ctx)
+        finally:
+            current_language.reset(token)
+        return Outcome(
+            queued=out.queued,
+            shown=ctx.shown,
+            form=ctx.form,
+            form_errors=ctx.form_errors,
+            home=ctx.home,
+        )
+
+    async def _route_staff(self, event: Inbound, ctx: Context) -> None:
+        router = self._router
+        if ctx.staff is None:
+            log.warning("refused staff event id=%s: not mapped to staff", event.event_id)
+            if event.thread is None:  # a stranger chatting in a thread is none of our business
+                ctx.show(
+                    f"Sorry, carebot is only for {ctx.practice.name}'s staff. Ask a coordinator"
+                    " to add your Slack account to the staff list."
+                )
+            return
+        if event.home:
+            for handler in router.home_handlers:
+                await handler(event, ctx)
+        elif event.form is not None:
+            handler = router.forms.get(event.form)
+            if handler is not None:
+                await handler(event, ctx)
+        elif event.action is not None:
+            handler = router.staff_actions.get(event.action)
+            if handler is None:
+                ctx.show("Sorry, that button can't be used.")
+            else:
+                await handler(event, ctx)
+        elif event.thread is not None:
+            for handler in router.thread_handlers:
+                await handler(event, ctx)
+        else:
+            command = event.command()
+            words = (command[1] if command else (event.text or "")).split(maxsplit=1)
+            name = words[0].lower() if words else "help"
+            handler = router.staff_commands.get(name) or router.staff_commands.get("help")
+            if handler is not None:
+                await handler(event, ctx)
 
     async def _practice(self, record: Record, now: datetime) -> Practice:
         """The practice row, read at most once a minute (it changes only at start-up)."""

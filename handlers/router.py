@@ -25,6 +25,12 @@ class Router:
         self.commands: dict[str, tuple[Handler, bool]] = {}
         self.actions: dict[str, ActionHandler] = {}
         self.text_handlers: list[tuple[TextHandler, bool]] = []
+        # The staff side: /carebot <subcommand>, staff buttons, submitted forms, thread replies.
+        self.staff_commands: dict[str, Handler] = {}
+        self.staff_actions: dict[str, Handler] = {}
+        self.forms: dict[str, Handler] = {}
+        self.thread_handlers: list[Handler] = []
+        self.home_handlers: list[Handler] = []
 
     def command(self, name: str, *, linked_only: bool = True) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -49,6 +55,43 @@ class Router:
 
         return register
 
+    def staff_command(self, name: str) -> Callable[[Handler], Handler]:
+        """``/carebot <name> ...``, for mapped staff only."""
+
+        def register(handler: Handler) -> Handler:
+            self.staff_commands[name] = handler
+            return handler
+
+        return register
+
+    def staff_action(self, name: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.staff_actions[name] = handler
+            return handler
+
+        return register
+
+    def form(self, name: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.forms[name] = handler
+            return handler
+
+        return register
+
+    def thread(self) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.thread_handlers.append(handler)
+            return handler
+
+        return register
+
+    def home(self) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.home_handlers.append(handler)
+            return handler
+
+        return register
+
     def include(self, other: Router) -> None:
         """Merge another module's router into this one (composition in bot/app.py)."""
         for name, entry in other.commands.items():
@@ -60,3 +103,14 @@ class Router:
                 raise ValueError(f"action {name} registered twice")
             self.actions[name] = handler
         self.text_handlers.extend(other.text_handlers)
+        for table, theirs in (
+            (self.staff_commands, other.staff_commands),
+            (self.staff_actions, other.staff_actions),
+            (self.forms, other.forms),
+        ):
+            for name, handler in theirs.items():
+                if name in table:
+                    raise ValueError(f"staff handler {name} registered twice")
+                table[name] = handler
+        self.thread_handlers.extend(other.thread_handlers)
+        self.home_handlers.extend(other.home_handlers)

@@ -15,6 +15,7 @@ from bot.i18n import BabelTranslator
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher, plan_reminders
+from handlers.staff.desk import StaffDesk
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment, Button, Guardian, GuardianLink, Patient, Practice, Staff
@@ -33,11 +34,17 @@ PRACTICE = Practice(
 )
 
 
+COORDINATORS = "C0COORD"
+TEAM = "T0CAREBOT"
+
+
 @dataclass(frozen=True)
 class Reply:
     body: str
     buttons: tuple[Button, ...]
     address: str
+    id: int = 0
+    thread_message_id: int | None = None
 
     def button(self, label: str) -> Button:
         for b in self.buttons:
@@ -53,7 +60,13 @@ class Harness:
         self.db = db
         self.clock = clock
         self.translator = BabelTranslator()
-        self.pipeline = Pipeline(db, clock, self.translator, build_router())
+        self.desk = StaffDesk(
+            escalation_conversation=COORDINATORS,
+            invite_link_base="https://t.me/BrightStepsBot?start=",
+        )
+        self.pipeline = Pipeline(db, clock, self.translator, build_router(), desk=self.desk)
+        #: Messages queued for staff (Slack), oldest first, as the outbox would post them.
+        self.staff_posts: list[Reply] = []
         self.dispatcher = ReminderDispatcher(db, clock, self.translator)
         self._ids = itertools.count(1000)
         self.last_outcome: Outcome | None = None
@@ -172,15 +185,58 @@ class Harness:
         )
 
     async def _event(self, event: Inbound) -> list[Reply]:
+        """Handle one event; return what was queued for families (staff posts are kept aside)."""
         self.last_outcome = await self.pipeline.handle(event)
-        return await self.replies(self.last_outcome.queued)
+        replies = await self.replies(self.last_outcome.queued)
+        self.staff_posts.extend(r for r in replies if r.address.startswith("slack:"))
+        return [r for r in replies if not r.address.startswith("slack:")]
+
+    async def staff(self, user: str, **fields: object) -> Outcome:
+        """A staff member's event (``slack:T/U``): command text, action, form or thread reply."""
+        await self._event(
+            Inbound(
+                channel="slack",
+                address=f"slack:{TEAM}/{user}",
+                event_id=str(next(self._ids)),
+                staff=True,
+                **fields,  # type: ignore[arg-type]
+            )
+        )
+        assert self.last_outcome is not None
+        return self.last_outcome
+
+    async def command(self, user: str, text: str) -> Outcome:
+        return await self.staff(user, text=f"/carebot {text}", conversation="C0STAFF")
+
+    async def staff_press(self, user: str, button: Button) -> Outcome:
+        action, _, value = button.token.partition(":")
+        return await self.staff(user, action=action, value=value, conversation=COORDINATORS)
+
+    async def thread_reply(self, user: str, root: Reply, text: str) -> Outcome:
+        """Reply in the thread started by ``root`` (posted first: it gets a provider id)."""
+        ts = await self.posted(root)
+        return await self.staff(user, text=text, conversation=COORDINATORS, thread=ts)
+
+    async def posted(self, reply: Reply) -> str:
+        """Mark a staff post sent, as the outbox would; return its provider id (Slack's ts)."""
+        ts = f"1700000000.{reply.id:06d}"
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE message SET status = 'sent', provider_message_id = ? WHERE id = ?",
+                (ts, reply.id),
+            )
+        return ts
+
+    def staff_posts_to(self, conversation: str) -> list[Reply]:
+        return [r for r in self.staff_posts if r.address == f"slack:{conversation}"]
 
     async def replies(self, message_ids: list[int]) -> list[Reply]:
         result = []
         async with self.db.read() as conn:
             for message_id in message_ids:
                 cur = await conn.execute(
-                    "SELECT body, address FROM message WHERE id = ?", (message_id,)
+                    "SELECT body, address, thread_message_id FROM message WHERE id = ?",
+                    (message_id,),
                 )
                 row = await cur.fetchone()
                 bcur = await conn.execute(
@@ -189,7 +245,15 @@ class Harness:
                     (message_id,),
                 )
                 buttons = tuple(Button(label=b[0], token=b[1]) for b in await bcur.fetchall())
-                result.append(Reply(body=row[0], buttons=buttons, address=row[1]))
+                result.append(
+                    Reply(
+                        body=row[0],
+                        buttons=buttons,
+                        address=row[1],
+                        id=message_id,
+                        thread_message_id=row[2],
+                    )
+                )
         return result
 
     async def link(self, guardian_id: str, address: str, birth_date: str) -> None:

@@ -1,0 +1,252 @@
+"""Coordinators at work on escalations: claim, reassign, resolve, answer in the thread.
+
+Also the watch that raises an escalation nobody claimed, or one claimed and left unanswered.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from handlers.context import Context, Outgoing
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.staff.desk import StaffDesk, business_deadline, mention
+from handlers.staff.posts import coordinators_mention, on_call_mention, staff_first_name
+from handlers.staff.screens import Field, Form
+from handlers.texts import _
+from storage.models import Escalation, Practice, Staff
+from storage.record import Record
+
+log = logging.getLogger(__name__)
+router = Router()
+
+
+async def _escalation(ctx: Context, value: str) -> Escalation | None:
+    escalation = await ctx.record.escalations.get(int(value)) if value.isdigit() else None
+    if escalation is None:
+        ctx.show("Sorry, that escalation isn't in the record.")
+    elif escalation.status == "resolved":
+        ctx.show(f"Escalation #{escalation.id} is already resolved.")
+        return None
+    return escalation
+
+
+async def _thread_note(ctx: Context, escalation: Escalation, text: str) -> None:
+    address = ctx.desk.escalation_address
+    if address is not None and escalation.thread_message_id is not None:
+        await ctx.out.to_staff(address, text, thread_message_id=escalation.thread_message_id)
+
+
+async def _tell_family(ctx: Context, escalation: Escalation, *parts: object) -> bool:
+    """Write to the escalation's family on their own channel, in their language."""
+    identity = await ctx.record.identities.find(
+        escalation.family_channel, escalation.family_address
+    )
+    if identity is None or identity.blocked_at or identity.opted_out_at:
+        return False
+    await ctx.out.to_address(
+        channel=escalation.family_channel,
+        address=escalation.family_address,
+        parts=list(parts),  # type: ignore[arg-type]
+        language=escalation.family_language,
+        guardian_id=escalation.guardian_id,
+    )
+    return True
+
+
+async def _claim(ctx: Context, escalation: Escalation, staff: Staff) -> None:
+    deadline = business_deadline(ctx.practice, ctx.now, ctx.desk.response_minutes)
+    await ctx.record.escalations.claim(escalation.id, staff.id, ctx.now, deadline)
+    await ctx.record.audit.record(
+        actor_type="staff",
+        actor_id=staff.id,
+        action="escalation.claimed",
+        entity_type="escalation",
+        entity_id=str(escalation.id),
+        now=ctx.now,
+    )
+    await _tell_family(
+        ctx,
+        escalation,
+        _(
+            "{name} from {practice} has your message and will answer you here.",
+            name=staff_first_name(staff),
+            practice=ctx.practice.name,
+        ),
+    )
+
+
+@router.staff_action("escalation.claim")
+async def claim(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    escalation = await _escalation(ctx, event.value)
+    if escalation is None:
+        return
+    if escalation.status == "claimed":
+        if escalation.claimed_by == ctx.staff.id:
+            ctx.show(f"You already have escalation #{escalation.id}.")
+        else:
+            holder = await ctx.record.people.staff(escalation.claimed_by or "")
+            who = mention(holder) if holder else "someone"
+            ctx.show(f"Escalation #{escalation.id} is already claimed by {who}.")
+        return
+    await _claim(ctx, escalation, ctx.staff)
+    await _thread_note(ctx, escalation, f":raising_hand: Claimed by {mention(ctx.staff)}.")
+
+
+@router.staff_action("escalation.resolve")
+async def resolve(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    escalation = await _escalation(ctx, event.value)
+    if escalation is None:
+        return
+    await ctx.record.escalations.resolve(escalation.id, ctx.staff.id, ctx.now)
+    await ctx.record.audit.record(
+        actor_type="staff",
+        actor_id=ctx.staff.id,
+        action="escalation.resolved",
+        entity_type="escalation",
+        entity_id=str(escalation.id),
+        now=ctx.now,
+    )
+    await _thread_note(
+        ctx,
+        escalation,
+        f":white_check_mark: Resolved by {mention(ctx.staff)}. The family's next message"
+        " starts a new escalation.",
+    )
+
+
+@router.staff_action("escalation.reassign")
+async def reassign(event: Inbound, ctx: Context) -> None:
+    escalation = await _escalation(ctx, event.value)
+    if escalation is None:
+        return
+    people = [s for s in await ctx.record.staff.everyone() if s.slack_user_id]
+    ctx.form = Form(
+        id="reassign",
+        title=f"Reassign escalation #{escalation.id}",
+        submit="Reassign",
+        fields=(
+            Field("staff", "Who should take it?", "select", tuple((s.id, s.name) for s in people)),
+        ),
+        context=str(escalation.id),
+    )
+
+
+@router.form("reassign")
+async def reassigned(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    escalation = await _escalation(ctx, event.value)
+    target = await ctx.record.people.staff(event.fields.get("staff", ""))
+    if escalation is None:
+        ctx.form_errors["staff"] = "That escalation is resolved or gone."
+        return
+    if target is None or not target.slack_user_id:
+        ctx.form_errors["staff"] = "Choose a staff member with a Slack account."
+        return
+    await _claim(ctx, escalation, target)
+    await _thread_note(
+        ctx,
+        escalation,
+        f":arrow_right: Reassigned to {mention(target)} by {mention(ctx.staff)}.",
+    )
+    address = ctx.desk.address_of(target)
+    if address and target.id != ctx.staff.id:
+        await ctx.out.to_staff(
+            address,
+            f"{mention(ctx.staff)} assigned you escalation #{escalation.id}. Answer the family"
+            " in its thread in the coordinators' channel.",
+            staff_id=target.id,
+        )
+
+
+@router.thread()
+async def staff_reply(event: Inbound, ctx: Context) -> None:
+    """A staff reply in an escalation's thread reaches the family; other threads are ignored."""
+    assert ctx.staff is not None and event.thread is not None
+    if not event.conversation or not event.text:
+        return
+    escalation = await ctx.record.escalations.by_thread(
+        ctx.desk.channel, f"{ctx.desk.channel}:{event.conversation}", event.thread
+    )
+    if escalation is None:
+        return
+    if escalation.status == "resolved":
+        ctx.show(
+            f"Escalation #{escalation.id} is resolved, so the family did not get this message."
+        )
+        return
+    if escalation.status == "open":
+        await ctx.record.escalations.claim(escalation.id, ctx.staff.id, ctx.now, None)
+    await ctx.record.escalations.staff_replied(escalation.id, ctx.now)
+    delivered = await _tell_family(
+        ctx,
+        escalation,
+        _(
+            "{name} ({practice}): {text}",
+            name=staff_first_name(ctx.staff),
+            practice=ctx.practice.name,
+            text=event.text,
+        ),
+    )
+    await ctx.record.audit.record(
+        actor_type="staff",
+        actor_id=ctx.staff.id,
+        action="escalation.answered",
+        entity_type="escalation",
+        entity_id=str(escalation.id),
+        now=ctx.now,
+    )
+    if not delivered:
+        ctx.show(
+            "The family can't be reached on their channel any more (blocked or opted out);"
+            f" call them instead. Escalation #{escalation.id} stays open."
+        )
+
+
+async def check_escalations(
+    record: Record, practice: Practice, desk: StaffDesk, out: Outgoing
+) -> int:
+    """Raise escalations nobody claimed in time, and claimed ones left unanswered."""
+    address = desk.escalation_address
+    raised = 0
+    for escalation in await record.escalations.due_for_check(out.now):
+        deadline = business_deadline(practice, out.now, desk.response_minutes)
+        if address is None:
+            await record.escalations.raised(escalation.id, out.now, None)
+            continue
+        if escalation.status == "open":
+            who = await (
+                on_call_mention(record, desk) if escalation.urgent else coordinators_mention(record)
+            )
+            text = (
+                f":alarm_clock: Escalation #{escalation.id} ({escalation.reason.replace('-', ' ')})"
+                f" has waited {_waited(escalation, out.now)} and nobody has claimed it. {who}"
+            )
+        else:
+            holder = await record.people.staff(escalation.claimed_by or "")
+            text = (
+                f":alarm_clock: Escalation #{escalation.id} was claimed by"
+                f" {mention(holder) if holder else 'someone'} but the family has had no answer"
+                f" for {_waited(escalation, out.now)}. {await coordinators_mention(record)}"
+            )
+        await out.to_staff(address, text)
+        if escalation.thread_message_id is not None:
+            await out.to_staff(
+                address,
+                "Raised again in the channel.",
+                thread_message_id=escalation.thread_message_id,
+            )
+        await record.escalations.raised(escalation.id, out.now, deadline)
+        log.info("escalation raised id=%d status=%s", escalation.id, escalation.status)
+        raised += 1
+    return raised
+
+
+def _waited(escalation: Escalation, now: datetime) -> str:
+    minutes = int((now - escalation.last_family_at).total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{minutes // 60} hours"

@@ -1,0 +1,209 @@
+"""Handoffs between clinicians: summary and open items, acknowledged by the receiver."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from handlers.context import Context, Outgoing
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.staff.desk import StaffDesk, add_business_days, escape, mention, quote
+from handlers.staff.posts import coordinators_mention, staff_first_name
+from handlers.staff.screens import Field, Form, StaffButton
+from handlers.texts import When, _
+from storage.models import Handoff
+from storage.record import Record
+
+log = logging.getLogger(__name__)
+router = Router()
+
+
+@router.staff_command("handoff")
+async def open_handoff(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    if ctx.staff.role in ("coordinator", "admin"):
+        patients = await ctx.record.staff.all_patients()
+    else:
+        patients = await ctx.record.staff.patients_of(ctx.staff.id)
+    if not patients:
+        ctx.show("You have no patients on your care team to hand off.")
+        return
+    clinicians = [
+        s
+        for s in await ctx.record.staff.everyone()
+        if s.id != ctx.staff.id and s.role == "clinician" and s.slack_user_id
+    ]
+    ctx.form = Form(
+        id="handoff",
+        title="Hand off a patient",
+        submit="Hand off",
+        fields=(
+            Field(
+                "patient",
+                "Patient",
+                "select",
+                tuple((p.id, f"{p.first_name} {p.last_name}") for p in patients),
+            ),
+            Field("to", "Receiving clinician", "select", tuple((s.id, s.name) for s in clinicians)),
+            Field("summary", "Summary", "multiline"),
+            Field("open_items", "Open items", "multiline", optional=True),
+            Field("effective", "Effective date", "date", initial=ctx.now.date().isoformat()),
+            Field(
+                "tell_family",
+                "Family",
+                "checkbox",
+                (("yes", "Tell the family who their new clinician is (after acknowledgement)"),),
+                optional=True,
+            ),
+        ),
+    )
+
+
+@router.form("handoff")
+async def handoff_submitted(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    fields = event.fields
+    patient = await ctx.record.people.patient(fields.get("patient", ""))
+    receiver = await ctx.record.people.staff(fields.get("to", ""))
+    summary = fields.get("summary", "").strip()
+    allowed = patient is not None and (
+        ctx.staff.role in ("coordinator", "admin")
+        or await ctx.record.staff.on_care_team(ctx.staff.id, patient.id)
+    )
+    if patient is None or not allowed:
+        ctx.form_errors["patient"] = "You can only hand off patients on your care team."
+    if receiver is None or receiver.id == ctx.staff.id or not receiver.slack_user_id:
+        ctx.form_errors["to"] = "Choose another clinician with a Slack account."
+    if not summary:
+        ctx.form_errors["summary"] = "Write a short summary for the receiving clinician."
+    try:
+        effective = date.fromisoformat(fields.get("effective", ""))
+    except ValueError:
+        ctx.form_errors["effective"] = "Choose the date the handoff takes effect."
+        effective = None
+    if ctx.form_errors or patient is None or receiver is None or effective is None:
+        return
+    handoff_id = await ctx.record.handoffs.add(
+        patient_id=patient.id,
+        from_staff_id=ctx.staff.id,
+        to_staff_id=receiver.id,
+        summary=summary,
+        open_items=fields.get("open_items", "").strip(),
+        effective_date=effective.isoformat(),
+        tell_family=fields.get("tell_family", "") == "yes",
+        ack_due_at=add_business_days(ctx.practice, ctx.now, ctx.desk.handoff_ack_business_days),
+        now=ctx.now,
+    )
+    await ctx.record.audit.record(
+        actor_type="staff",
+        actor_id=ctx.staff.id,
+        action="handoff.created",
+        entity_type="patient",
+        entity_id=patient.id,
+        now=ctx.now,
+        detail=str(handoff_id),
+    )
+    handoff = await ctx.record.handoffs.get(handoff_id)
+    assert handoff is not None
+    address = ctx.desk.address_of(receiver)
+    assert address is not None
+    await ctx.out.to_staff(
+        address,
+        await handoff_text(ctx.record, ctx.desk, handoff),
+        (StaffButton("Acknowledge", "handoff.ack", str(handoff_id), "primary"),),
+        staff_id=receiver.id,
+    )
+    ctx.show(
+        f"Handed {escape(patient.first_name)} to {mention(receiver)}; they've been asked to"
+        " acknowledge."
+    )
+
+
+async def handoff_text(record: Record, desk: StaffDesk, handoff: Handoff) -> str:
+    patient = await record.people.patient(handoff.patient_id)
+    sender = await record.people.staff(handoff.from_staff_id)
+    lines = [
+        f":handshake: *Handoff #{handoff.id}* from {mention(sender) if sender else 'a colleague'}:"
+        f" {desk.patient_name(patient)}, effective {handoff.effective_date}",
+        "*Summary*",
+        quote(handoff.summary),
+    ]
+    if handoff.open_items:
+        lines += ["*Open items*", quote(handoff.open_items)]
+    if handoff.tell_family:
+        lines.append("_The family will be told who their new clinician is once you acknowledge._")
+    return "\n".join(lines)
+
+
+@router.staff_action("handoff.ack")
+async def acknowledge(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    handoff = await ctx.record.handoffs.get(int(event.value)) if event.value.isdigit() else None
+    if handoff is None or handoff.to_staff_id != ctx.staff.id:
+        ctx.show("Sorry, only the receiving clinician can acknowledge this handoff.")
+        return
+    if not await ctx.record.handoffs.acknowledge(handoff.id, ctx.now):
+        ctx.show(f"You already acknowledged handoff #{handoff.id}.")
+        return
+    await ctx.record.people.add_to_care_team(handoff.patient_id, ctx.staff.id, ctx.now)
+    await ctx.record.audit.record(
+        actor_type="staff",
+        actor_id=ctx.staff.id,
+        action="handoff.acknowledged",
+        entity_type="patient",
+        entity_id=handoff.patient_id,
+        now=ctx.now,
+        detail=str(handoff.id),
+    )
+    patient = await ctx.record.people.patient(handoff.patient_id)
+    ctx.show(f"Acknowledged. {ctx.desk.patient_name(patient)} is now on your care team.")
+    sender = await ctx.record.people.staff(handoff.from_staff_id)
+    if sender is not None and (address := ctx.desk.address_of(sender)):
+        await ctx.out.to_staff(
+            address,
+            f":white_check_mark: {mention(ctx.staff)} acknowledged handoff #{handoff.id}"
+            f" ({ctx.desk.patient_name(patient)}).",
+            staff_id=sender.id,
+        )
+    if handoff.tell_family and patient is not None:
+        effective = date.fromisoformat(handoff.effective_date)
+        for guardian in await ctx.record.staff.guardians_for_updates(patient.id):
+            await ctx.out.to_guardian(
+                guardian,
+                [
+                    _(
+                        "From {date}, {child}'s clinician at {practice} will be {name}.",
+                        date=When(_noon(effective, ctx), "date"),
+                        child=patient.first_name,
+                        practice=ctx.practice.name,
+                        name=staff_first_name(ctx.staff),
+                    )
+                ],
+            )
+
+
+def _noon(day: date, ctx: Context) -> datetime:
+    """Midday of a calendar day in the practice's timezone (so it renders as that day)."""
+    return datetime.combine(day, time(12), ZoneInfo(ctx.practice.timezone))
+
+
+async def raise_overdue_handoffs(record: Record, desk: StaffDesk, out: Outgoing) -> int:
+    """Tell the coordinators about handoffs nobody acknowledged within the practice's window."""
+    address = desk.escalation_address
+    raised = 0
+    for handoff in await record.handoffs.overdue(out.now):
+        await record.handoffs.mark_raised(handoff.id, out.now)
+        if address is None:
+            continue
+        patient = await record.people.patient(handoff.patient_id)
+        receiver = await record.people.staff(handoff.to_staff_id)
+        await out.to_staff(
+            address,
+            f":alarm_clock: Handoff #{handoff.id} ({desk.patient_name(patient)}) to"
+            f" {mention(receiver) if receiver else 'a clinician'} has not been acknowledged."
+            f" {await coordinators_mention(record)}",
+        )
+        raised += 1
+    return raised

@@ -1,0 +1,38 @@
+"""A family's answer reaches the appointment's clinician in Slack as it happens."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from handlers.context import Context
+from handlers.staff.posts import when
+from storage.models import Appointment
+
+Answer = Literal["confirmed", "cancelled", "reschedule"]
+
+
+async def tell_clinician(
+    ctx: Context, appointment: Appointment, answer: Answer, reason: str | None = None
+) -> None:
+    """A direct message to the clinician (nothing if they have no workspace account)."""
+    clinician = await ctx.record.people.staff(appointment.staff_id)
+    address = ctx.desk.address_of(clinician) if clinician else None
+    if clinician is None or address is None:
+        return
+    patient = await ctx.record.people.patient(appointment.patient_id)
+    who = ctx.desk.patient_name(patient)
+    by = ctx.desk.guardian_name(ctx.guardian)
+    visit = when(ctx, appointment.start_at)
+    if answer == "confirmed":
+        text = f":white_check_mark: {who} confirmed {visit} (by {by})."
+    elif answer == "cancelled":
+        text = (
+            f":x: {who} cancelled {visit} — reason: {(reason or 'none').replace('-', ' ')}"
+            f" (by {by})."
+        )
+    else:
+        text = (
+            f":arrows_counterclockwise: {who}'s family asked to reschedule {visit} (by {by})."
+            " A coordinator has it in the escalations channel."
+        )
+    await ctx.out.to_staff(address, text, staff_id=clinician.id)

@@ -1,0 +1,136 @@
+"""What staff messages say: escalation posts, relayed family lines, appointment lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.context import Context
+from handlers.staff.desk import StaffDesk, escape, mention, quote
+from handlers.staff.screens import StaffButton
+from storage.models import Appointment, Escalation, Staff
+from storage.record import Record
+
+REASONS = {
+    "not-understood": "a message the bot could not answer",
+    "person": "asked to talk to a person",
+    "reschedule": "reschedule request",
+    "after-hours": "message after hours",
+    "emergency": "possible emergency",
+}
+
+
+def escalation_buttons(escalation_id: int) -> tuple[StaffButton, ...]:
+    value = str(escalation_id)
+    return (
+        StaffButton("Claim", "escalation.claim", value, "primary"),
+        StaffButton("Reassign", "escalation.reassign", value),
+        StaffButton("Resolve", "escalation.resolve", value, "danger"),
+    )
+
+
+def when(ctx: Context, instant: datetime, style: str = "datetime") -> str:
+    """A date/time for staff, in English and the practice's timezone: "Tue Nov 24, 3:30 PM"."""
+    local = instant.astimezone(ZoneInfo(ctx.practice.timezone))
+    clock = local.strftime("%I:%M %p").lstrip("0")
+    if style == "time":
+        return clock
+    day = f"{local:%a %b} {local.day}"
+    return day if style == "date" else f"{day}, {clock}"
+
+
+async def appointment_line(
+    ctx: Context, appointment: Appointment, *, with_clinician: bool = True
+) -> str:
+    """ "Tue Nov 24 3:30 PM · Maya Lopez · Speech (Dana Reyes)" within the privacy setting."""
+    patient = await ctx.record.people.patient(appointment.patient_id)
+    parts = [when(ctx, appointment.start_at), ctx.desk.patient_name(patient)]
+    if ctx.desk.privacy == "full":
+        detail = escape(appointment.service) if appointment.service else ""
+        if with_clinician:
+            clinician = await ctx.record.people.staff(appointment.staff_id)
+            if clinician is not None:
+                detail = (
+                    f"{detail} ({escape(clinician.name)})" if detail else escape(clinician.name)
+                )
+        if detail:
+            parts.append(detail)
+    return " · ".join(parts)
+
+
+def answer_state(appointment: Appointment) -> str:
+    """The family's answer as staff see it in the day view."""
+    if appointment.status == "cancelled":
+        reason = (appointment.cancellation_reason or "no reason").replace("-", " ")
+        return f":x: cancelled ({reason})"
+    if appointment.reschedule_requested_at is not None:
+        return ":arrows_counterclockwise: reschedule requested"
+    if appointment.participant_status == "accepted":
+        return ":white_check_mark: confirmed"
+    return ":hourglass: not answered"
+
+
+async def on_call_mention(record: Record, desk: StaffDesk) -> str:
+    """The on-call coordinator's mention, or ``@here`` in the coordinators' channel."""
+    if desk.on_call:
+        staff = await record.people.staff(desk.on_call)
+        if staff is not None and staff.slack_user_id:
+            return mention(staff)
+    return "<!here>"
+
+
+async def coordinators_mention(record: Record) -> str:
+    people = [s for s in await record.staff.coordinators() if s.slack_user_id]
+    return " ".join(mention(s) for s in people) or "<!here>"
+
+
+async def escalation_post(
+    ctx: Context, escalation: Escalation, text: str, note: str | None = None
+) -> tuple[str, tuple[StaffButton, ...]]:
+    """The thread's first post: who, about whom, the next appointment, what they wrote."""
+    desk = ctx.desk
+    guardian = ctx.guardian
+    patient = (
+        await ctx.record.people.patient(escalation.patient_id) if escalation.patient_id else None
+    )
+    head = (
+        f":rotating_light: *Possible emergency* {await on_call_mention(ctx.record, desk)}"
+        if escalation.urgent
+        else ":speech_balloon: *A family needs a person*"
+    )
+    lines = [
+        f"{head} — escalation #{escalation.id}, {REASONS[escalation.reason]}",
+        f"*Family:* {desk.guardian_name(guardian)} ({escalation.family_channel})",
+    ]
+    if guardian is not None:
+        children = await ctx.record.people.children(guardian.id)
+        names = ", ".join(desk.patient_name(c) for c in children) or "(none)"
+        lines.append(f"*Children:* {names}")
+        if patient is not None and len(children) > 1:
+            lines.append(f"*Probably about:* {desk.patient_name(patient)}")
+        upcoming = await ctx.record.appointments.upcoming_for_guardian(guardian.id, ctx.now, 1)
+        if upcoming:
+            lines.append(f"*Next appointment:* {await appointment_line(ctx, upcoming[0])}")
+    lines.append(quote(text) if text else f"_{escape(note or 'pressed a button')}_")
+    lines.append("_Reply in this thread to answer the family on their channel._")
+    return "\n".join(lines), escalation_buttons(escalation.id)
+
+
+async def family_line(ctx: Context, text: str, note: str | None = None) -> str:
+    """A family's further message, for the escalation's thread."""
+    name = ctx.desk.guardian_name(ctx.guardian)
+    return f"*{name}:*\n{quote(text) if text else '_' + escape(note or 'pressed a button') + '_'}"
+
+
+def staff_first_name(staff: Staff) -> str:
+    return staff.name.split()[0] if staff.name.split() else staff.name
+
+
+async def can_see(ctx: Context, patient_id: str) -> bool:
+    """Coordinators and admins see every patient; a clinician only their care-team patients."""
+    staff = ctx.staff
+    if staff is None:
+        return False
+    if staff.role in ("coordinator", "admin"):
+        return True
+    return await ctx.record.staff.on_care_team(staff.id, patient_id)

@@ -1,0 +1,181 @@
+"""Seeing the day: /carebot today, /carebot patient, the home screen, invites, help."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.context import Context
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.staff.desk import command_args, escape, mention
+from handlers.staff.posts import answer_state, appointment_line, can_see, when
+from handlers.staff.screens import Section, StaffButton
+
+router = Router()
+
+HELP = (
+    "*carebot* — what you can do here:\n"
+    "• `/carebot today` — today's appointments and whether families answered\n"
+    "• `/carebot patient <name>` — a patient's care team, next visits, updates, escalations\n"
+    "• `/carebot update` — send an update to a family, or a note to the care team\n"
+    "• `/carebot handoff` — hand a patient to another clinician\n"
+    "• `/carebot invite <guardian id>` — a one-time link for a family (coordinators)\n"
+    "Escalations from families appear in the coordinators' channel: reply in the thread to"
+    " answer the family."
+)
+
+
+@router.staff_command("help")
+async def staff_help(event: Inbound, ctx: Context) -> None:
+    ctx.show(HELP)
+
+
+def _today(ctx: Context) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(ctx.practice.timezone)
+    start = datetime.combine(ctx.now.astimezone(zone).date(), time(0), zone)
+    return start, start + timedelta(days=1)
+
+
+async def day_view(ctx: Context) -> list[Section]:
+    """Today's appointments for the caller (all of them for a coordinator), with answers."""
+    assert ctx.staff is not None
+    start, end = _today(ctx)
+    everyone = ctx.staff.role in ("coordinator", "admin")
+    appointments = await ctx.record.appointments.between(
+        start, end, None if everyone else ctx.staff.id
+    )
+    title = f"*{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}*"
+    if not appointments:
+        return [Section(f"{title}\nNo appointments today.")]
+    lines = [title]
+    for appointment in appointments:
+        line = await appointment_line(ctx, appointment, with_clinician=everyone)
+        lines.append(f"• {line} — {answer_state(appointment)}")
+    return [Section("\n".join(lines))]
+
+
+@router.staff_command("today")
+async def today(event: Inbound, ctx: Context) -> None:
+    ctx.shown.extend(await day_view(ctx))
+
+
+@router.staff_command("patient")
+async def patient_summary(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    words = command_args(event.text)
+    if not words:
+        ctx.show("Which patient? `/carebot patient <first name, full name or id>`")
+        return
+    found = [p for p in await ctx.record.staff.find_patients(words) if await can_see(ctx, p.id)]
+    if not found:
+        # The same answer whether the patient exists or is someone else's: nothing leaks.
+        ctx.show(f"No patient called “{escape(words)}” on your care team.")
+        return
+    if len(found) > 1:
+        names = ", ".join(f"{escape(p.first_name)} {escape(p.last_name)} (`{p.id}`)" for p in found)
+        ctx.show(f"Several patients match: {names}. Use the full name or the id.")
+        return
+    patient = found[0]
+    team = await ctx.record.people.care_team(patient.id)
+    upcoming = await ctx.record.appointments.upcoming_for_patient(patient.id, ctx.now)
+    updates = await ctx.record.updates.recent(patient.id)
+    open_escalations = await ctx.record.escalations.unresolved(patient_id=patient.id)
+    lines = [
+        f"*{ctx.desk.patient_name(patient)}* (`{patient.id}`)",
+        "*Care team:* "
+        + (", ".join(f"{mention(s)} ({escape(s.discipline or s.role)})" for s in team) or "—"),
+        "*Next appointments:*",
+    ]
+    for appointment in upcoming:
+        lines.append(f"• {await appointment_line(ctx, appointment)} — {answer_state(appointment)}")
+    if not upcoming:
+        lines.append("• none booked")
+    lines.append("*Recent updates:*")
+    for update in updates:
+        author = await ctx.record.people.staff(update.staff_id)
+        audience = "to family" if update.audience == "family" else "care team"
+        first_line = update.body.splitlines()[0] if update.body else ""
+        lines.append(
+            f"• {when(ctx, update.created_at, 'date')} {escape(author.name if author else '?')}"
+            f" ({audience}): {escape(first_line[:140])}"
+        )
+    if not updates:
+        lines.append("• none")
+    lines.append(f"*Open escalations:* {len(open_escalations)}")
+    for escalation in open_escalations:
+        lines.append(
+            f"• #{escalation.id} {escalation.reason.replace('-', ' ')}, {escalation.status}"
+        )
+    ctx.show("\n".join(lines))
+
+
+@router.home()
+async def home(event: Inbound, ctx: Context) -> None:
+    """The home screen: the day view and the caller's open items."""
+    assert ctx.staff is not None
+    sections = await day_view(ctx)
+    handoffs = await ctx.record.handoffs.pending_for(ctx.staff.id)
+    claimed = await ctx.record.escalations.unresolved(claimed_by=ctx.staff.id)
+    if handoffs or claimed:
+        sections.append(Section("*Your open items*"))
+    for handoff in handoffs:
+        patient = await ctx.record.people.patient(handoff.patient_id)
+        sections.append(
+            Section(
+                f"Handoff #{handoff.id}: {ctx.desk.patient_name(patient)}, effective"
+                f" {handoff.effective_date}",
+                (StaffButton("Acknowledge", "handoff.ack", str(handoff.id), "primary"),),
+            )
+        )
+    for escalation in claimed:
+        patient = (
+            await ctx.record.people.patient(escalation.patient_id)
+            if escalation.patient_id
+            else None
+        )
+        sections.append(
+            Section(
+                f"Escalation #{escalation.id}: {escalation.reason.replace('-', ' ')}"
+                f" ({ctx.desk.patient_name(patient)}) — answer in its thread",
+                (StaffButton("Resolve", "escalation.resolve", str(escalation.id), "danger"),),
+            )
+        )
+    if not handoffs and not claimed:
+        sections.append(Section("_No open items: no handoffs to acknowledge, no escalations._"))
+    ctx.home = sections
+
+
+@router.staff_command("invite")
+async def invite(event: Inbound, ctx: Context) -> None:
+    assert ctx.staff is not None
+    if ctx.staff.role not in ("coordinator", "admin"):
+        ctx.show("Only coordinators can create family invites.")
+        return
+    guardian_id = command_args(event.text)
+    if not guardian_id:
+        ctx.show("Whose invite? `/carebot invite <guardian id>`")
+        return
+    guardian = await ctx.record.people.guardian(guardian_id)
+    if guardian is None:
+        ctx.show(f"No guardian with id `{escape(guardian_id)}` in the record.")
+        return
+    if ctx.desk.invite_link_base is None:
+        ctx.show("Telegram is not set up, so there is no invite link to make.")
+        return
+    token = await ctx.record.invites.create(
+        guardian.id, ctx.now, timedelta(days=ctx.desk.invite_valid_days)
+    )
+    await ctx.record.audit.record(
+        actor_type="staff",
+        actor_id=ctx.staff.id,
+        action="invite.created",
+        entity_type="guardian",
+        entity_id=guardian.id,
+        now=ctx.now,
+    )
+    ctx.show(
+        f"One-time invite for {ctx.desk.guardian_name(guardian)}, valid"
+        f" {ctx.desk.invite_valid_days} days. Give it to them directly (text, email or"
+        f" print):\n{ctx.desk.invite_link_base}{token}"
+    )
