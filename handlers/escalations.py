@@ -208,10 +208,11 @@ async def _tell_family_escalated(ctx: Context) -> None:
         await ctx.reply(
             _(
                 "Thanks, I've passed your message to the team at {practice}. The office is"
-                " closed now; a person will answer you here after it opens ({opening}). If it"
-                " can't wait, call {phone}.",
+                " closed now; a person will answer you here after it opens on {date} at {time}."
+                " If it can't wait, call {phone}.",
                 practice=practice.name,
-                opening=When(next_opening(practice, ctx.now), "datetime"),
+                date=When(next_opening(practice, ctx.now), "date"),
+                time=When(next_opening(practice, ctx.now), "time"),
                 phone=practice.phone,
             )
         )

@@ -113,4 +113,3 @@ async def _switch(ctx: Context, language: str) -> None:
     )
     ctx.set_language(language)
     await ctx.reply(_("Okay! I'll write to you in English from now on."))
-

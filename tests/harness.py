@@ -16,6 +16,7 @@ from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher, plan_reminders
 from handlers.staff.desk import StaffDesk
+from handlers.staff.watch import StaffWatch
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment, Button, Guardian, GuardianLink, Patient, Practice, Staff
@@ -65,6 +66,7 @@ class Harness:
             invite_link_base="https://t.me/BrightStepsBot?start=",
         )
         self.pipeline = Pipeline(db, clock, self.translator, build_router(), desk=self.desk)
+        self.watch = StaffWatch(db, clock, self.translator, self.desk)
         #: Messages queued for staff (Slack), oldest first, as the outbox would post them.
         self.staff_posts: list[Reply] = []
         self.dispatcher = ReminderDispatcher(db, clock, self.translator)
@@ -129,7 +131,34 @@ class Harness:
                     now,
                 )
 
-    async def appointment(self, appointment_id: str, patient_id: str, start: datetime) -> None:
+    async def add_staff(
+        self,
+        staff_id: str,
+        name: str,
+        role: str,
+        slack_user: str | None,
+        patients: tuple[str, ...] = (),
+    ) -> None:
+        """A staff member (role clinician, coordinator or admin) on these patients' care teams."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            record = Record(conn)
+            await record.people.save_staff(
+                Staff(
+                    id=staff_id,
+                    name=name,
+                    role=role,  # type: ignore[arg-type]
+                    discipline="occupational therapy" if role == "clinician" else "",
+                    slack_user_id=slack_user,
+                ),
+                now,
+            )
+            for patient_id in patients:
+                await record.people.add_to_care_team(patient_id, staff_id, now)
+
+    async def appointment(
+        self, appointment_id: str, patient_id: str, start: datetime, staff_id: str = "s-1"
+    ) -> None:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             record = Record(conn)
@@ -138,7 +167,7 @@ class Harness:
                 Appointment(
                     id=appointment_id,
                     patient_id=patient_id,
-                    staff_id="s-1",
+                    staff_id=staff_id,
                     start_at=start,
                     duration_minutes=45,
                     service="speech therapy",
@@ -226,6 +255,19 @@ class Harness:
                 (ts, reply.id),
             )
         return ts
+
+    async def run_watch(self) -> list[Reply]:
+        """Run the staff watch now; return the staff posts it queued."""
+        async with self.db.read() as conn:
+            cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM message")
+            before = (await cur.fetchone())[0]
+        await self.watch.run_due()
+        async with self.db.read() as conn:
+            cur = await conn.execute("SELECT id FROM message WHERE id > ? ORDER BY id", (before,))
+            ids = [row[0] for row in await cur.fetchall()]
+        posts = await self.replies(ids)
+        self.staff_posts.extend(posts)
+        return posts
 
     def staff_posts_to(self, conversation: str) -> list[Reply]:
         return [r for r in self.staff_posts if r.address == f"slack:{conversation}"]

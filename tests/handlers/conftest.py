@@ -32,3 +32,18 @@ async def linked(h: Harness) -> Harness:
     await h.link("g-ana", ANA, "03/14/2019")
     await h.link("g-carmen", CARMEN, "02/05/2017")
     return h
+
+
+DANA = "U1"  # clinician s-1, on Maya's care team
+LEE = "U2"  # clinician s-2, on Leo's care team
+ROSA = "U9"  # coordinator
+NOBODY = "U404"  # in the workspace, not on the staff list
+
+
+@pytest.fixture
+async def staffed(linked: Harness) -> Harness:
+    """The linked families, with clinicians Dana (Maya) and Lee (Leo, Sofía), coordinator Rosa."""
+    await linked.add_staff("s-1", "Dana Brooks", "clinician", DANA, ("p-maya",))
+    await linked.add_staff("s-2", "Lee Park", "clinician", LEE, ("p-leo", "p-sofia"))
+    await linked.add_staff("s-9", "Rosa Díaz", "coordinator", ROSA)
+    return linked

@@ -1,0 +1,223 @@
+"""Staff in Slack: access, the day view, patient summaries, updates, handoffs, invites."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.handlers.conftest import ANA, CARMEN, DANA, LEE, NOBODY, ROSA
+from tests.harness import Harness
+
+TODAY_3PM = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday 3:00 PM in New York
+TODAY_4PM = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
+
+
+async def test_people_not_on_the_staff_list_are_refused_and_see_nothing(
+    staffed: Harness,
+) -> None:
+    for text in ("today", "patient Maya", "update", "invite g-ana"):
+        outcome = await staffed.command(NOBODY, text)
+        assert outcome.queued == [] and outcome.form is None
+        assert [s.text for s in outcome.shown] == [
+            "Sorry, carebot is only for Bright Steps Therapy's staff. Ask a coordinator to add"
+            " your Slack account to the staff list."
+        ]
+
+
+async def test_today_shows_a_clinician_their_day_and_a_coordinator_everyone(
+    staffed: Harness,
+) -> None:
+    await staffed.appointment("a-maya", "p-maya", TODAY_3PM, staff_id="s-1")
+    await staffed.appointment("a-leo", "p-leo", TODAY_4PM, staff_id="s-2")
+    async with staffed.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE appointment SET participant_status = 'accepted' WHERE id = 'a-maya'"
+        )
+        await conn.execute(
+            "UPDATE appointment SET status = 'cancelled', cancellation_reason = 'sick'"
+            " WHERE id = 'a-leo'"
+        )
+    [dana] = (await staffed.command(DANA, "today")).shown
+    assert dana.text == (
+        "*Your day — Mon Nov 23*\n"
+        "• Mon Nov 23, 3:00 PM · Maya Rivera · speech therapy — :white_check_mark: confirmed"
+    )
+    [rosa] = (await staffed.command(ROSA, "today")).shown
+    assert "*The practice — Mon Nov 23*" in rosa.text
+    assert "Maya Rivera · speech therapy (Dana Brooks) — :white_check_mark: confirmed" in rosa.text
+    assert "Leo Rivera · speech therapy (Lee Park) — :x: cancelled (sick)" in rosa.text
+
+
+async def test_patient_summary_only_for_the_care_team_and_coordinators(staffed: Harness) -> None:
+    await staffed.appointment("a-maya", "p-maya", TODAY_3PM + timedelta(days=2))
+    [refused] = (await staffed.command(LEE, "patient Maya")).shown
+    assert refused.text == "No patient called “Maya” on your care team."
+    [summary] = (await staffed.command(DANA, "patient maya rivera")).shown
+    assert summary.text.startswith("*Maya Rivera* (`p-maya`)")
+    assert "*Care team:* <@U1> (occupational therapy)" in summary.text
+    assert "Wed Nov 25, 3:00 PM · Maya Rivera · speech therapy" in summary.text
+    assert "*Open escalations:* 0" in summary.text
+    [coordinator] = (await staffed.command(ROSA, "patient p-maya")).shown
+    assert coordinator.text.startswith("*Maya Rivera*")
+    [none] = (await staffed.command(ROSA, "patient Nobody")).shown
+    assert none.text == "No patient called “Nobody” on your care team."
+
+
+async def test_an_update_reaches_every_guardian_who_may_receive_it(staffed: Harness) -> None:
+    form = (await staffed.command(LEE, "update")).form
+    assert form is not None and form.id == "update"
+    assert form.fields[0].options == (("p-leo", "Leo Rivera"), ("p-sofia", "Sofía Rivera"))
+    outcome = await staffed.staff(
+        LEE,
+        form="update",
+        fields={"patient": "p-leo", "text": "Leo did great today!", "audience": "family"},
+    )
+    [to_carmen] = await staffed.replies(outcome.queued)
+    assert to_carmen.address == CARMEN
+    assert (
+        to_carmen.body
+        == "Un mensaje de Lee de Bright Steps Therapy sobre Leo:\n\nLeo did great today!"
+    )
+    assert outcome.shown[0].text == "Sent your update about Leo to 1 family member(s)."
+    assert await staffed.scalar("SELECT audience FROM care_update") == "family"
+
+
+async def test_a_care_team_note_stays_in_the_record(staffed: Harness) -> None:
+    outcome = await staffed.staff(
+        DANA,
+        form="update",
+        fields={"patient": "p-maya", "text": "Try the visual schedule", "audience": "care-team"},
+    )
+    assert outcome.queued == []
+    assert "care-team note" in outcome.shown[0].text
+    [summary] = (await staffed.command(DANA, "patient Maya")).shown
+    assert "Dana Brooks (care team): Try the visual schedule" in summary.text
+
+
+async def test_an_update_for_someone_elses_patient_is_refused(staffed: Harness) -> None:
+    outcome = await staffed.staff(
+        DANA, form="update", fields={"patient": "p-leo", "text": "Hi", "audience": "family"}
+    )
+    assert outcome.form_errors == {"patient": "You can only update patients on your care team."}
+    assert outcome.queued == []
+    assert await staffed.scalar("SELECT COUNT(*) FROM care_update") == 0
+
+
+async def test_an_empty_update_is_refused(staffed: Harness) -> None:
+    outcome = await staffed.staff(
+        DANA, form="update", fields={"patient": "p-maya", "text": "  ", "audience": "family"}
+    )
+    assert outcome.form_errors == {"text": "Write the update."}
+
+
+async def test_a_handoff_is_acknowledged_and_the_family_told(staffed: Harness) -> None:
+    form = (await staffed.command(DANA, "handoff")).form
+    assert form is not None and [f.id for f in form.fields] == [
+        "patient", "to", "summary", "open_items", "effective", "tell_family",
+    ]  # fmt: skip
+    assert form.fields[1].options == (("s-2", "Lee Park"),)
+    outcome = await staffed.staff(
+        DANA,
+        form="handoff",
+        fields={
+            "patient": "p-maya",
+            "to": "s-2",
+            "summary": "Working on /s/ sounds",
+            "open_items": "Send home practice sheet",
+            "effective": "2026-11-30",
+            "tell_family": "yes",
+        },
+    )
+    [dm] = await staffed.replies(outcome.queued)
+    assert dm.address == "slack:U2"
+    assert "*Handoff #1* from <@U1>: Maya Rivera, effective 2026-11-30" in dm.body
+    assert "> Send home practice sheet" in dm.body
+    assert [b.label for b in dm.buttons] == ["Acknowledge"]
+
+    stranger = await staffed.staff_press(ROSA, dm.button("Acknowledge"))
+    assert "only the receiving clinician" in stranger.shown[0].text
+
+    outcome = await staffed.staff_press(LEE, dm.button("Acknowledge"))
+    assert outcome.shown[0].text == "Acknowledged. Maya Rivera is now on your care team."
+    replies = await staffed.replies(outcome.queued)
+    assert any(r.address == "slack:U1" and "acknowledged handoff #1" in r.body for r in replies)
+    [family] = [r for r in replies if r.address == ANA]
+    assert (
+        family.body
+        == "From Monday, November 30, Maya's clinician at Bright Steps Therapy will be Lee."
+    )
+    assert (
+        await staffed.scalar(
+            "SELECT COUNT(*) FROM care_team WHERE patient_id = 'p-maya' AND staff_id = 's-2'"
+        )
+        == 1
+    )
+    again = await staffed.staff_press(LEE, dm.button("Acknowledge"))
+    assert again.shown[0].text == "You already acknowledged handoff #1." and again.queued == []
+
+
+async def test_an_unacknowledged_handoff_is_raised_after_a_business_day(staffed: Harness) -> None:
+    await staffed.staff(
+        DANA,
+        form="handoff",
+        fields={"patient": "p-maya", "to": "s-2", "summary": "x", "effective": "2026-11-30"},
+    )
+    staffed.clock.advance(timedelta(hours=23))
+    assert await staffed.run_watch() == []
+    staffed.clock.advance(timedelta(hours=1))
+    [raised] = await staffed.run_watch()
+    assert "Handoff #1 (Maya Rivera) to <@U2> has not been acknowledged. <@U9>" in raised.body
+    assert await staffed.run_watch() == []
+
+
+async def test_a_handoff_form_with_gaps_says_what_is_missing(staffed: Harness) -> None:
+    outcome = await staffed.staff(
+        DANA, form="handoff", fields={"patient": "p-leo", "to": "s-1", "effective": "soon"}
+    )
+    assert set(outcome.form_errors) == {"patient", "to", "summary", "effective"}
+    assert await staffed.scalar("SELECT COUNT(*) FROM handoff") == 0
+
+
+async def test_the_home_screen_lists_open_items(staffed: Harness) -> None:
+    await staffed.staff(
+        DANA,
+        form="handoff",
+        fields={"patient": "p-maya", "to": "s-2", "summary": "x", "effective": "2026-11-30"},
+    )
+    home = (await staffed.staff(LEE, home=True)).home
+    assert home is not None
+    assert home[0].text.startswith("*Your day — Mon Nov 23*")
+    assert home[-1].text == "Handoff #1: Maya Rivera, effective 2026-11-30"
+    assert home[-1].buttons[0].action == "handoff.ack"
+
+
+async def test_coordinators_create_invites_from_slack(staffed: Harness) -> None:
+    [shown] = (await staffed.command(ROSA, "invite g-ana")).shown
+    assert "One-time invite for Ana Rivera, valid 7 days" in shown.text
+    link = shown.text.rsplit("\n", 1)[1]
+    assert link.startswith("https://t.me/BrightStepsBot?start=")
+    [refused] = (await staffed.command(DANA, "invite g-ana")).shown
+    assert refused.text == "Only coordinators can create family invites."
+    [unknown] = (await staffed.command(ROSA, "invite g-nobody")).shown
+    assert unknown.text == "No guardian with id `g-nobody` in the record."
+
+
+async def test_the_clinician_hears_a_familys_answers(staffed: Harness) -> None:
+    await staffed.appointment("a-1", "p-maya", TODAY_3PM + timedelta(days=3))
+    staffed.clock.set(TODAY_3PM + timedelta(days=2))
+    [reminder] = await staffed.run_reminders()
+    await staffed.press(ANA, reminder.button("Confirm"))
+    assert staffed.staff_posts[-1].address == "slack:U1"
+    assert staffed.staff_posts[-1].body == (
+        ":white_check_mark: Maya Rivera confirmed Thu Nov 26, 3:00 PM (by Ana Rivera)."
+    )
+    await staffed.press(ANA, reminder.button("Reschedule"))
+    dm = [p for p in staffed.staff_posts if p.address == "slack:U1"][-1]
+    assert "asked to reschedule Thu Nov 26, 3:00 PM" in dm.body
+    root = staffed.staff_posts_to("C0COORD")[-1]
+    assert "reschedule request" in root.body
+    assert "_pressed Reschedule for Maya's visit on Thu Nov 26, 3:00 PM_" in root.body
+
+
+async def test_help_for_staff(staffed: Harness) -> None:
+    [shown] = (await staffed.command(DANA, "")).shown
+    assert "`/carebot today`" in shown.text and "`/carebot handoff`" in shown.text
