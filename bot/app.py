@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.channels.base import RateLimits
+from bot.channels.slack import SlackChannel
 from bot.channels.telegram import TelegramChannel
 from bot.config import ConfigError, Settings, parse_hours
 from bot.i18n import BabelTranslator
@@ -18,6 +20,8 @@ from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher, plan_reminders
 from handlers.router import Router
 from handlers.staff import escalation_desk, handoffs, schedule, updates
+from handlers.staff.desk import StaffDesk
+from handlers.staff.watch import StaffWatch
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Practice
@@ -72,6 +76,25 @@ async def sync_practice(db: Database, settings: Settings, now: datetime) -> Prac
     return practice
 
 
+def staff_desk(settings: Settings) -> StaffDesk:
+    """The staff side as configured (Slack's coordinators' channel, on call, privacy, times)."""
+    username = settings.telegram.bot_username
+    return StaffDesk(
+        channel="slack",
+        escalation_conversation=settings.slack.escalation_channel,
+        on_call=settings.slack.on_call_staff_id,
+        privacy=settings.slack.privacy,
+        response_minutes=settings.practice.escalation_response_minutes,
+        handoff_ack_business_days=settings.practice.handoff_ack_business_days,
+        invite_link_base=f"https://t.me/{username}?start=" if username else None,
+        invite_valid_days=settings.invite_valid_days,
+    )
+
+
+def _with_invites(desk: StaffDesk, username: str, days: int) -> StaffDesk:
+    return replace(desk, invite_link_base=f"https://t.me/{username}?start=", invite_valid_days=days)
+
+
 class CareBot:
     """One running carebot: everything wired, started and stopped together."""
 
@@ -82,9 +105,14 @@ class CareBot:
         self.translator = BabelTranslator()
         self.metrics = Metrics()
         self.outbox = Outbox(db, clock, {})
-        self.pipeline = Pipeline(db, clock, self.translator, build_router(), self.outbox.wake)
+        self.desk = staff_desk(settings)
+        self.pipeline = Pipeline(
+            db, clock, self.translator, build_router(), self.outbox.wake, desk=self.desk
+        )
         self.reminders = ReminderDispatcher(db, clock, self.translator)
+        self.watch = StaffWatch(db, clock, self.translator, self.desk)
         self.telegram: TelegramChannel | None = None
+        self.slack: SlackChannel | None = None
         self.practice: Practice | None = None
         self._tasks: list[asyncio.Task[None]] = []
         if settings.telegram.token is not None:
@@ -98,6 +126,16 @@ class CareBot:
                 ),
             )
             self.outbox.add_adapter(self.telegram)
+        slack = settings.slack
+        if slack.bot_token is not None:
+            self.slack = SlackChannel(
+                slack.bot_token.get_secret_value(),
+                slack.signing_secret.get_secret_value() if slack.signing_secret else "",
+                slack.api_url,
+                self.handle,
+                RateLimits(slack.max_messages_per_second, 1.0),
+            )
+            self.outbox.add_adapter(self.slack)
 
     async def handle(self, event: Inbound) -> Outcome:
         return await self.pipeline.handle(event)
@@ -117,6 +155,12 @@ class CareBot:
                     self.settings.public_url.rstrip("/") + "/telegram/webhook",
                     self.settings.telegram.webhook_secret.get_secret_value(),
                 )
+        if self.slack is not None:
+            await self.slack.start()
+        if self.telegram is not None and self.desk.invite_link_base is None:
+            self.pipeline.desk = self.desk = self.watch.desk = _with_invites(
+                self.desk, self.telegram.username, self.settings.invite_valid_days
+            )
         if run_outbox:
             self._tasks.append(asyncio.create_task(self.outbox.run()))
 
@@ -127,6 +171,8 @@ class CareBot:
         self._tasks.clear()
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.slack is not None:
+            await self.slack.stop()
 
     async def forget_events_before(self, before: datetime) -> int:
         async with self.db.transaction() as conn:

@@ -77,7 +77,8 @@ async def _run(settings: Settings) -> int:
         raise UsageError(
             "no platform credentials set: set CAREBOT_TELEGRAM__TOKEN,"
             " CAREBOT_TELEGRAM__WEBHOOK_SECRET and CAREBOT_PUBLIC_URL (or"
-            " CAREBOT_TELEGRAM__MODE=polling) to serve Telegram"
+            " CAREBOT_TELEGRAM__MODE=polling) to serve Telegram; CAREBOT_SLACK__BOT_TOKEN,"
+            " CAREBOT_SLACK__SIGNING_SECRET and CAREBOT_SLACK__ESCALATION_CHANNEL for Slack"
         )
     missing = missing_for_run(settings)
     if missing:
@@ -102,16 +103,27 @@ async def _check(settings: Settings) -> int:
     practice = practice_from(settings, stored)
     print(f"practice: {practice.name} ({practice.timezone})")
     missing = missing_for_run(settings)
-    if settings.telegram_configured():
-        state = f"missing {', '.join(missing)}" if missing else f"ready ({settings.telegram.mode})"
-        print(f"telegram: {state}")
-    else:
-        print("telegram: not configured")
-    for name, configured in (
-        ("slack", settings.slack_configured()),
-        ("sms", settings.sms_configured()),
+    for name, configured, mode in (
+        ("telegram", settings.telegram_configured(), settings.telegram.mode),
+        (
+            "slack",
+            settings.slack_configured(),
+            "socket mode" if settings.slack.app_token else "http",
+        ),
     ):
-        print(f"{name}: {'configured (not served yet)' if configured else 'not configured'}")
+        gaps = [
+            m
+            for m in missing
+            if m.startswith(f"CAREBOT_{name.upper()}__")
+            or (name == "telegram" and m == "CAREBOT_PUBLIC_URL")
+        ]
+        if not configured:
+            print(f"{name}: not configured")
+        else:
+            print(f"{name}: {'missing ' + ', '.join(gaps) if gaps else f'ready ({mode})'}")
+    print(
+        f"sms: {'configured (not served yet)' if settings.sms_configured() else 'not configured'}"
+    )
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")
     return 0

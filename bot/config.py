@@ -58,6 +58,12 @@ class SlackSettings(BaseModel):
     api_url: str = "https://slack.com/api/"
     app_token: SecretStr | None = None
     escalation_channel: str | None = None
+    #: ``full``: names, service and clinician in staff posts; ``minimal``: first name and last
+    #: initial, date and time only.
+    privacy: Literal["full", "minimal"] = "full"
+    #: The staff id of the coordinator on call, mentioned on urgent escalations (else @here).
+    on_call_staff_id: str | None = None
+    max_messages_per_second: float = Field(10, gt=0)
 
 
 class SmsSettings(BaseModel):
@@ -78,6 +84,8 @@ class PracticeSettings(BaseModel):
     quiet_hours: str = "21:00-08:00"
     reminder_offsets_hours: list[int] = Field(default_factory=lambda: [72, 24])
     late_cancel_hours: int = Field(24, ge=0)
+    escalation_response_minutes: int = Field(15, ge=1, le=24 * 60)
+    handoff_ack_business_days: int = Field(1, ge=1, le=10)
 
     @field_validator("timezone")
     @classmethod
@@ -197,4 +205,9 @@ def missing_for_run(settings: Settings) -> list[str]:
                 missing.append("CAREBOT_TELEGRAM__WEBHOOK_SECRET")
             if settings.public_url is None:
                 missing.append("CAREBOT_PUBLIC_URL")
+    if settings.slack_configured():
+        if settings.slack.signing_secret is None and settings.slack.app_token is None:
+            missing.append("CAREBOT_SLACK__SIGNING_SECRET")
+        if settings.slack.escalation_channel is None:
+            missing.append("CAREBOT_SLACK__ESCALATION_CHANNEL")
     return missing

@@ -22,14 +22,18 @@ WAKE_SECONDS = 20
 
 
 async def wake_dispatcher(carebot: CareBot) -> None:
-    """Queue due reminders, then let the outbox deliver them."""
+    """Queue due reminders and raise what waited too long, then let the outbox deliver."""
+    queued = 0
     try:
-        queued = await carebot.reminders.run_due()
+        queued += await carebot.reminders.run_due()
     except Exception:  # noqa: BLE001 - the next wake tries again; nothing is marked sent
         log.exception("reminder dispatch failed")
-        return
+    try:
+        queued += await carebot.watch.run_due()
+    except Exception:  # noqa: BLE001 - the next wake tries again
+        log.exception("staff watch failed")
     if queued:
-        log.info("reminders queued=%d", queued)
+        log.info("wake-up queued=%d messages", queued)
         carebot.outbox.wake()
 
 

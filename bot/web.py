@@ -43,6 +43,17 @@ def build_web(carebot: CareBot) -> Starlette:
         carebot.metrics.count_inbound("telegram", duplicate=bool(outcome and outcome.duplicate))
         return PlainTextResponse("ok")
 
+    async def slack_events(request: Request) -> Response:
+        if carebot.slack is None or not carebot.slack.started:
+            return PlainTextResponse("slack is not configured", status_code=404)
+        status, body, headers = await carebot.slack.dispatch(
+            await request.body(), dict(request.headers)
+        )
+        if status == 401:
+            log.warning("slack request refused: bad or stale signature")
+        carebot.metrics.count_inbound("slack", duplicate=False)
+        return Response(body, status_code=status, headers=headers)
+
     async def healthz(request: Request) -> Response:
         checks: dict[str, str] = {}
         try:
@@ -52,6 +63,8 @@ def build_web(carebot: CareBot) -> Starlette:
             checks["database"] = "unreachable"
         if carebot.telegram is not None:
             checks["telegram"] = "started" if carebot.telegram.started else "stopped"
+        if carebot.slack is not None:
+            checks["slack"] = "started" if carebot.slack.started else "stopped"
         healthy = checks["database"] == "ok" and all(
             v in ("ok", "started") for v in checks.values()
         )
@@ -69,6 +82,7 @@ def build_web(carebot: CareBot) -> Starlette:
     return Starlette(
         routes=[
             Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+            Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ]

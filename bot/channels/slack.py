@@ -1,0 +1,316 @@
+"""The Slack adapter: staff events in through slack-bolt, staff messages out through slack_sdk.
+
+Requests arrive on ``POST /slack/events`` (Bolt checks each signature and refuses timestamps
+older than five minutes) or over Socket Mode. Every listener acknowledges first and works after,
+except a form submission, which needs its validation errors in the acknowledgement (the pipeline
+takes milliseconds). Retried deliveries (``X-Slack-Retry-Num``) carry the same event id, which
+the pipeline has already claimed: they do nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels.base import (
+    Capabilities,
+    PermanentFailure,
+    RateLimits,
+    RecipientUnreachable,
+    RetryLater,
+    TemporaryFailure,
+)
+from bot.channels.slack_render import (
+    modal,
+    plain_text,
+    section_blocks,
+    stored_buttons,
+    submitted_fields,
+)
+from handlers.events import Inbound
+from handlers.pipeline import Outcome
+from handlers.staff.screens import Section
+from storage.models import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "slack"
+# A person who left the workspace: stop writing to them. A missing or archived channel is a
+# configuration error instead: those fail loudly (logged as errors) without blocking anyone.
+UNREACHABLE = {"account_inactive", "user_disabled"}
+FAILED_NOTE = (
+    "Sorry, carebot couldn't handle that just now (nothing was sent). Please try again in a"
+    " minute; if it keeps happening, tell your admin."
+)
+
+Handle = Callable[[Inbound], Awaitable[Outcome]]
+
+
+class SlackChannel:
+    """Receives staff events (HTTP or Socket Mode) and posts staff messages."""
+
+    name = CHANNEL
+    capabilities = Capabilities(supports_buttons=True, supports_threads=True, max_length=40000)
+
+    def __init__(
+        self,
+        bot_token: str,
+        signing_secret: str,
+        api_url: str,
+        handle: Handle,
+        limits: RateLimits | None = None,
+    ) -> None:
+        self._token = bot_token
+        self._signing_secret = signing_secret
+        self._api_url = api_url.rstrip("/") + "/"
+        self._handle = handle
+        self.limits = limits or RateLimits(max_per_second=10, per_address_interval=1.0)
+        self._session: aiohttp.ClientSession | None = None
+        self.client: AsyncWebClient | None = None
+        self.app: AsyncApp | None = None
+        self.team_id: str | None = None
+        self.started = False
+
+    async def start(self) -> None:
+        """One shared HTTP session for every API call; learn the workspace (``auth.test``)."""
+        self._session = aiohttp.ClientSession()
+        self.client = AsyncWebClient(
+            token=self._token, base_url=self._api_url, session=self._session
+        )
+        auth = await self.client.auth_test()
+        self.team_id = str(auth["team_id"])
+        self.app = AsyncApp(
+            client=self.client,
+            token=self._token,
+            signing_secret=self._signing_secret,
+            logger=logging.getLogger("carebot.slack.bolt"),
+        )
+        self._register(self.app)
+        self.started = True
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.started = False
+
+    async def dispatch(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict]:
+        """Run one HTTP request through Bolt; returns status, body and headers to answer."""
+        assert self.app is not None
+        response = await self.app.async_dispatch(
+            AsyncBoltRequest(body=body.decode("utf-8"), headers=headers)
+        )
+        return response.status, response.body.encode(), response.first_headers_without_set_cookie()
+
+    # --- inbound -------------------------------------------------------------------------
+
+    def _address(self, team_id: str | None, user_id: str) -> str:
+        return f"{CHANNEL}:{team_id or self.team_id}/{user_id}"
+
+    def _register(self, app: AsyncApp) -> None:
+        app.command(re.compile(r"^/carebot"))(self._on_command)
+        app.action(re.compile(r".+"))(self._on_action)
+        app.view(re.compile(r".+"))(self._on_view)
+        app.event("app_home_opened")(self._on_home)
+        app.event("message")(self._on_message)
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = body["user_id"]
+        event = Inbound(
+            channel=CHANNEL,
+            address=self._address(body.get("team_id"), user),
+            event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
+            text=f"/carebot {plain_text(body.get('text') or '')}".strip(),
+            staff=True,
+            conversation=body.get("channel_id"),
+        )
+        outcome = await self._run(event, user, respond)
+        if outcome is None:
+            return
+        await self._show(outcome, user, respond)
+        if outcome.form is not None and body.get("trigger_id"):
+            await self._open(body["trigger_id"], outcome)
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = body["user"]["id"]
+        for action in body.get("actions", []):
+            event = Inbound(
+                channel=CHANNEL,
+                address=self._address((body.get("team") or {}).get("id"), user),
+                event_id=f"action:{body.get('trigger_id')}:{action.get('action_ts')}",
+                staff=True,
+                action=action.get("action_id"),
+                value=str(action.get("value") or ""),
+                conversation=(body.get("channel") or {}).get("id"),
+            )
+            outcome = await self._run(event, user, respond if body.get("response_url") else None)
+            if outcome is None:
+                continue
+            await self._show(outcome, user, respond if body.get("response_url") else None)
+            if outcome.form is not None:
+                await self._open(body["trigger_id"], outcome)
+            if (body.get("view") or {}).get("type") == "home":
+                await self._refresh_home(body)
+
+    async def _on_view(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body["view"]
+        user = body["user"]["id"]
+        event = Inbound(
+            channel=CHANNEL,
+            address=self._address((body.get("team") or {}).get("id"), user),
+            event_id=f"view:{view.get('id')}:{view.get('hash')}",
+            staff=True,
+            form=view.get("callback_id"),
+            value=view.get("private_metadata") or "",
+            fields=submitted_fields(view),
+        )
+        try:
+            outcome = await self._handle(event)
+        except Exception:  # noqa: BLE001 - say so in the form rather than lose it silently
+            log.exception("slack form %s failed", event.form)
+            first = next(iter(event.fields), "")
+            await ack(response_action="errors", errors={first: FAILED_NOTE})
+            return
+        if outcome.form_errors:
+            await ack(response_action="errors", errors=outcome.form_errors)
+            return
+        await ack()
+        await self._show(outcome, user, None)
+
+    async def _on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab") not in (None, "home"):
+            return
+        await self._refresh_home(body)
+
+    async def _refresh_home(self, body: dict[str, Any]) -> None:
+        user = (body.get("event") or {}).get("user") or (body.get("user") or {}).get("id")
+        team = body.get("team_id") or (body.get("team") or {}).get("id")
+        event = Inbound(
+            channel=CHANNEL,
+            address=self._address(team, user),
+            event_id=f"home:{body.get('event_id') or body.get('trigger_id')}",
+            staff=True,
+            home=True,
+        )
+        outcome = await self._run(event, user, None)
+        if outcome is None or outcome.home is None:
+            if outcome is not None:
+                await self._show(outcome, user, None)
+            return
+        assert self.client is not None
+        await self.client.views_publish(
+            user_id=user, view={"type": "home", "blocks": section_blocks(outcome.home)}
+        )
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+            return  # our own posts, edits, joins: not a person writing to us
+        thread = event.get("thread_ts")
+        if thread == event.get("ts"):
+            thread = None
+        if thread is None and event.get("channel_type") != "im":
+            return  # chatter in a channel, not in a thread: none of ours
+        user = event["user"]
+        inbound = Inbound(
+            channel=CHANNEL,
+            address=self._address(body.get("team_id"), user),
+            event_id=str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"),
+            text=plain_text(event.get("text") or ""),
+            staff=True,
+            conversation=event.get("channel"),
+            thread=thread,
+            provider_message_id=event.get("ts"),
+        )
+        outcome = await self._run(inbound, user, None, conversation=event.get("channel"))
+        if outcome is not None:
+            await self._show(outcome, user, None, conversation=event.get("channel"))
+
+    async def _run(
+        self,
+        event: Inbound,
+        user: str,
+        respond: AsyncRespond | None,
+        conversation: str | None = None,
+    ) -> Outcome | None:
+        """The pipeline; on failure the staff member is told (the request is already acked)."""
+        try:
+            outcome = await self._handle(event)
+        except Exception:  # noqa: BLE001
+            log.exception("slack event %s failed", event.event_id)
+            await self._show(
+                Outcome(shown=[Section(FAILED_NOTE)]), user, respond, conversation=conversation
+            )
+            return None
+        return None if outcome.duplicate else outcome
+
+    # --- showing and sending ------------------------------------------------------------
+
+    async def _show(
+        self,
+        outcome: Outcome,
+        user: str,
+        respond: AsyncRespond | None,
+        conversation: str | None = None,
+    ) -> None:
+        """Notes for the one staff member: as a reply only they see, else a direct message."""
+        if not outcome.shown:
+            return
+        blocks = section_blocks(outcome.shown)
+        text = outcome.shown[0].text[:3000]
+        assert self.client is not None
+        try:
+            if respond is not None:
+                await respond(text=text, blocks=blocks, response_type="ephemeral")
+            elif conversation is not None:
+                await self.client.chat_postEphemeral(
+                    channel=conversation, user=user, text=text, blocks=blocks
+                )
+            else:
+                await self.client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        except (SlackApiError, aiohttp.ClientError) as error:
+            log.warning("could not show a note to a staff member: %s", type(error).__name__)
+
+    async def _open(self, trigger_id: str, outcome: Outcome) -> None:
+        assert self.client is not None and outcome.form is not None
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=modal(outcome.form))
+        except SlackApiError as error:
+            log.warning("views.open failed: %s", error.response.get("error"))
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Post a staff message (in its thread, if it has one); return Slack's ``ts``."""
+        assert self.client is not None
+        target = message.address.split(":", 1)[1]
+        blocks = section_blocks([Section(message.body, stored_buttons(message.buttons))])
+        try:
+            response = await self.client.chat_postMessage(
+                channel=target,
+                text=message.body[:3000],
+                blocks=blocks,
+                thread_ts=message.thread_provider_id,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            if error.response.status_code == 429 or code == "ratelimited":
+                retry = float(error.response.headers.get("Retry-After", "1") or 1)
+                raise RetryLater(retry) from error
+            if error.response.status_code >= 500:
+                raise TemporaryFailure(code or str(error.response.status_code)) from error
+            if code in UNREACHABLE:
+                raise RecipientUnreachable(code) from error
+            raise PermanentFailure(code) from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TemporaryFailure(type(error).__name__) from error
+        return str(response["ts"])
