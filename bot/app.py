@@ -134,6 +134,7 @@ class CareBot:
                 slack.api_url,
                 self.handle,
                 RateLimits(slack.max_messages_per_second, 1.0),
+                app_token=slack.app_token.get_secret_value() if slack.app_token else None,
             )
             self.outbox.add_adapter(self.slack)
 

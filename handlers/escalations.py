@@ -16,7 +16,12 @@ from datetime import timedelta
 from handlers.context import Context
 from handlers.events import Inbound
 from handlers.router import Router
-from handlers.staff.desk import business_deadline, in_business_hours, next_opening
+from handlers.staff.desk import (
+    URGENT_RESPONSE_MINUTES,
+    business_deadline,
+    in_business_hours,
+    next_opening,
+)
 from handlers.staff.posts import escalation_post, family_line, on_call_mention
 from handlers.texts import When, _
 from storage.models import Escalation, EscalationReason
@@ -26,8 +31,6 @@ log = logging.getLogger(__name__)
 #: Runs before every other text handler: safety first, for anyone who writes.
 urgent_router = Router()
 router = Router()
-
-URGENT_RESPONSE_MINUTES = 5
 
 # Accent-free, lower-case phrases; matched on word boundaries.
 EMERGENCY_PHRASES = (

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
@@ -67,6 +68,7 @@ class SlackChannel:
         api_url: str,
         handle: Handle,
         limits: RateLimits | None = None,
+        app_token: str | None = None,
     ) -> None:
         self._token = bot_token
         self._signing_secret = signing_secret
@@ -78,6 +80,8 @@ class SlackChannel:
         self.app: AsyncApp | None = None
         self.team_id: str | None = None
         self.started = False
+        self._app_token = app_token
+        self._socket: AsyncSocketModeHandler | None = None
 
     async def start(self) -> None:
         """One shared HTTP session for every API call; learn the workspace (``auth.test``)."""
@@ -94,9 +98,16 @@ class SlackChannel:
             logger=logging.getLogger("carebot.slack.bolt"),
         )
         self._register(self.app)
+        if self._app_token:
+            # Socket Mode: Slack pushes the same requests over a websocket we open (no public URL).
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            await self._socket.connect_async()
         self.started = True
 
     async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
         if self._session is not None:
             await self._session.close()
             self._session = None

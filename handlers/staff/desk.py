@@ -15,6 +15,9 @@ from storage.models import Guardian, Patient, Practice, Staff
 
 Privacy = Literal["full", "minimal"]
 
+#: An urgent escalation is raised again after this long, at any hour.
+URGENT_RESPONSE_MINUTES = 5
+
 
 @dataclass(frozen=True)
 class StaffDesk:

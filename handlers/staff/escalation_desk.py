@@ -6,12 +6,12 @@ Also the watch that raises an escalation nobody claimed, or one claimed and left
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.context import Context, Outgoing
 from handlers.events import Inbound
 from handlers.router import Router
-from handlers.staff.desk import StaffDesk, business_deadline, mention
+from handlers.staff.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_deadline, mention
 from handlers.staff.posts import coordinators_mention, on_call_mention, staff_first_name
 from handlers.staff.screens import Field, Form
 from handlers.texts import _
@@ -213,7 +213,11 @@ async def check_escalations(
     address = desk.escalation_address
     raised = 0
     for escalation in await record.escalations.due_for_check(out.now):
-        deadline = business_deadline(practice, out.now, desk.response_minutes)
+        deadline = (
+            out.now + timedelta(minutes=URGENT_RESPONSE_MINUTES)
+            if escalation.urgent
+            else business_deadline(practice, out.now, desk.response_minutes)
+        )
         if address is None:
             await record.escalations.raised(escalation.id, out.now, None)
             continue

@@ -204,3 +204,17 @@ async def test_reassign_opens_a_form_and_hands_it_over(staffed: Harness) -> None
     posts = await staffed.replies(outcome.queued)
     assert any(p.address == "slack:U2" and "assigned you escalation #1" in p.body for p in posts)
     assert any(p.address == ANA and p.body.startswith("Lee from Bright Steps") for p in posts)
+
+
+async def test_an_urgent_escalation_is_raised_again_after_five_minutes_at_night(
+    staffed: Harness,
+) -> None:
+    staffed.clock.set(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))  # 2:00 AM in New York
+    await staffed.send(ANA, "emergency, please call me")
+    staffed.clock.advance(timedelta(minutes=6))
+    [raised, _note] = await staffed.run_watch()
+    assert "Escalation #1 (emergency) has waited 6 minutes and nobody has claimed it. <!here>" in (
+        raised.body
+    )
+    staffed.clock.advance(timedelta(minutes=6))
+    assert len(await staffed.run_watch()) == 2

@@ -1,0 +1,108 @@
+"""Translations between carebot's staff screens and Slack's Block Kit, on realistic payloads."""
+
+from __future__ import annotations
+
+from bot.channels.slack_render import (
+    modal,
+    plain_text,
+    section_blocks,
+    stored_buttons,
+    submitted_fields,
+)
+from handlers.staff.screens import Field, Form, Section, StaffButton
+from storage.models import Button
+
+
+def test_slack_encoded_text_becomes_what_the_clinician_meant() -> None:
+    assert plain_text("Tom &amp; Jerry &lt;3 &gt; all") == "Tom & Jerry <3 > all"
+    assert plain_text("see <https://example.org/sheet|the sheet>") == (
+        "see the sheet (https://example.org/sheet)"
+    )
+    assert plain_text("<https://example.org>") == "https://example.org"
+    assert plain_text("hi <@U123> and <!here>, in <#C1|general>") == "hi and , in #general"
+    assert plain_text("write <mailto:a@b.org|a@b.org>") == "write a@b.org"
+    assert plain_text("&lt;b&gt;bold&lt;/b&gt;") == "<b>bold</b>"
+
+
+def test_sections_become_mrkdwn_blocks_with_buttons_and_long_text_is_split() -> None:
+    blocks = section_blocks(
+        [Section("x" * 3500, (StaffButton("Claim", "escalation.claim", "7", "primary"),))]
+    )
+    assert [b["type"] for b in blocks] == ["section", "section", "actions"]
+    assert len(blocks[0]["text"]["text"]) == 3000
+    assert blocks[2]["elements"][0] == {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Claim"},
+        "action_id": "escalation.claim",
+        "value": "7",
+        "style": "primary",
+    }
+
+
+def test_stored_buttons_come_back_with_their_action_and_value() -> None:
+    buttons = stored_buttons((Button(label="Resolve", token="escalation.resolve:12"),))
+    assert buttons == (StaffButton("Resolve", "escalation.resolve", "12", "danger"),)
+
+
+FORM = Form(
+    id="update",
+    title="Update about a patient — long title",
+    submit="Send",
+    fields=(
+        Field("patient", "Patient", "select", (("p-1", "Maya Lopez"),)),
+        Field("text", "Update", "multiline", hint="No clinical details."),
+        Field(
+            "audience", "Who", "choice", (("family", "Family"), ("team", "Team")), initial="family"
+        ),
+        Field("when", "Date", "date", initial="2026-11-30"),
+        Field("tell", "Family", "checkbox", (("yes", "Tell them"),), optional=True),
+    ),
+    context="42",
+)
+
+
+def test_a_form_becomes_a_modal() -> None:
+    view = modal(FORM)
+    assert view["callback_id"] == "update" and view["private_metadata"] == "42"
+    assert view["title"]["text"] == "Update about a patient —"[:24]
+    kinds = [(b["block_id"], b["element"]["type"], b["optional"]) for b in view["blocks"]]
+    assert kinds == [
+        ("patient", "static_select", False),
+        ("text", "plain_text_input", False),
+        ("audience", "radio_buttons", False),
+        ("when", "datepicker", False),
+        ("tell", "checkboxes", True),
+    ]
+    assert view["blocks"][1]["element"]["multiline"] is True
+    assert view["blocks"][2]["element"]["initial_option"]["value"] == "family"
+    assert view["blocks"][3]["element"]["initial_date"] == "2026-11-30"
+
+
+def test_a_submitted_view_gives_its_values_by_field() -> None:
+    view = {
+        "state": {
+            "values": {
+                "patient": {
+                    "patient": {
+                        "type": "static_select",
+                        "selected_option": {"value": "p-1", "text": {"text": "Maya Lopez"}},
+                    }
+                },
+                "text": {"text": {"type": "plain_text_input", "value": "Great day"}},
+                "audience": {
+                    "audience": {"type": "radio_buttons", "selected_option": {"value": "family"}}
+                },
+                "when": {"when": {"type": "datepicker", "selected_date": "2026-11-30"}},
+                "tell": {"tell": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
+                "empty": {"empty": {"type": "plain_text_input", "value": None}},
+            }
+        }
+    }
+    assert submitted_fields(view) == {
+        "patient": "p-1",
+        "text": "Great day",
+        "audience": "family",
+        "when": "2026-11-30",
+        "tell": "yes",
+        "empty": "",
+    }
