@@ -6,6 +6,7 @@ redelivered event finds its id claimed and does nothing; a crash leaves no half-
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,8 +62,24 @@ class Pipeline:
         self._on_queued = on_queued
         self._practice_cache: tuple[datetime, Practice] | None = None
         self.desk = desk or StaffDesk()
+        #: Events handled so far (duplicates included), for tests and the sandbox to wait on.
+        self.handled = 0
+        self._handled_changed = asyncio.Condition()
 
     async def handle(self, event: Inbound) -> Outcome:
+        try:
+            return await self._handle(event)
+        finally:
+            async with self._handled_changed:
+                self.handled += 1
+                self._handled_changed.notify_all()
+
+    async def wait_handled(self, count: int) -> None:
+        """Wait until ``count`` events have been handled in all (no polling, no sleeping)."""
+        async with self._handled_changed:
+            await self._handled_changed.wait_for(lambda: self.handled >= count)
+
+    async def _handle(self, event: Inbound) -> Outcome:
         now = self._clock.now()
         async with self._db.transaction() as conn:
             record = Record(conn)

@@ -93,7 +93,6 @@ class SlackChannel:
         self.team_id = str(auth["team_id"])
         self.app = AsyncApp(
             client=self.client,
-            token=self._token,
             signing_secret=self._signing_secret,
             logger=logging.getLogger("carebot.slack.bolt"),
         )
