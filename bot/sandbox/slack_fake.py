@@ -83,6 +83,7 @@ class FakeSlack:
         self._views = itertools.count(1)
         self._activity = asyncio.Condition()
         self.root = ""  # set by whoever serves the app, for response_url links
+        self.socket_url = ""  # set when a FakeSocketMode stands in for Slack's Socket Mode
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["POST", "GET"]),
@@ -248,7 +249,9 @@ class FakeSlack:
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
 
     def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": False, "error": "socket_mode_not_emulated"}
+        if not self.socket_url:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
 
 
 _HANDLERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
