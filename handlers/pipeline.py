@@ -80,6 +80,8 @@ class Pipeline:
             await self._handled_changed.wait_for(lambda: self.handled >= count)
 
     async def _handle(self, event: Inbound) -> Outcome:
+        if self._router.reads_only(event):
+            return await self._staff_view(event)
         now = self._clock.now()
         async with self._db.transaction() as conn:
             record = Record(conn)
@@ -129,6 +131,39 @@ class Pipeline:
         finally:
             current_language.reset(token)
         return Outcome(queued=out.queued, notice=notice)
+
+    async def _staff_view(self, event: Inbound) -> Outcome:
+        """A staff request that only reads: record it (a short write), then answer it from a
+        read-only snapshot, so looking at the day never queues behind the writer."""
+        now = self._clock.now()
+        async with self._db.query() as conn:
+            recorded = await Record(conn).messages.record_staff_request(
+                channel=event.channel,
+                event_id=event.event_id,
+                address=event.address,
+                slack_user_id=self.desk.user_of(event.address),
+                body=event.text or "[home]",
+                provider_message_id=event.provider_message_id,
+                now=now,
+            )
+        if not recorded:
+            log.info("duplicate event channel=%s id=%s", event.channel, event.event_id)
+            return Outcome(duplicate=True)
+        async with self._db.snapshot() as conn:
+            record = Record(conn)
+            practice = await self._practice(record, now)
+            staff = await record.staff.by_slack_user(self.desk.user_of(event.address))
+            out = Outgoing(record, now, practice, self._translator)
+            ctx = Context(
+                event, record, now, practice, out, None, None, desk=self.desk, staff=staff
+            )
+            token = current_language.set("en")
+            try:
+                await self._route_staff(event, ctx)
+            finally:
+                current_language.reset(token)
+        log.info("handled staff view channel=%s id=%s", event.channel, event.event_id)
+        return Outcome(shown=ctx.shown, form=ctx.form, home=ctx.home)
 
     async def _staff_event(
         self, event: Inbound, record: Record, now: datetime, practice: Practice
@@ -187,9 +222,8 @@ class Pipeline:
                 await handler(event, ctx)
         else:
             command = event.command()
-            words = (command[1] if command else (event.text or "")).split(maxsplit=1)
-            name = words[0].lower() if words else "help"
-            handler = router.staff_commands.get(name) or router.staff_commands.get("help")
+            text = command[1] if command else event.text
+            handler = router.staff_commands.get(router.staff_command_name(text))
             if handler is not None:
                 await handler(event, ctx)
 

@@ -31,6 +31,8 @@ class Router:
         self.forms: dict[str, Handler] = {}
         self.thread_handlers: list[Handler] = []
         self.home_handlers: list[Handler] = []
+        #: Staff commands that only read the record: they run on a read-only snapshot.
+        self.read_only_commands: set[str] = set()
 
     def command(self, name: str, *, linked_only: bool = True) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -55,11 +57,14 @@ class Router:
 
         return register
 
-    def staff_command(self, name: str) -> Callable[[Handler], Handler]:
-        """``/carebot <name> ...``, for mapped staff only."""
+    def staff_command(self, name: str, *, read_only: bool = False) -> Callable[[Handler], Handler]:
+        """``/carebot <name> ...``, for mapped staff only. A ``read_only`` command changes
+        nothing in the record; it reads a snapshot and never waits for the writer."""
 
         def register(handler: Handler) -> Handler:
             self.staff_commands[name] = handler
+            if read_only:
+                self.read_only_commands.add(name)
             return handler
 
         return register
@@ -92,6 +97,20 @@ class Router:
 
         return register
 
+    def staff_command_name(self, text: str | None) -> str:
+        """The subcommand a staff member's text asks for (``help`` when there is none)."""
+        words = (text or "").split()
+        if words and words[0].startswith("/"):
+            words = words[1:]
+        name = words[0].lower() if words else "help"
+        return name if name in self.staff_commands else "help"
+
+    def reads_only(self, event: Inbound) -> bool:
+        """Whether a staff event only reads the record (a read-only command, the home screen)."""
+        if not event.staff or event.action or event.form or event.thread:
+            return False
+        return event.home or self.staff_command_name(event.text) in self.read_only_commands
+
     def include(self, other: Router) -> None:
         """Merge another module's router into this one (composition in bot/app.py)."""
         for name, entry in other.commands.items():
@@ -114,3 +133,4 @@ class Router:
                 table[name] = handler
         self.thread_handlers.extend(other.thread_handlers)
         self.home_handlers.extend(other.home_handlers)
+        self.read_only_commands |= other.read_only_commands

@@ -1,18 +1,24 @@
 """The SQLite connection of the care record: pragmas, migrations and transactions.
 
-One connection per process. SQLite allows one writer at a time, and aiosqlite runs every statement
-on one thread, so every unit of work (reads included) takes an asyncio lock: a coroutine never sees
-another coroutine's half-done transaction. Writes run in ``BEGIN IMMEDIATE`` so a second process
-waits on ``busy_timeout`` instead of failing half-way.
+One writing connection per process. SQLite allows one writer at a time, and aiosqlite runs every
+statement on one thread, so every unit of work on it (reads included) takes an asyncio lock: a
+coroutine never sees another coroutine's half-done transaction. Writes run in ``BEGIN IMMEDIATE``
+so a second process waits on ``busy_timeout`` instead of failing half-way.
+
+A second, read-only connection serves :meth:`Database.snapshot` (WAL lets it read while the
+writer writes), for work that changes nothing, such as a staff member's day view, so that it
+does not queue behind the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -24,9 +30,13 @@ BUSY_TIMEOUT_MS = 5000
 class Database:
     """An open care record. Create with :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: str, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._reader = reader
+        self._reader_lock = asyncio.Lock()
         self._closed = False
         self.path = path
 
@@ -41,14 +51,21 @@ class Database:
         await conn.execute("PRAGMA foreign_keys = ON")
         db = cls(conn, str(path))
         await db.migrate()
+        if str(path) != ":memory:":
+            reader = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db._reader = reader
         return db
 
     async def close(self) -> None:
         """Close the connection (waits for a running unit of work); closing twice is harmless."""
-        async with self._lock:
+        async with self._lock, self._reader_lock:
             if not self._closed:
                 self._closed = True
                 await self._conn.close()
+                if self._reader is not None:
+                    await self._reader.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -71,6 +88,21 @@ class Database:
                 yield self._conn
             finally:
                 await self._conn.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read-only connection that does not wait for the writer (writes fail on it).
+
+        No transaction is held: each statement sees a consistent state on its own, which is
+        what a screen of a few queries needs (a change landing between two of them shows on the
+        next look). Use :meth:`read` where several statements must agree.
+        """
+        if self._reader is None:
+            async with self.query() as conn:
+                yield conn
+            return
+        async with self._reader_lock:
+            yield self._reader
 
     @asynccontextmanager
     async def query(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -112,6 +144,11 @@ class Database:
                 await self._conn.execute("COMMIT")
                 applied.append(version)
         return applied
+
+
+def _read_only_uri(path: str | Path) -> str:
+    """A ``file:`` URI opening the database read-only (writes through it fail)."""
+    return f"file:{quote(os.path.abspath(path))}?mode=ro"
 
 
 def _migrations() -> list[tuple[int, str, str]]:

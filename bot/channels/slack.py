@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -132,7 +132,7 @@ class SlackChannel:
         app.event("app_home_opened")(self._on_home)
         app.event("message")(self._on_message)
 
-    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body["user_id"]
         event = Inbound(
@@ -143,6 +143,7 @@ class SlackChannel:
             staff=True,
             conversation=body.get("channel_id"),
         )
+        respond = body.get("response_url") or None
         outcome = await self._run(event, user, respond)
         if outcome is None:
             return
@@ -150,7 +151,7 @@ class SlackChannel:
         if outcome.form is not None and body.get("trigger_id"):
             await self._open(body["trigger_id"], outcome)
 
-    async def _on_action(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
         for action in body.get("actions", []):
@@ -163,10 +164,11 @@ class SlackChannel:
                 value=str(action.get("value") or ""),
                 conversation=(body.get("channel") or {}).get("id"),
             )
-            outcome = await self._run(event, user, respond if body.get("response_url") else None)
+            respond = body.get("response_url") or None
+            outcome = await self._run(event, user, respond)
             if outcome is None:
                 continue
-            await self._show(outcome, user, respond if body.get("response_url") else None)
+            await self._show(outcome, user, respond)
             if outcome.form is not None:
                 await self._open(body["trigger_id"], outcome)
             if (body.get("view") or {}).get("type") == "home":
@@ -249,7 +251,7 @@ class SlackChannel:
         self,
         event: Inbound,
         user: str,
-        respond: AsyncRespond | None,
+        respond: str | None,
         conversation: str | None = None,
     ) -> Outcome | None:
         """The pipeline; on failure the staff member is told (the request is already acked)."""
@@ -269,7 +271,7 @@ class SlackChannel:
         self,
         outcome: Outcome,
         user: str,
-        respond: AsyncRespond | None,
+        respond: str | None,
         conversation: str | None = None,
     ) -> None:
         """Notes for the one staff member: as a reply only they see, else a direct message."""
@@ -280,7 +282,16 @@ class SlackChannel:
         assert self.client is not None
         try:
             if respond is not None:
-                await respond(text=text, blocks=blocks, response_type="ephemeral")
+                # The request's response_url, on the shared session (Bolt's respond() would open
+                # a new HTTP session for every answer).
+                assert self._session is not None
+                async with self._session.post(
+                    respond,
+                    json={"text": text, "blocks": blocks, "response_type": "ephemeral"},
+                    timeout=aiohttp.ClientTimeout(total=10),
+                ) as answer:
+                    if answer.status >= 400:
+                        log.warning("response_url answered %d", answer.status)
             elif conversation is not None:
                 await self.client.chat_postEphemeral(
                     channel=conversation, user=user, text=text, blocks=blocks

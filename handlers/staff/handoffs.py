@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 router = Router()
 
 
-@router.staff_command("handoff")
+@router.staff_command("handoff", read_only=True)
 async def open_handoff(event: Inbound, ctx: Context) -> None:
     assert ctx.staff is not None
     if ctx.staff.role in ("coordinator", "admin"):

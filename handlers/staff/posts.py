@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from handlers.context import Context
 from handlers.staff.desk import StaffDesk, escape, mention, quote
 from handlers.staff.screens import StaffButton
-from storage.models import Appointment, Escalation, Staff
+from storage.models import Appointment, Escalation, Patient, Staff
 from storage.record import Record
 
 REASONS = {
@@ -40,19 +40,32 @@ def when(ctx: Context, instant: datetime, style: str = "datetime") -> str:
 
 
 async def appointment_line(
-    ctx: Context, appointment: Appointment, *, with_clinician: bool = True
+    ctx: Context,
+    appointment: Appointment,
+    *,
+    with_clinician: bool = True,
+    patients: dict[str, Patient] | None = None,
+    staff: dict[str, Staff] | None = None,
 ) -> str:
-    """ "Tue Nov 24 3:30 PM · Maya Lopez · Speech (Dana Reyes)" within the privacy setting."""
-    patient = await ctx.record.people.patient(appointment.patient_id)
+    """ "Tue Nov 24, 3:30 PM · Maya Lopez · speech therapy (Dana Reyes)", within the privacy
+    setting. ``patients`` and ``staff`` may be preloaded (a day view names many)."""
+    patient = (
+        patients.get(appointment.patient_id)
+        if patients is not None
+        else await ctx.record.people.patient(appointment.patient_id)
+    )
     parts = [when(ctx, appointment.start_at), ctx.desk.patient_name(patient)]
     if ctx.desk.privacy == "full":
         detail = escape(appointment.service) if appointment.service else ""
         if with_clinician:
-            clinician = await ctx.record.people.staff(appointment.staff_id)
+            clinician = (
+                staff.get(appointment.staff_id)
+                if staff is not None
+                else await ctx.record.people.staff(appointment.staff_id)
+            )
             if clinician is not None:
-                detail = (
-                    f"{detail} ({escape(clinician.name)})" if detail else escape(clinician.name)
-                )
+                name = escape(clinician.name)
+                detail = f"{detail} ({name})" if detail else name
         if detail:
             parts.append(detail)
     return " · ".join(parts)

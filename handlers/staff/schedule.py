@@ -26,7 +26,7 @@ HELP = (
 )
 
 
-@router.staff_command("help")
+@router.staff_command("help", read_only=True)
 async def staff_help(event: Inbound, ctx: Context) -> None:
     ctx.show(HELP)
 
@@ -42,25 +42,27 @@ async def day_view(ctx: Context) -> list[Section]:
     assert ctx.staff is not None
     start, end = _today(ctx)
     everyone = ctx.staff.role in ("coordinator", "admin")
-    appointments = await ctx.record.appointments.between(
-        start, end, None if everyone else ctx.staff.id
-    )
+    day = await ctx.record.staff.day(start, end, None if everyone else ctx.staff.id)
     title = f"*{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}*"
-    if not appointments:
+    if not day:
         return [Section(f"{title}\nNo appointments today.")]
+    patients = {a.patient_id: p for a, p, _s in day}
+    staff = {a.staff_id: s for a, _p, s in day}
     lines = [title]
-    for appointment in appointments:
-        line = await appointment_line(ctx, appointment, with_clinician=everyone)
+    for appointment, _patient, _clinician in day:
+        line = await appointment_line(
+            ctx, appointment, with_clinician=everyone, patients=patients, staff=staff
+        )
         lines.append(f"• {line} — {answer_state(appointment)}")
     return [Section("\n".join(lines))]
 
 
-@router.staff_command("today")
+@router.staff_command("today", read_only=True)
 async def today(event: Inbound, ctx: Context) -> None:
     ctx.shown.extend(await day_view(ctx))
 
 
-@router.staff_command("patient")
+@router.staff_command("patient", read_only=True)
 async def patient_summary(event: Inbound, ctx: Context) -> None:
     assert ctx.staff is not None
     words = command_args(event.text)

@@ -17,7 +17,7 @@ router = Router()
 MAX_UPDATE_LENGTH = 2000
 
 
-@router.staff_command("update")
+@router.staff_command("update", read_only=True)
 async def open_update(event: Inbound, ctx: Context) -> None:
     assert ctx.staff is not None
     patients = await ctx.record.staff.patients_of(ctx.staff.id)
