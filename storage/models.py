@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Literal
 
@@ -197,3 +198,22 @@ class Handoff(Row):
     ack_due_at: datetime
     raised_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DayEntry:
+    """One line of a day view: an appointment with its patient's and clinician's names.
+
+    A plain record, not a validated model: a coordinator's day has hundreds of them.
+    """
+
+    appointment_id: str
+    start_at: str  # the record's UTC text
+    status: str
+    participant_status: str
+    cancellation_reason: str | None
+    reschedule_requested: bool
+    service: str
+    patient_first_name: str
+    patient_last_name: str
+    staff_name: str

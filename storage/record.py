@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import aiosqlite
 
 from storage.appointments import AppointmentRepo
@@ -19,20 +21,62 @@ from storage.tokens import ActionTokenRepo
 
 
 class Record:
-    """The repositories of the care record, bound to one open transaction."""
+    """The repositories of the care record, bound to one open transaction.
+
+    Each repository is made when first used (most units of work touch two or three).
+    """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
-        self.practice = PracticeRepo(conn)
-        self.people = PeopleRepo(conn)
-        self.appointments = AppointmentRepo(conn)
-        self.identities = IdentityRepo(conn)
-        self.messages = MessageRepo(conn)
-        self.reminders = ReminderRepo(conn)
-        self.audit = AuditRepo(conn)
-        self.invites = InviteRepo(conn)
-        self.tokens = ActionTokenRepo(conn)
-        self.staff = StaffRepo(conn)
-        self.escalations = EscalationRepo(conn)
-        self.updates = CareUpdateRepo(conn)
-        self.handoffs = HandoffRepo(conn)
+
+    @cached_property
+    def practice(self) -> PracticeRepo:
+        return PracticeRepo(self.conn)
+
+    @cached_property
+    def people(self) -> PeopleRepo:
+        return PeopleRepo(self.conn)
+
+    @cached_property
+    def appointments(self) -> AppointmentRepo:
+        return AppointmentRepo(self.conn)
+
+    @cached_property
+    def identities(self) -> IdentityRepo:
+        return IdentityRepo(self.conn)
+
+    @cached_property
+    def messages(self) -> MessageRepo:
+        return MessageRepo(self.conn)
+
+    @cached_property
+    def reminders(self) -> ReminderRepo:
+        return ReminderRepo(self.conn)
+
+    @cached_property
+    def audit(self) -> AuditRepo:
+        return AuditRepo(self.conn)
+
+    @cached_property
+    def invites(self) -> InviteRepo:
+        return InviteRepo(self.conn)
+
+    @cached_property
+    def tokens(self) -> ActionTokenRepo:
+        return ActionTokenRepo(self.conn)
+
+    @cached_property
+    def staff(self) -> StaffRepo:
+        return StaffRepo(self.conn)
+
+    @cached_property
+    def escalations(self) -> EscalationRepo:
+        return EscalationRepo(self.conn)
+
+    @cached_property
+    def updates(self) -> CareUpdateRepo:
+        return CareUpdateRepo(self.conn)
+
+    @cached_property
+    def handoffs(self) -> HandoffRepo:
+        return HandoffRepo(self.conn)

@@ -6,9 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.appointments import _COLUMNS as _APPOINTMENT
-from storage.clock import from_db, to_db
-from storage.models import Appointment, Guardian, Patient, Staff
+from storage.clock import to_db
+from storage.models import DayEntry, Guardian, Patient, Staff
 from storage.people import _GUARDIAN, _PATIENT, _STAFF, _guardian, _patient, _staff
 from storage.rows import fetch_all, fetch_one
 
@@ -110,15 +109,12 @@ class StaffRepo:
 
     async def day(
         self, start: datetime, end: datetime, staff_id: str | None = None
-    ) -> list[tuple[Appointment, Patient, Staff]]:
-        """Appointments starting in [start, end) with their patient and clinician, in one query
-        (one clinician's, or everyone's)."""
+    ) -> list[DayEntry]:
+        """Appointments starting in [start, end) with their patient's and clinician's names, in
+        one query (one clinician's, or everyone's)."""
         sql = (
-            f"SELECT {_prefixed(_APPOINTMENT, 'a')},"
-            " p.first_name AS p_first_name, p.last_name AS p_last_name,"
-            " p.date_of_birth AS p_date_of_birth, p.language AS p_language,"
-            " s.name AS s_name, s.role AS s_role, s.discipline AS s_discipline,"
-            " s.slack_user_id AS s_slack_user_id"
+            "SELECT a.id, a.start_at, a.status, a.participant_status, a.cancellation_reason,"
+            " a.reschedule_requested_at IS NOT NULL, a.service, p.first_name, p.last_name, s.name"
             " FROM appointment a JOIN patient p ON p.id = a.patient_id"
             " JOIN staff s ON s.id = a.staff_id WHERE a.start_at >= ? AND a.start_at < ?"
         )
@@ -127,36 +123,4 @@ class StaffRepo:
             sql += " AND a.staff_id = ?"
             params.append(staff_id)
         rows = await fetch_all(self._conn, sql + " ORDER BY a.start_at, a.id", params)
-        # Rows of our own schema (its CHECKs keep them well-typed): built without re-validation,
-        # since a coordinator's day names hundreds.
-        result = []
-        for row in rows:
-            appointment = _appointment_of(row)
-            patient = Patient.model_construct(
-                id=appointment.patient_id,
-                first_name=row["p_first_name"],
-                last_name=row["p_last_name"],
-                date_of_birth=row["p_date_of_birth"],
-                language=row["p_language"],
-            )
-            staff = Staff.model_construct(
-                id=appointment.staff_id,
-                name=row["s_name"],
-                role=row["s_role"],
-                discipline=row["s_discipline"],
-                slack_user_id=row["s_slack_user_id"],
-            )
-            result.append((appointment, patient, staff))
-        return result
-
-
-_APPOINTMENT_COLUMNS = tuple(c.strip() for c in _APPOINTMENT.split(","))
-_APPOINTMENT_INSTANTS = ("start_at", "answered_at", "reschedule_requested_at")
-
-
-def _appointment_of(row: aiosqlite.Row) -> Appointment:
-    data = {c: row[c] for c in _APPOINTMENT_COLUMNS}
-    for key in _APPOINTMENT_INSTANTS:
-        if data[key] is not None:
-            data[key] = from_db(data[key])
-    return Appointment.model_construct(**data)
+        return [DayEntry(*row[:5], bool(row[5]), *row[6:]) for row in rows]

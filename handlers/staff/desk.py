@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -60,9 +61,7 @@ class StaffDesk:
     def patient_name(self, patient: Patient | None) -> str:
         if patient is None:
             return "(no patient on record)"
-        if self.privacy == "minimal":
-            return escape(f"{patient.first_name} {patient.last_name[:1]}.")
-        return escape(f"{patient.first_name} {patient.last_name}")
+        return person_name(patient.first_name, patient.last_name, self.privacy)
 
     def guardian_name(self, guardian: Guardian | None) -> str:
         if guardian is None:
@@ -70,6 +69,14 @@ class StaffDesk:
         if self.privacy == "minimal":
             return escape(f"{guardian.first_name} {guardian.last_name[:1]}.")
         return escape(f"{guardian.first_name} {guardian.last_name}")
+
+
+@lru_cache(maxsize=4096)
+def person_name(first: str, last: str, privacy: Privacy) -> str:
+    """A name as the privacy setting allows it in Slack, escaped (names repeat: cached)."""
+    if privacy == "minimal":
+        return escape(f"{first} {last[:1]}.")
+    return escape(f"{first} {last}")
 
 
 def escape(text: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from handlers.context import Context
 from handlers.staff.desk import StaffDesk, escape, mention, quote
 from handlers.staff.screens import StaffButton
+from storage.clock import from_db
 from storage.models import Appointment, Escalation, Patient, Staff
 from storage.record import Record
 
@@ -73,14 +75,32 @@ async def appointment_line(
 
 def answer_state(appointment: Appointment) -> str:
     """The family's answer as staff see it in the day view."""
-    if appointment.status == "cancelled":
-        reason = (appointment.cancellation_reason or "no reason").replace("-", " ")
+    return state_label(
+        appointment.status,
+        appointment.participant_status,
+        appointment.cancellation_reason,
+        appointment.reschedule_requested_at is not None,
+    )
+
+
+def state_label(
+    status: str, participant_status: str, cancellation_reason: str | None, reschedule: bool
+) -> str:
+    if status == "cancelled":
+        reason = (cancellation_reason or "no reason").replace("-", " ")
         return f":x: cancelled ({reason})"
-    if appointment.reschedule_requested_at is not None:
+    if reschedule:
         return ":arrows_counterclockwise: reschedule requested"
-    if appointment.participant_status == "accepted":
+    if participant_status == "accepted":
         return ":white_check_mark: confirmed"
     return ":hourglass: not answered"
+
+
+@lru_cache(maxsize=4096)
+def stored_time(text: str, timezone: str) -> str:
+    """A stored UTC instant as "Tue Nov 24, 3:30 PM" in ``timezone`` (day views repeat times)."""
+    local = from_db(text).astimezone(ZoneInfo(timezone))
+    return f"{local:%a %b} {local.day}, {local.strftime('%I:%M %p').lstrip('0')}"
 
 
 async def on_call_mention(record: Record, desk: StaffDesk) -> str:

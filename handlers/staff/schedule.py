@@ -8,8 +8,15 @@ from zoneinfo import ZoneInfo
 from handlers.context import Context
 from handlers.events import Inbound
 from handlers.router import Router
-from handlers.staff.desk import command_args, escape, mention
-from handlers.staff.posts import answer_state, appointment_line, can_see, when
+from handlers.staff.desk import command_args, escape, mention, person_name
+from handlers.staff.posts import (
+    answer_state,
+    appointment_line,
+    can_see,
+    state_label,
+    stored_time,
+    when,
+)
 from handlers.staff.screens import Section, StaffButton
 
 router = Router()
@@ -46,14 +53,28 @@ async def day_view(ctx: Context) -> list[Section]:
     title = f"*{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}*"
     if not day:
         return [Section(f"{title}\nNo appointments today.")]
-    patients = {a.patient_id: p for a, p, _s in day}
-    staff = {a.staff_id: s for a, _p, s in day}
     lines = [title]
-    for appointment, _patient, _clinician in day:
-        line = await appointment_line(
-            ctx, appointment, with_clinician=everyone, patients=patients, staff=staff
+    full = ctx.desk.privacy == "full"
+    timezone = ctx.practice.timezone
+    for entry in day:
+        parts = [
+            stored_time(entry.start_at, timezone),
+            person_name(entry.patient_first_name, entry.patient_last_name, ctx.desk.privacy),
+        ]
+        if full:
+            detail = escape(entry.service) if entry.service else ""
+            if everyone:
+                name = escape(entry.staff_name)
+                detail = f"{detail} ({name})" if detail else name
+            if detail:
+                parts.append(detail)
+        state = state_label(
+            entry.status,
+            entry.participant_status,
+            entry.cancellation_reason,
+            entry.reschedule_requested,
         )
-        lines.append(f"• {line} — {answer_state(appointment)}")
+        lines.append(f"• {' · '.join(parts)} — {state}")
     return [Section("\n".join(lines))]
 
 
