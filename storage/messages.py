@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 import aiosqlite
@@ -76,31 +75,26 @@ class MessageRepo:
     ) -> bool:
         """Record a staff member's request and claim its event id, in one statement.
 
-        The staff id is resolved in the same statement; False if the event was seen before.
-        Run it on its own (not inside a transaction): one statement is one atomic commit.
+        The staff id is resolved in the same statement; False if the event was seen before
+        (the unique index on the message's event id). Run it on its own, not inside a
+        transaction: one statement is one atomic, durable commit.
         """
-        try:
-            cur = await self._conn.execute(
-                "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
-                " status, provider_message_id, not_before, created_at, event_id)"
-                " SELECT 'in', ?, ?, NULL, (SELECT id FROM staff WHERE slack_user_id = ?), ?,"
-                " 'received', ?, ?, ?, ? WHERE NOT EXISTS"
-                " (SELECT 1 FROM inbound_event WHERE channel = ? AND event_id = ?)",
-                (
-                    channel,
-                    address,
-                    slack_user_id,
-                    body,
-                    provider_message_id,
-                    to_db(now),
-                    to_db(now),
-                    event_id,
-                    channel,
-                    event_id,
-                ),
-            )
-        except sqlite3.IntegrityError:  # another process claimed it a moment ago
-            return False
+        cur = await self._conn.execute(
+            "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
+            " status, provider_message_id, not_before, created_at, event_id)"
+            " VALUES ('in', ?, ?, NULL, (SELECT id FROM staff WHERE slack_user_id = ?), ?,"
+            " 'received', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                channel,
+                address,
+                slack_user_id,
+                body,
+                provider_message_id,
+                to_db(now),
+                to_db(now),
+                event_id,
+            ),
+        )
         return cur.rowcount == 1
 
     async def queue(

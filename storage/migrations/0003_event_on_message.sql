@@ -1,7 +1,7 @@
--- An inbound message can carry the provider event id that brought it; inserting such a message
--- claims the id in inbound_event in the same statement (so a staff member's read-only request is
--- recorded and de-duplicated in one atomic write).
+-- A staff member's read-only request (a day view, a patient summary) is recorded as an inbound
+-- message carrying the provider's event id, de-duplicated by this index in the same statement.
+-- (Slack's event and trigger ids are never reused; Telegram's update ids are, after a week of
+-- silence, which is why family events keep using inbound_event, pruned after seven days.)
 ALTER TABLE message ADD COLUMN event_id TEXT;
 
-CREATE TRIGGER message_claims_event AFTER INSERT ON message WHEN NEW.event_id IS NOT NULL
-BEGIN INSERT INTO inbound_event (channel, event_id, received_at) VALUES (NEW.channel, NEW.event_id, NEW.created_at); END;
+CREATE UNIQUE INDEX message_by_event ON message (channel, event_id) WHERE event_id IS NOT NULL;

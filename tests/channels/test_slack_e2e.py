@@ -349,3 +349,16 @@ async def test_the_clinician_hears_the_familys_confirmation(sstack: SlackStack) 
     assert (
         dm.text == ":white_check_mark: Maya Rivera confirmed Thu Nov 26, 3:30 PM (by Ana Rivera)."
     )
+
+
+async def test_a_retried_home_event_is_answered_once(sstack: SlackStack) -> None:
+    first = slack.app_home_opened(SIGNING, team_id=TEAM, user_id=ROSA, event_id="EvHome")
+    await sstack.act(first)
+    await sstack.slack.wait_for_calls("views.publish")
+    retry = slack.app_home_opened(
+        SIGNING, team_id=TEAM, user_id=ROSA, event_id="EvHome", retry_num=1
+    )
+    await sstack.act(retry)
+    assert len(sstack.slack.calls("views.publish")) == 1
+    assert await sstack.rows("SELECT COUNT(*) FROM message WHERE event_id = 'home:EvHome'") == 1
+    assert await sstack.rows("SELECT staff_id FROM message WHERE event_id = 'home:EvHome'") == "s-9"
