@@ -18,7 +18,8 @@ from handlers.router import Router
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section
 from handlers.texts import Translator, _, normalize_language, not_linked
-from storage.clock import Clock
+from handlers.view_log import ViewLog, ViewRequest
+from storage.clock import Clock, to_db
 from storage.db import Database
 from storage.models import Practice
 from storage.record import Record
@@ -62,6 +63,7 @@ class Pipeline:
         self._on_queued = on_queued
         self._practice_cache: tuple[datetime, Practice] | None = None
         self.desk = desk or StaffDesk()
+        self._views = ViewLog(db)
         #: Events handled so far (duplicates included), for tests and the sandbox to wait on.
         self.handled = 0
         self._handled_changed = asyncio.Condition()
@@ -133,19 +135,21 @@ class Pipeline:
         return Outcome(queued=out.queued, notice=notice)
 
     async def _staff_view(self, event: Inbound) -> Outcome:
-        """A staff request that only reads: record it (a short write), then answer it from a
-        read-only snapshot, so looking at the day never queues behind the writer."""
+        """A staff request that only reads: record it (group commit, see handlers/view_log.py),
+        then answer it from the read-only connection, so looking at the day never queues
+        behind the writer."""
         now = self._clock.now()
-        async with self._db.query() as conn:
-            recorded = await Record(conn).messages.record_staff_request(
+        recorded = await self._views.record(
+            ViewRequest(
                 channel=event.channel,
                 event_id=event.event_id,
                 address=event.address,
                 slack_user_id=self.desk.user_of(event.address),
                 body=event.text or "[home]",
                 provider_message_id=event.provider_message_id,
-                now=now,
+                at=to_db(now),
             )
+        )
         if not recorded:
             log.info("duplicate event channel=%s id=%s", event.channel, event.event_id)
             return Outcome(duplicate=True)

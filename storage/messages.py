@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import aiosqlite
 
 from storage.clock import to_db
 from storage.models import Button, OutboundMessage
 from storage.rows import fetch_all, fetch_one
+
+
+class ViewRequestRow(Protocol):
+    """What :meth:`MessageRepo.record_staff_requests` needs of a request."""
+
+    channel: str
+    event_id: str
+    address: str
+    slack_user_id: str
+    body: str
+    provider_message_id: str | None
+    at: str
 
 
 class MessageRepo:
@@ -62,40 +75,46 @@ class MessageRepo:
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    async def record_staff_request(
-        self,
-        *,
-        channel: str,
-        event_id: str,
-        address: str,
-        slack_user_id: str,
-        body: str,
-        provider_message_id: str | None,
-        now: datetime,
-    ) -> bool:
-        """Record a staff member's request and claim its event id, in one statement.
-
-        The staff id is resolved in the same statement; False if the event was seen before
-        (the unique index on the message's event id). Run it on its own, not inside a
-        transaction: one statement is one atomic, durable commit.
-        """
-        cur = await self._conn.execute(
+    async def record_staff_requests(self, requests: list[ViewRequestRow]) -> set[str]:
+        """Record staff members' read-only requests (in the caller's transaction); return the
+        event ids that were new. The staff id is resolved in the insert itself."""
+        if not requests:
+            return set()
+        channel = requests[0].channel
+        ids = sorted({r.event_id for r in requests})
+        marks = ",".join("?" * len(ids))
+        seen = {
+            row[0]
+            for row in await fetch_all(
+                self._conn,
+                f"SELECT event_id FROM message WHERE channel = ? AND event_id IN ({marks})",
+                [channel, *ids],
+            )
+        }
+        fresh: dict[str, ViewRequestRow] = {}
+        for request in requests:
+            if request.event_id not in seen and request.event_id not in fresh:
+                fresh[request.event_id] = request
+        await self._conn.executemany(
             "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
             " status, provider_message_id, not_before, created_at, event_id)"
             " VALUES ('in', ?, ?, NULL, (SELECT id FROM staff WHERE slack_user_id = ?), ?,"
             " 'received', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                channel,
-                address,
-                slack_user_id,
-                body,
-                provider_message_id,
-                to_db(now),
-                to_db(now),
-                event_id,
-            ),
+            [
+                (
+                    r.channel,
+                    r.address,
+                    r.slack_user_id,
+                    r.body,
+                    r.provider_message_id,
+                    r.at,
+                    r.at,
+                    r.event_id,
+                )
+                for r in fresh.values()
+            ],
         )
-        return cur.rowcount == 1
+        return set(fresh)
 
     async def queue(
         self,
