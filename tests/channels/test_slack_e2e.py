@@ -362,3 +362,34 @@ async def test_a_retried_home_event_is_answered_once(sstack: SlackStack) -> None
     assert len(sstack.slack.calls("views.publish")) == 1
     assert await sstack.rows("SELECT COUNT(*) FROM message WHERE event_id = 'home:EvHome'") == 1
     assert await sstack.rows("SELECT staff_id FROM message WHERE event_id = 'home:EvHome'") == "s-9"
+
+
+async def test_slack_rate_limits_are_waited_out_and_a_missing_channel_fails_loudly(
+    sstack: SlackStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    sstack.slack.fail_next("chat.postMessage", status=429, retry_after=3)
+    before = sstack.handled
+    update = sstack.telegram.message_update(ANA_TG, "Is Friday's session still on?")
+    await sstack.client.post(
+        "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    async with asyncio.timeout(5):
+        await sstack.carebot.pipeline.wait_handled(before + 1)
+    await sstack.carebot.outbox.deliver_due()
+    assert sstack.slack.messages(COORDINATORS) == []
+    assert await sstack.rows("SELECT error FROM message WHERE address = 'slack:C0COORD'") == (
+        "rate limited"
+    )
+    sstack.harness.clock.advance(timedelta(seconds=3))
+    await sstack.carebot.outbox.deliver_due()
+    assert "escalation #1" in root_post(sstack).text
+
+    sstack.slack.fail_next("chat.postMessage", error="channel_not_found")
+    await sstack.act(sstack.press(ROSA, root_post(sstack), "Claim"))
+    assert (
+        await sstack.rows(
+            "SELECT status || ' ' || error FROM message WHERE thread_message_id IS NOT NULL"
+        )
+        == "failed channel_not_found"
+    )
+    assert "failed for good: channel_not_found" in caplog.text
