@@ -21,12 +21,15 @@ from handlers.texts import Translator, _, normalize_language, not_linked
 from handlers.view_log import ViewLog, ViewRequest
 from storage.clock import Clock, to_db
 from storage.db import Database
-from storage.models import Practice
+from storage.models import Practice, Staff
 from storage.record import Record
 
 log = logging.getLogger(__name__)
 
 PRACTICE_TTL = timedelta(seconds=60)
+#: Who a workspace user is, for read-only views, is remembered this long (a re-import that
+#: changes someone's role or account takes effect within it; changes are always re-read).
+STAFF_TTL = timedelta(seconds=10)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Pipeline:
         self._router = router
         self._on_queued = on_queued
         self._practice_cache: tuple[datetime, Practice] | None = None
+        self._staff_cache: dict[str, tuple[datetime, Staff | None]] = {}
         self.desk = desk or StaffDesk()
         self._views = ViewLog(db)
         #: Events handled so far (duplicates included), for tests and the sandbox to wait on.
@@ -156,7 +160,7 @@ class Pipeline:
         async with self._db.snapshot() as conn:
             record = Record(conn)
             practice = await self._practice(record, now)
-            staff = await record.staff.by_slack_user(self.desk.user_of(event.address))
+            staff = await self._staff_for_view(record, self.desk.user_of(event.address), now)
             out = Outgoing(record, now, practice, self._translator)
             ctx = Context(
                 event, record, now, practice, out, None, None, desk=self.desk, staff=staff
@@ -230,6 +234,16 @@ class Pipeline:
             handler = router.staff_commands.get(router.staff_command_name(text))
             if handler is not None:
                 await handler(event, ctx)
+
+    async def _staff_for_view(self, record: Record, user: str, now: datetime) -> Staff | None:
+        """The staff member behind a workspace user, for a read-only view (cached briefly)."""
+        cached = self._staff_cache.get(user)
+        if cached is None or now - cached[0] > STAFF_TTL or now < cached[0]:
+            if len(self._staff_cache) > 1000:
+                self._staff_cache.clear()
+            cached = (now, await record.staff.by_slack_user(user))
+            self._staff_cache[user] = cached
+        return cached[1]
 
     async def _practice(self, record: Record, now: datetime) -> Practice:
         """The practice row, read at most once a minute (it changes only at start-up)."""

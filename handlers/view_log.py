@@ -47,10 +47,15 @@ class ViewLog:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self._db.transaction() as conn:
-                    fresh = await Record(conn).messages.record_staff_requests(
-                        [request for request, _ in batch]
-                    )
+                if len(batch) == 1:
+                    # Alone: one INSERT is its own atomic, durable commit (a single hop).
+                    async with self._db.query() as conn:
+                        fresh = await Record(conn).messages.record_staff_requests([batch[0][0]])
+                else:
+                    async with self._db.transaction() as conn:
+                        fresh = await Record(conn).messages.record_staff_requests(
+                            [request for request, _ in batch]
+                        )
             except BaseException as error:  # every waiter hears of it; none is left hanging
                 for _, done in batch:
                     if not done.done():

@@ -24,6 +24,19 @@ class ViewRequestRow(Protocol):
     at: str
 
 
+_INSERT_STAFF_REQUEST = (
+    "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
+    " status, provider_message_id, not_before, created_at, event_id)"
+    " VALUES ('in', ?, ?, NULL, (SELECT id FROM staff WHERE slack_user_id = ?), ?,"
+    " 'received', ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+def _staff_request_row(r: ViewRequestRow) -> tuple[object, ...]:
+    return (r.channel, r.address, r.slack_user_id, r.body, r.provider_message_id, r.at, r.at,
+            r.event_id)  # fmt: skip
+
+
 class MessageRepo:
     """Every message in and out. An outbound message is a row before it is ever sent."""
 
@@ -80,6 +93,10 @@ class MessageRepo:
         event ids that were new. The staff id is resolved in the insert itself."""
         if not requests:
             return set()
+        if len(requests) == 1:
+            r = requests[0]
+            cur = await self._conn.execute(_INSERT_STAFF_REQUEST, _staff_request_row(r))
+            return {r.event_id} if cur.rowcount == 1 else set()
         channel = requests[0].channel
         ids = sorted({r.event_id for r in requests})
         marks = ",".join("?" * len(ids))
@@ -96,23 +113,7 @@ class MessageRepo:
             if request.event_id not in seen and request.event_id not in fresh:
                 fresh[request.event_id] = request
         await self._conn.executemany(
-            "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
-            " status, provider_message_id, not_before, created_at, event_id)"
-            " VALUES ('in', ?, ?, NULL, (SELECT id FROM staff WHERE slack_user_id = ?), ?,"
-            " 'received', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                (
-                    r.channel,
-                    r.address,
-                    r.slack_user_id,
-                    r.body,
-                    r.provider_message_id,
-                    r.at,
-                    r.at,
-                    r.event_id,
-                )
-                for r in fresh.values()
-            ],
+            _INSERT_STAFF_REQUEST, [_staff_request_row(r) for r in fresh.values()]
         )
         return set(fresh)
 

@@ -79,6 +79,12 @@ def person_name(first: str, last: str, privacy: Privacy) -> str:
     return escape(f"{first} {last}")
 
 
+@lru_cache(maxsize=4096)
+def escape_known(text: str) -> str:
+    """:func:`escape` for the record's short, repeating texts (names, services): cached."""
+    return escape(text)
+
+
 def escape(text: str) -> str:
     """Text someone wrote, made safe for Slack mrkdwn: no mentions, links or markup injected.
 

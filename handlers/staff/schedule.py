@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from handlers.context import Context
 from handlers.events import Inbound
 from handlers.router import Router
-from handlers.staff.desk import command_args, escape, mention, person_name
+from handlers.staff.desk import command_args, escape, escape_known, mention, person_name
 from handlers.staff.posts import (
     answer_state,
     appointment_line,
@@ -58,16 +58,16 @@ async def day_view(ctx: Context) -> list[Section]:
     full = ctx.desk.privacy == "full"
     timezone = ctx.practice.timezone
     for count, entry in enumerate(day, 1):
-        if count % 100 == 0:
+        if count % 50 == 0:
             await asyncio.sleep(0)  # a practice's whole day: let other requests be acked
         parts = [
             stored_time(entry.start_at, timezone),
             person_name(entry.patient_first_name, entry.patient_last_name, ctx.desk.privacy),
         ]
         if full:
-            detail = escape(entry.service) if entry.service else ""
+            detail = escape_known(entry.service) if entry.service else ""
             if everyone:
-                name = escape(entry.staff_name)
+                name = escape_known(entry.staff_name)
                 detail = f"{detail} ({name})" if detail else name
             if detail:
                 parts.append(detail)
