@@ -105,9 +105,21 @@ class Outgoing:
         return message_id
 
     async def reachable_identity(self, guardian_id: str) -> ChannelIdentity | None:
-        """The guardian's verified identity we may write to (not blocked, not opted out)."""
-        for identity in await self.record.identities.for_guardian(guardian_id):
-            if identity.verified_at and not identity.blocked_at and not identity.opted_out_at:
+        """The guardian's identity we may write to: verified, consenting, not blocked, not opted
+        out. (A Telegram link is consent; an SMS number needs the record's sms_consent.)"""
+        identities = await self.record.identities.for_guardian(guardian_id)
+        # The channel the family linked most recently wins (a Telegram link made after the
+        # practice imported the phone number means the family prefers Telegram).
+        identities.sort(
+            key=lambda i: (i.verified_at is not None, i.verified_at, i.id), reverse=True
+        )
+        for identity in identities:
+            if (
+                identity.verified_at
+                and identity.consent_at
+                and not identity.blocked_at
+                and not identity.opted_out_at
+            ):
                 return identity
         return None
 

@@ -25,6 +25,8 @@ class Inbound(BaseModel):
         form: a submitted form's id (``update``, ``handoff``, ``reassign``).
         fields: the submitted form's values by field id.
         home: the staff member opened the bot's home screen.
+        carrier_keywords: the channel's carriers act on STOP/START/HELP (SMS): the bot must
+            answer those words as the carriers' rules say, before anything else.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -44,6 +46,7 @@ class Inbound(BaseModel):
     form: str | None = None
     fields: dict[str, str] = {}
     home: bool = False
+    carrier_keywords: bool = False
 
     def command(self) -> tuple[str, str] | None:
         """('/start abc' -> ('start', 'abc')); None if the text is not a command."""

@@ -104,3 +104,25 @@ class IdentityRepo:
             " WHERE id = ?",
             (to_db(now), to_db(now), identity_id),
         )
+
+    async def opt_out(self, identity_id: int, now: datetime) -> None:
+        """The person asked for no more messages here (e.g. STOP): recorded at once."""
+        await self._conn.execute(
+            "UPDATE channel_identity SET opted_out_at = COALESCE(opted_out_at, ?) WHERE id = ?",
+            (to_db(now), identity_id),
+        )
+
+    async def opt_in(self, identity_id: int, now: datetime) -> None:
+        """The person asked to receive messages again (e.g. START): consent as of now."""
+        await self._conn.execute(
+            "UPDATE channel_identity SET opted_out_at = NULL, consent_at = ? WHERE id = ?",
+            (to_db(now), identity_id),
+        )
+
+    async def opt_out_address(self, channel: str, address: str, now: datetime) -> None:
+        """A provider reported the address unsubscribed (Twilio 21610)."""
+        await self._conn.execute(
+            "UPDATE channel_identity SET opted_out_at = COALESCE(opted_out_at, ?)"
+            " WHERE channel = ? AND address = ?",
+            (to_db(now), channel, address),
+        )

@@ -92,6 +92,23 @@ class PeopleRepo:
                 to_db(now),
             ),
         )
+        if guardian.phone:
+            await self._save_sms_identity(guardian, now)
+
+    async def _save_sms_identity(self, guardian: Guardian, now: datetime) -> None:
+        """The guardian's number as an SMS identity: the practice vouches for it (verified);
+        consent follows the record's sms_consent. An opt-out the number sent stays. A number
+        already another guardian's is left to them."""
+        consent = to_db(now) if guardian.sms_consent else None
+        await self._conn.execute(
+            "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
+            " consent_at, created_at) VALUES ('sms', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, address) DO UPDATE SET consent_at = CASE"
+            " WHEN excluded.consent_at IS NULL THEN NULL"
+            " ELSE COALESCE(channel_identity.consent_at, excluded.consent_at) END"
+            " WHERE channel_identity.guardian_id = excluded.guardian_id",
+            (f"sms:{guardian.phone}", guardian.id, to_db(now), consent, to_db(now)),
+        )
 
     async def set_guardian_language(self, guardian_id: str, language: str, now: datetime) -> None:
         await self._conn.execute(

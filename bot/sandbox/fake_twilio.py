@@ -1,0 +1,133 @@
+"""A local fake of Twilio's Messages API, for tests and the sandbox (port 0, every call kept).
+
+The twilio library talks to it over real HTTP through :class:`bot.channels.sms.RootedHttpClient`,
+which sends ``https://api.twilio.com/...`` requests to this server's root instead.
+:func:`twilio_signature` signs what the fake (or a test) posts to the bot, as Twilio does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """``X-Twilio-Signature`` for a form POST of ``params`` to ``url``."""
+    return RequestValidator(auth_token).compute_signature(url, params)
+
+
+@dataclass
+class SentSms:
+    sid: str
+    to: str
+    from_: str
+    body: str
+    status_callback: str | None
+    status: str = "queued"
+    history: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Failure:
+    status: int
+    code: int
+    message: str
+
+
+class FakeTwilio:
+    """Messages.json create, with Twilio's errors (21610 opted out, 429, 5xx) on demand."""
+
+    def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
+        self.account_sid = account_sid or "AC" + secrets.token_hex(16)
+        self.auth_token = auth_token or secrets.token_hex(16)
+        self.sent: list[SentSms] = []
+        self.requests: list[dict[str, Any]] = []
+        self._failures: list[_Failure] = []
+        self._ids = itertools.count(1)
+        self._activity = asyncio.Condition()
+        self.app = Starlette(
+            routes=[
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"]),
+            ]
+        )
+
+    def to(self, number: str) -> list[str]:
+        """Bodies sent to a number, oldest first."""
+        return [m.body for m in self.sent if m.to == number]
+
+    def fail_next(self, *, status: int = 400, code: int = 21610, message: str = "") -> None:
+        """The next send fails: 21610 (unsubscribed recipient), or ``status=429``/``503``."""
+        self._failures.append(_Failure(status, code, message or f"error {code}"))
+
+    async def wait_for_sent(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        await self._wait(lambda: len(self.sent) >= count, timeout)
+
+    async def _wait(self, predicate: Callable[[], bool], seconds: float) -> None:
+        async with asyncio.timeout(seconds), self._activity:
+            await self._activity.wait_for(predicate)
+
+    async def _create(self, request: Request) -> Response:
+        params = {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
+        self.requests.append(params)
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
+        if request.headers.get("authorization") != expected:
+            return _error(401, 20003, "Authenticate")
+        if request.path_params["sid"] != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        if self._failures:
+            failure = self._failures.pop(0)
+            return _error(failure.status, failure.code, failure.message)
+        if not params.get("To") or not params.get("Body"):
+            return _error(400, 21602, "Message body is required.")
+        message = SentSms(
+            sid="SM" + secrets.token_hex(16),
+            to=params["To"],
+            from_=params.get("From", ""),
+            body=params["Body"],
+            status_callback=params.get("StatusCallback"),
+        )
+        async with self._activity:
+            self.sent.append(message)
+            self._activity.notify_all()
+        return JSONResponse(
+            {
+                "sid": message.sid,
+                "account_sid": self.account_sid,
+                "to": message.to,
+                "from": message.from_,
+                "body": message.body,
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message.sid}.json",
+            },
+            status_code=201,
+        )
+
+
+def _error(status: int, code: int, message: str) -> Response:
+    return JSONResponse(
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status_code=status,
+    )
