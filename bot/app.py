@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 
 from bot.channels.base import RateLimits
 from bot.channels.slack import SlackChannel
+from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.config import ConfigError, Settings, parse_hours
 from bot.i18n import BabelTranslator
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from handlers import answers, escalations, family, onboarding
+from handlers import answers, escalations, family, keywords, onboarding
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher, plan_reminders
@@ -34,6 +35,7 @@ def build_router() -> Router:
     """Every handler module's router, in order: the emergency net first, then onboarding's text
     handler, and escalation to a person last, for whatever nothing else understood."""
     router = Router()
+    router.include(keywords.router)
     router.include(escalations.urgent_router)
     for module in (onboarding, answers, family, escalations, escalation_desk, updates, handoffs):
         router.include(module.router)
@@ -113,6 +115,7 @@ class CareBot:
         self.watch = StaffWatch(db, clock, self.translator, self.desk)
         self.telegram: TelegramChannel | None = None
         self.slack: SlackChannel | None = None
+        self.sms: SmsChannel | None = None
         self.practice: Practice | None = None
         self._tasks: list[asyncio.Task[None]] = []
         if settings.telegram.token is not None:
@@ -137,6 +140,17 @@ class CareBot:
                 app_token=slack.app_token.get_secret_value() if slack.app_token else None,
             )
             self.outbox.add_adapter(self.slack)
+        sms = settings.sms
+        if sms.account_sid and sms.auth_token and sms.from_number and settings.public_url:
+            self.sms = SmsChannel(
+                sms.account_sid,
+                sms.auth_token.get_secret_value(),
+                sms.from_number,
+                sms.api_url,
+                settings.public_url,
+                self.handle,
+            )
+            self.outbox.add_adapter(self.sms)
 
     async def handle(self, event: Inbound) -> Outcome:
         return await self.pipeline.handle(event)
@@ -158,6 +172,8 @@ class CareBot:
                 )
         if self.slack is not None:
             await self.slack.start()
+        if self.sms is not None:
+            await self.sms.start()
         if self.telegram is not None and self.desk.invite_link_base is None:
             self.pipeline.desk = self.desk = self.watch.desk = _with_invites(
                 self.desk, self.telegram.username, self.settings.invite_valid_days
@@ -174,6 +190,22 @@ class CareBot:
             await self.telegram.stop()
         if self.slack is not None:
             await self.slack.stop()
+        if self.sms is not None:
+            await self.sms.stop()
+
+    async def delivery_status(
+        self, channel: str, provider_id: str, status: str, error_code: str | None
+    ) -> None:
+        """A provider's delivery report: move the message forward (reports come in any order);
+        an opted-out recipient (Twilio 21610) is recorded as opted out."""
+        if not provider_id:
+            return
+        async with self.db.transaction() as conn:
+            record = Record(conn)
+            address = await record.messages.report_status(provider_id, status, error_code)
+            if address is not None and error_code == "21610":
+                await record.identities.opt_out_address(channel, address, self.clock.now())
+                log.warning("provider reports message %s: recipient opted out", provider_id)
 
     async def forget_events_before(self, before: datetime) -> int:
         async with self.db.transaction() as conn:

@@ -78,7 +78,8 @@ async def _run(settings: Settings) -> int:
             "no platform credentials set: set CAREBOT_TELEGRAM__TOKEN,"
             " CAREBOT_TELEGRAM__WEBHOOK_SECRET and CAREBOT_PUBLIC_URL (or"
             " CAREBOT_TELEGRAM__MODE=polling) to serve Telegram; CAREBOT_SLACK__BOT_TOKEN,"
-            " CAREBOT_SLACK__SIGNING_SECRET and CAREBOT_SLACK__ESCALATION_CHANNEL for Slack"
+            " CAREBOT_SLACK__SIGNING_SECRET and CAREBOT_SLACK__ESCALATION_CHANNEL for Slack;"
+            " CAREBOT_SMS__ACCOUNT_SID, __AUTH_TOKEN, __FROM_NUMBER and CAREBOT_PUBLIC_URL for SMS"
         )
     missing = missing_for_run(settings)
     if missing:
@@ -110,20 +111,18 @@ async def _check(settings: Settings) -> int:
             settings.slack_configured(),
             "socket mode" if settings.slack.app_token else "http",
         ),
+        ("sms", settings.sms_configured(), settings.sms.provider),
     ):
         gaps = [
             m
             for m in missing
             if m.startswith(f"CAREBOT_{name.upper()}__")
-            or (name == "telegram" and m == "CAREBOT_PUBLIC_URL")
+            or (name in ("telegram", "sms") and m == "CAREBOT_PUBLIC_URL")
         ]
         if not configured:
             print(f"{name}: not configured")
         else:
             print(f"{name}: {'missing ' + ', '.join(gaps) if gaps else f'ready ({mode})'}")
-    print(
-        f"sms: {'configured (not served yet)' if settings.sms_configured() else 'not configured'}"
-    )
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")
     return 0

@@ -205,6 +205,15 @@ def missing_for_run(settings: Settings) -> list[str]:
                 missing.append("CAREBOT_TELEGRAM__WEBHOOK_SECRET")
             if settings.public_url is None:
                 missing.append("CAREBOT_PUBLIC_URL")
+    if settings.sms_configured():
+        for value, name in (
+            (settings.sms.auth_token, "AUTH_TOKEN"),
+            (settings.sms.from_number, "FROM_NUMBER"),
+        ):
+            if value is None:
+                missing.append(f"CAREBOT_SMS__{name}")
+        if settings.public_url is None and "CAREBOT_PUBLIC_URL" not in missing:
+            missing.append("CAREBOT_PUBLIC_URL")
     if settings.slack_configured():
         if settings.slack.signing_secret is None and settings.slack.app_token is None:
             missing.append("CAREBOT_SLACK__SIGNING_SECRET")

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from bot.channels.base import (
     ChannelAdapter,
     PermanentFailure,
+    RecipientOptedOut,
     RecipientUnreachable,
     RetryLater,
     TemporaryFailure,
@@ -191,22 +192,27 @@ class Outbox:
                     log.warning("message %d failed (%s), retry in %ds", message.id, error, delay)
                     report.retried += 1
                 elif isinstance(error, RecipientUnreachable):
-                    await record.identities.mark_blocked(message.channel, message.address, now)
-                    await record.messages.mark_failed(message.id, "recipient blocked the bot")
+                    opted_out = isinstance(error, RecipientOptedOut)
+                    why = "recipient opted out" if opted_out else "recipient blocked the bot"
+                    if opted_out:
+                        await record.identities.opt_out_address(
+                            message.channel, message.address, now
+                        )
+                    else:
+                        await record.identities.mark_blocked(message.channel, message.address, now)
+                    await record.messages.mark_failed(message.id, why)
                     others = await record.messages.fail_queued_to(
-                        message.channel, message.address, "recipient blocked the bot"
+                        message.channel, message.address, why
                     )
                     await record.audit.record(
                         actor_type="system",
                         actor_id="outbox",
-                        action="identity.blocked",
+                        action="identity.opted_out" if opted_out else "identity.blocked",
                         entity_type="message",
                         entity_id=str(message.id),
                         now=now,
                     )
-                    log.warning(
-                        "message %d: recipient blocked the bot (%d more failed)", message.id, others
-                    )
+                    log.warning("message %d: %s (%d more failed)", message.id, why, others)
                     report.failed += 1 + others
                 else:
                     await record.messages.mark_failed(message.id, str(error)[:200])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -54,6 +55,41 @@ def build_web(carebot: CareBot) -> Starlette:
         carebot.metrics.count_inbound("slack", duplicate=False)
         return Response(body, status_code=status, headers=headers)
 
+    async def sms_form(request: Request, path: str) -> dict[str, str] | None:
+        """The form Twilio posted, if its signature over the public URL holds."""
+        if carebot.sms is None:
+            return None
+        params = {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
+        if not carebot.sms.signed(path, params, request.headers.get("X-Twilio-Signature", "")):
+            log.warning("twilio request refused: bad signature on %s", path)
+            return None
+        return params
+
+    async def sms_inbound(request: Request) -> Response:
+        params = await sms_form(request, "/sms/twilio")
+        if params is None:
+            return PlainTextResponse("forbidden", status_code=403)
+        assert carebot.sms is not None
+        try:
+            outcome = await carebot.sms.receive(params)
+        except Exception:  # noqa: BLE001 - 500: Twilio retries the webhook
+            log.exception("sms %s failed", params.get("MessageSid"))
+            return PlainTextResponse("error", status_code=500)
+        carebot.metrics.count_inbound("sms", duplicate=bool(outcome and outcome.duplicate))
+        return Response("<Response/>", media_type="text/xml")
+
+    async def sms_status(request: Request) -> Response:
+        params = await sms_form(request, "/sms/twilio/status")
+        if params is None:
+            return PlainTextResponse("forbidden", status_code=403)
+        await carebot.delivery_status(
+            "sms",
+            params.get("MessageSid", ""),
+            params.get("MessageStatus", ""),
+            params.get("ErrorCode") or None,
+        )
+        return Response("<Response/>", media_type="text/xml")
+
     async def healthz(request: Request) -> Response:
         checks: dict[str, str] = {}
         try:
@@ -65,6 +101,8 @@ def build_web(carebot: CareBot) -> Starlette:
             checks["telegram"] = "started" if carebot.telegram.started else "stopped"
         if carebot.slack is not None:
             checks["slack"] = "started" if carebot.slack.started else "stopped"
+        if carebot.sms is not None:
+            checks["sms"] = "started" if carebot.sms.started else "stopped"
         healthy = checks["database"] == "ok" and all(
             v in ("ok", "started") for v in checks.values()
         )
@@ -83,6 +121,8 @@ def build_web(carebot: CareBot) -> Starlette:
         routes=[
             Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/sms/twilio", sms_inbound, methods=["POST"]),
+            Route("/sms/twilio/status", sms_status, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ]

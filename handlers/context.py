@@ -164,13 +164,22 @@ class Context:
     form: Form | None = None
     form_errors: dict[str, str] = field(default_factory=dict)
     home: list[Section] | None = None
+    #: An address that opted out gets nothing, except the answers to STOP/START/HELP and to an
+    #: emergency, whose handlers set this.
+    may_answer_opted_out: bool = False
 
     @property
     def language(self) -> str:
         return current_language.get()
 
-    async def reply(self, *parts: Msg, buttons: tuple[ButtonSpec, ...] = ()) -> int:
-        """Answer on the channel and address the event came from."""
+    async def reply(self, *parts: Msg, buttons: tuple[ButtonSpec, ...] = ()) -> int | None:
+        """Answer on the channel and address the event came from (None: it opted out)."""
+        if (
+            self.identity is not None
+            and self.identity.opted_out_at
+            and not (self.may_answer_opted_out)
+        ):
+            return None
         return await self.out.to_address(
             channel=self.event.channel,
             address=self.event.address,

@@ -81,6 +81,7 @@ async def emergency(event: Inbound, ctx: Context) -> bool:
     if not event.text or not signals_emergency(event.text):
         return False
     log.warning("emergency signalled event=%s", event.event_id)
+    ctx.may_answer_opted_out = True  # someone in danger wrote to us: answer them regardless
     await ctx.reply(
         _(
             "If this is an emergency, call 911 now. If you or someone else may be in crisis or"

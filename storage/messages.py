@@ -24,6 +24,13 @@ class ViewRequestRow(Protocol):
     at: str
 
 
+# Provider delivery reports -> our statuses, and their order (a report never moves one back).
+_REPORTED = {
+    "queued": "queued", "accepted": "queued", "sending": "sent", "sent": "sent",
+    "delivered": "delivered", "undelivered": "failed", "failed": "failed", "read": "delivered",
+}  # fmt: skip
+_RANK = {"queued": 0, "sent": 1, "unknown": 1, "delivered": 2, "failed": 2}
+
 _INSERT_STAFF_REQUEST = (
     "INSERT INTO message (direction, channel, address, guardian_id, staff_id, body,"
     " status, provider_message_id, not_before, created_at, event_id)"
@@ -266,6 +273,27 @@ class MessageRepo:
             (error, channel, address),
         )
         return cur.rowcount
+
+    async def report_status(
+        self, provider_id: str, reported: str, error_code: str | None
+    ) -> str | None:
+        """Apply a provider's delivery report; never moves a message backwards (reports arrive
+        in any order). Returns the message's address, or None if the id is unknown."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT id, address, status FROM message WHERE provider_message_id = ?"
+            " AND direction = 'out'",
+            (provider_id,),
+        )
+        if row is None:
+            return None
+        new = _REPORTED.get(reported)
+        if new is not None and _RANK[new] > _RANK.get(row["status"], 0):
+            await self._conn.execute(
+                "UPDATE message SET status = ?, error = COALESCE(?, error) WHERE id = ?",
+                (new, f"provider error {error_code}" if error_code else None, row["id"]),
+            )
+        return str(row["address"])
 
     async def status(self, message_id: int) -> str | None:
         row = await fetch_one(self._conn, "SELECT status FROM message WHERE id = ?", (message_id,))

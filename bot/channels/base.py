@@ -45,6 +45,10 @@ class RecipientUnreachable(DeliveryError):
     """The recipient blocked us or opted out: stop writing to this address."""
 
 
+class RecipientOptedOut(RecipientUnreachable):
+    """The provider says the recipient opted out (e.g. Twilio 21610): record the opt-out."""
+
+
 class PermanentFailure(DeliveryError):
     """The platform refused this message for good (e.g. 400 Bad Request)."""
 

@@ -7,6 +7,7 @@ statuses arrive as form posts signed with ``X-Twilio-Signature`` over the public
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +24,7 @@ from bot.channels.base import (
     Capabilities,
     PermanentFailure,
     RateLimits,
-    RecipientUnreachable,
+    RecipientOptedOut,
     RetryLater,
     TemporaryFailure,
 )
@@ -46,13 +47,27 @@ class RootedHttpClient(AsyncTwilioHttpClient):
         self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
 
     async def request(  # type: ignore[override]
-        self, method: str, url: str, *args: Any, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        **kwargs: Any,
     ) -> Response:
         parts = urlsplit(url)
         rooted = urlunsplit(
             (self._scheme, self._netloc, self._prefix + parts.path, parts.query, "")
         )
-        return await super().request(method, rooted, *args, **kwargs)
+        if auth is not None:
+            # The Authorization header directly: aiohttp 3.12+ deprecates the BasicAuth object
+            # the twilio library would build.
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        return await super().request(
+            method, rooted, params=params, data=data, headers=headers, auth=None, **kwargs
+        )
 
 
 class SmsChannel:
@@ -128,7 +143,7 @@ class SmsChannel:
             )
         except TwilioRestException as error:
             if error.code == OPTED_OUT:
-                raise RecipientUnreachable("opted out (21610)") from error
+                raise RecipientOptedOut("recipient opted out (21610)") from error
             if error.status == 429:
                 raise RetryLater(5, "rate limited (429)") from error
             if error.status >= 500:

@@ -1,0 +1,98 @@
+"""Carrier keywords on channels whose carriers act on them (SMS): STOP, START, HELP.
+
+Matched on the whole message, in English and Spanish, before anything else reads it. An opt-out
+is recorded at once, anything still queued to the number is withdrawn, and one confirmation goes
+out with nothing after it. START (UNSTOP, YES) opts back in; HELP (INFO, AYUDA) answers with the
+practice's name and phone.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+
+from handlers.context import Context
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.texts import _
+
+log = logging.getLogger(__name__)
+router = Router()
+
+OPT_OUT = {
+    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out",
+    "opt-out", "alto", "parar", "para", "no mas", "no mas mensajes", "baja", "cancelar",
+}  # fmt: skip
+OPT_IN = {"start", "unstop", "yes", "si", "comenzar", "iniciar"}
+HELP = {"help", "info", "ayuda"}
+SPANISH = {"alto", "parar", "para", "no mas", "no mas mensajes", "baja", "cancelar", "si",
+           "comenzar", "iniciar", "ayuda"}  # fmt: skip
+
+
+def keyword(text: str | None) -> str:
+    """The message reduced for keyword matching: lower case, no accents or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.replace(".", " ").replace("!", " ").split())
+
+
+@router.text(linked_only=False)
+async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
+    if not event.carrier_keywords:
+        return False
+    word = keyword(event.text)
+    if word not in OPT_OUT | OPT_IN | HELP:
+        return False
+    if word in SPANISH:
+        ctx.set_language("es")
+    ctx.may_answer_opted_out = True  # the carriers' rules ask for exactly these answers
+    practice = ctx.practice
+    if word in HELP:
+        await ctx.reply(
+            _(
+                "{practice}: appointment reminders and messages. For help call {phone}. Reply"
+                " STOP to unsubscribe.",
+                practice=practice.name,
+                phone=practice.phone,
+            )
+        )
+        return True
+    identity = ctx.identity
+    if word in OPT_OUT:
+        withdrawn = await ctx.record.messages.fail_queued_to(
+            event.channel, event.address, "recipient opted out"
+        )
+        if identity is not None:
+            await ctx.record.identities.opt_out(identity.id, ctx.now)
+            await _audit(ctx, "identity.opted_out", identity.id)
+        log.info("opt-out event=%s withdrawn=%d", event.event_id, withdrawn)
+        await ctx.reply(
+            _(
+                "You're unsubscribed from {practice} messages and will get nothing more. Reply"
+                " START to subscribe again.",
+                practice=practice.name,
+            )
+        )
+        return True
+    if identity is not None:
+        await ctx.record.identities.opt_in(identity.id, ctx.now)
+        await _audit(ctx, "identity.opted_in", identity.id)
+    await ctx.reply(
+        _(
+            "You're subscribed to {practice} messages again. Reply STOP to unsubscribe, HELP"
+            " for help.",
+            practice=practice.name,
+        )
+    )
+    return True
+
+
+async def _audit(ctx: Context, action: str, identity_id: int) -> None:
+    await ctx.record.audit.record(
+        actor_type="guardian" if ctx.guardian else "system",
+        actor_id=ctx.guardian.id if ctx.guardian else "unknown",
+        action=action,
+        entity_type="channel_identity",
+        entity_id=str(identity_id),
+        now=ctx.now,
+    )

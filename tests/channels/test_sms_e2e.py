@@ -1,0 +1,253 @@
+"""End to end on SMS: the twilio library against the fake Twilio API, signed webhooks in."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.app import CareBot
+from bot.config import PracticeSettings, Settings, SmsSettings
+from bot.sandbox.fake_twilio import FakeTwilio, twilio_signature
+from bot.sandbox.server import serve_app
+from bot.web import build_web
+from storage.clock import FakeClock
+from storage.db import Database
+from storage.models import Guardian
+from storage.record import Record
+from tests.harness import Harness
+
+PUBLIC = "https://carebot.example.org"
+FROM = "+15550100000"
+ANA = "+15551230001"
+VISIT = datetime(2026, 11, 26, 20, 30, tzinfo=UTC)  # Thursday 3:30 PM in New York
+_sids = itertools.count(1)
+
+
+@dataclass
+class SmsStack:
+    twilio: FakeTwilio
+    carebot: CareBot
+    client: httpx.AsyncClient
+    harness: Harness
+
+    async def post(self, path: str, params: dict[str, str], signature: str | None = None) -> int:
+        if signature is None:
+            signature = twilio_signature(self.twilio.auth_token, PUBLIC + path, params)
+        response = await self.client.post(
+            path,
+            content=urlencode(params),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+            },
+        )
+        return response.status_code
+
+    async def text(self, body: str, sender: str = ANA, sid: str | None = None) -> int:
+        params = {
+            "MessageSid": sid or f"SMin{next(_sids):06d}",
+            "AccountSid": self.twilio.account_sid,
+            "From": sender,
+            "To": FROM,
+            "Body": body,
+            "NumMedia": "0",
+        }
+        status = await self.post("/sms/twilio", params)
+        await self.deliver()
+        return status
+
+    async def deliver(self) -> None:
+        for _round in range(10):
+            await self.carebot.outbox.deliver_due()
+            if not await self.harness.scalar(
+                "SELECT COUNT(*) FROM message WHERE status = 'queued' AND not_before <= ?",
+                self.harness.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ):
+                return
+            self.harness.clock.advance(timedelta(seconds=1))
+
+    async def remind(self) -> None:
+        await self.carebot.reminders.run_due()
+        await self.deliver()
+
+
+@pytest.fixture
+async def sms(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SmsStack]:
+    twilio = FakeTwilio()
+    async with serve_app(twilio.app) as root:
+        settings = Settings(
+            database=str(tmp_path / "carebot.db"),
+            public_url=PUBLIC,
+            sms=SmsSettings(
+                account_sid=twilio.account_sid,
+                auth_token=SecretStr(twilio.auth_token),
+                from_number=FROM,
+                api_url=root,
+            ),
+            practice=PracticeSettings(
+                name="Bright Steps Therapy", phone="+1 555 010 2030", timezone="America/New_York"
+            ),
+        )
+        db = await Database.open(settings.database)
+        carebot = CareBot(settings, db, clock)
+        await carebot.start(run_outbox=False)
+        harness = Harness(db, clock)
+        await harness.family("g-ana", "Ana", [("p-maya", "Maya", "2019-03-14")])
+        async with db.transaction() as conn:
+            await Record(conn).people.save_guardian(
+                Guardian(
+                    id="g-ana",
+                    first_name="Ana",
+                    last_name="Rivera",
+                    phone=ANA,
+                    language="en",
+                    sms_consent=True,
+                    timezone=None,
+                ),
+                clock.now(),
+            )
+        async with serve_app(build_web(carebot)) as bot_root:
+            async with httpx.AsyncClient(base_url=bot_root) as client:
+                yield SmsStack(twilio, carebot, client, harness)
+        await carebot.stop()
+        await db.close()
+
+
+async def test_a_reminder_goes_out_by_text(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    [body] = sms.twilio.to(ANA)
+    assert body.startswith(
+        "Hi Ana, this is Bright Steps Therapy. Reminder: Maya has an appointment"
+    )
+    assert sms.twilio.sent[0].from_ == FROM
+    assert sms.twilio.sent[0].status_callback == f"{PUBLIC}/sms/twilio/status"
+
+
+async def test_stop_opts_out_at_once_and_nothing_follows(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    assert await sms.text("Stop") == 200
+    assert sms.twilio.to(ANA) == [
+        "You're unsubscribed from Bright Steps Therapy messages and will get nothing more."
+        " Reply START to subscribe again."
+    ]
+    assert (
+        await sms.harness.scalar(
+            "SELECT opted_out_at IS NOT NULL FROM channel_identity WHERE address = ?", f"sms:{ANA}"
+        )
+        == 1
+    )
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    assert await sms.text("what time is it?") == 200
+    assert len(sms.twilio.to(ANA)) == 1  # no reminder, no answer
+
+    assert await sms.text("START") == 200
+    assert sms.twilio.to(ANA)[-1].startswith("You're subscribed to Bright Steps Therapy messages")
+
+
+async def test_spanish_opt_out_and_help(sms: SmsStack) -> None:
+    assert await sms.text("AYUDA") == 200
+    assert sms.twilio.to(ANA)[-1] == (
+        "Bright Steps Therapy: recordatorios de citas y mensajes. Para ayuda llame al"
+        " +1 555 010 2030. Responda ALTO para darse de baja."
+    )
+    assert await sms.text("no más") == 200
+    assert sms.twilio.to(ANA)[-1].startswith("Se dio de baja de los mensajes de Bright Steps")
+
+
+async def test_help_in_english(sms: SmsStack) -> None:
+    await sms.text("help")
+    assert sms.twilio.to(ANA) == [
+        "Bright Steps Therapy: appointment reminders and messages. For help call"
+        " +1 555 010 2030. Reply STOP to unsubscribe."
+    ]
+
+
+async def test_a_forged_or_missing_signature_is_refused_and_writes_nothing(sms: SmsStack) -> None:
+    before = await sms.harness.scalar("SELECT COUNT(*) FROM message")
+    params = {"MessageSid": "SMforged", "From": ANA, "To": FROM, "Body": "STOP"}
+    assert await sms.post("/sms/twilio", params, signature="bm90IGEgc2lnbmF0dXJl") == 403
+    assert await sms.post("/sms/twilio", params, signature="") == 403
+    wrong_url = twilio_signature(
+        sms.twilio.auth_token, "https://elsewhere.example/sms/twilio", params
+    )
+    assert await sms.post("/sms/twilio", params, signature=wrong_url) == 403
+    assert await sms.harness.scalar("SELECT COUNT(*) FROM message") == before
+    assert (
+        await sms.harness.scalar(
+            "SELECT opted_out_at FROM channel_identity WHERE address = ?", f"sms:{ANA}"
+        )
+        is None
+    )
+
+
+async def test_a_duplicate_message_sid_is_ignored(sms: SmsStack) -> None:
+    assert await sms.text("HELP", sid="SMdup") == 200
+    assert await sms.text("HELP", sid="SMdup") == 200
+    assert len(sms.twilio.to(ANA)) == 1
+    assert (
+        await sms.harness.scalar(
+            "SELECT COUNT(*) FROM message WHERE direction = 'in' AND provider_message_id = 'SMdup'"
+        )
+        == 1
+    )
+
+
+async def test_twilio_21610_marks_the_number_opted_out(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    sms.twilio.fail_next(code=21610, message="Attempt to send to unsubscribed recipient")
+    await sms.remind()
+    assert sms.twilio.to(ANA) == []
+    assert (
+        await sms.harness.scalar(
+            "SELECT opted_out_at IS NOT NULL FROM channel_identity WHERE address = ?", f"sms:{ANA}"
+        )
+        == 1
+    )
+
+
+async def test_status_callbacks_in_any_order(sms: SmsStack) -> None:
+    await sms.text("help")
+    [sent] = sms.twilio.sent
+    status = "SELECT status FROM message WHERE provider_message_id = ?"
+    delivered = {"MessageSid": sent.sid, "MessageStatus": "delivered", "To": ANA}
+    late_sent = {"MessageSid": sent.sid, "MessageStatus": "sent", "To": ANA}
+    assert await sms.post("/sms/twilio/status", delivered) == 200
+    assert await sms.post("/sms/twilio/status", late_sent) == 200
+    assert await sms.harness.scalar(status, sent.sid) == "delivered"
+    forged = {"MessageSid": sent.sid, "MessageStatus": "failed", "To": ANA}
+    assert await sms.post("/sms/twilio/status", forged, signature="x") == 403
+    assert await sms.harness.scalar(status, sent.sid) == "delivered"
+
+
+async def test_a_status_report_of_21610_opts_the_number_out(sms: SmsStack) -> None:
+    await sms.text("help")
+    [sent] = sms.twilio.sent
+    report = {
+        "MessageSid": sent.sid, "MessageStatus": "undelivered", "ErrorCode": "21610", "To": ANA,
+    }  # fmt: skip
+    assert await sms.post("/sms/twilio/status", report) == 200
+    assert (
+        await sms.harness.scalar(
+            "SELECT status FROM message WHERE provider_message_id = ?", sent.sid
+        )
+        == "failed"
+    )
+    assert (
+        await sms.harness.scalar(
+            "SELECT opted_out_at IS NOT NULL FROM channel_identity WHERE address = ?", f"sms:{ANA}"
+        )
+        == 1
+    )
+    await asyncio.sleep(0)
