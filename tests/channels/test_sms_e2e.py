@@ -250,4 +250,3 @@ async def test_a_status_report_of_21610_opts_the_number_out(sms: SmsStack) -> No
         )
         == 1
     )
-    await asyncio.sleep(0)
