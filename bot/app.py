@@ -97,6 +97,14 @@ def _with_invites(desk: StaffDesk, username: str, days: int) -> StaffDesk:
     return replace(desk, invite_link_base=f"https://t.me/{username}?start=", invite_valid_days=days)
 
 
+#: Channels without buttons (their capabilities say so): buttons become numbered replies.
+NUMBERED_CHANNELS = frozenset(
+    name
+    for name, capabilities in (("sms", SmsChannel.capabilities),)
+    if not capabilities.supports_buttons
+)
+
+
 class CareBot:
     """One running carebot: everything wired, started and stopped together."""
 
@@ -109,9 +117,15 @@ class CareBot:
         self.outbox = Outbox(db, clock, {})
         self.desk = staff_desk(settings)
         self.pipeline = Pipeline(
-            db, clock, self.translator, build_router(), self.outbox.wake, desk=self.desk
+            db,
+            clock,
+            self.translator,
+            build_router(),
+            self.outbox.wake,
+            desk=self.desk,
+            numbered_channels=NUMBERED_CHANNELS,
         )
-        self.reminders = ReminderDispatcher(db, clock, self.translator)
+        self.reminders = ReminderDispatcher(db, clock, self.translator, NUMBERED_CHANNELS)
         self.watch = StaffWatch(db, clock, self.translator, self.desk)
         self.telegram: TelegramChannel | None = None
         self.slack: SlackChannel | None = None

@@ -9,7 +9,7 @@ from datetime import datetime
 from handlers.events import Inbound
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section, StaffButton
-from handlers.texts import Msg, Translator, normalize_language
+from handlers.texts import Msg, Prompt, Translator, _, normalize_language
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
 
@@ -27,6 +27,19 @@ class ButtonSpec:
     value: str = ""
 
 
+ANSWERS = ("confirm", "cancel", "reschedule")
+
+
+def numbered(buttons: tuple[ButtonSpec, ...]) -> Msg:
+    """Buttons as numbered replies. Never the word CANCEL as an answer: carriers take it for
+    an opt-out; "2" is what cancels."""
+    if tuple(b.action for b in buttons) == ANSWERS:
+        return _("Reply 1 to confirm, 2 to cancel, 3 to reschedule.")
+    lines = {f"choice{i}": b.label for i, b in enumerate(buttons)}
+    layout = "\n".join(f"{i + 1} = {{choice{i}}}" for i in range(len(buttons)))
+    return Msg("{intro}\n" + layout, {"intro": _("Reply with a number:"), **lines})
+
+
 @dataclass
 class Outgoing:
     """Sends messages in the recipient's language, as rows in the outbox."""
@@ -35,6 +48,8 @@ class Outgoing:
     now: datetime
     practice: Practice
     translator: Translator
+    #: Channels without buttons: their buttons become numbered replies ("Reply 1 to confirm").
+    numbered_channels: frozenset[str] = frozenset()
     queued: list[int] = field(default_factory=list)
 
     def render(self, msg: Msg, language: str, timezone: str | None = None) -> str:
@@ -52,6 +67,9 @@ class Outgoing:
         not_before: datetime | None = None,
     ) -> int:
         """Queue one message made of ``parts`` (paragraphs) to an address."""
+        if buttons and channel in self.numbered_channels:
+            parts = [p for p in parts if not isinstance(p, Prompt)]
+            parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), numbered(buttons))
         body = "\n\n".join(self.render(p, language) for p in parts)
         issued: list[Button] = []
         for spec in buttons:

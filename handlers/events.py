@@ -27,6 +27,8 @@ class Inbound(BaseModel):
         home: the staff member opened the bot's home screen.
         carrier_keywords: the channel's carriers act on STOP/START/HELP (SMS): the bot must
             answer those words as the carriers' rules say, before anything else.
+        numbered_replies: the channel has no buttons; "1", "2"… answer the numbered choices of
+            the last message that offered some.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -47,6 +49,7 @@ class Inbound(BaseModel):
     fields: dict[str, str] = {}
     home: bool = False
     carrier_keywords: bool = False
+    numbered_replies: bool = False
 
     def command(self) -> tuple[str, str] | None:
         """('/start abc' -> ('start', 'abc')); None if the text is not a command."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ PRACTICE_TTL = timedelta(seconds=60)
 #: Who a workspace user is, for read-only views, is remembered this long (a re-import that
 #: changes someone's role or account takes effect within it; changes are always re-read).
 STAFF_TTL = timedelta(seconds=10)
+#: A numbered reply: "2", " 2 ", "2."
+NUMBER = re.compile(r"\s*(\d{1,2})\s*\.?\s*")
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Pipeline:
         router: Router,
         on_queued: Callable[[], None] | None = None,
         desk: StaffDesk | None = None,
+        numbered_channels: frozenset[str] = frozenset(),
     ) -> None:
         self._db = db
         self._clock = clock
@@ -67,6 +71,7 @@ class Pipeline:
         self._practice_cache: tuple[datetime, Practice] | None = None
         self._staff_cache: dict[str, tuple[datetime, Staff | None]] = {}
         self.desk = desk or StaffDesk()
+        self._numbered = numbered_channels
         self._views = ViewLog(db)
         #: Events handled so far (duplicates included), for tests and the sandbox to wait on.
         self.handled = 0
@@ -126,11 +131,13 @@ class Pipeline:
             provider_message_id=event.provider_message_id,
             now=now,
         )
+        if event.numbered_replies and event.text and guardian is not None:
+            event = await self._numbered_choice(event, record)
         token = current_language.set(
             normalize_language(guardian.language if guardian else event.language_hint)
         )
         try:
-            out = Outgoing(record, now, practice, self._translator)
+            out = Outgoing(record, now, practice, self._translator, self._numbered)
             ctx = Context(event, record, now, practice, out, identity, guardian, desk=self.desk)
             await self._route(event, ctx)
             notice = out.render(ctx.notice, current_language.get()) if ctx.notice else None
@@ -161,7 +168,7 @@ class Pipeline:
             record = Record(conn)
             practice = await self._practice(record, now)
             staff = await self._staff_for_view(record, self.desk.user_of(event.address), now)
-            out = Outgoing(record, now, practice, self._translator)
+            out = Outgoing(record, now, practice, self._translator, self._numbered)
             ctx = Context(
                 event, record, now, practice, out, None, None, desk=self.desk, staff=staff
             )
@@ -187,7 +194,7 @@ class Pipeline:
             provider_message_id=event.provider_message_id,
             now=now,
         )
-        out = Outgoing(record, now, practice, self._translator)
+        out = Outgoing(record, now, practice, self._translator, self._numbered)
         ctx = Context(event, record, now, practice, out, None, None, desk=self.desk, staff=staff)
         token = current_language.set("en")
         try:
@@ -234,6 +241,18 @@ class Pipeline:
             handler = router.staff_commands.get(router.staff_command_name(text))
             if handler is not None:
                 await handler(event, ctx)
+
+    async def _numbered_choice(self, event: Inbound, record: Record) -> Inbound:
+        """ "2" on a channel without buttons presses the second button of the last message
+        that offered some; anything else stays text."""
+        match = NUMBER.fullmatch(event.text or "")
+        if match is None:
+            return event
+        tokens = await record.messages.latest_buttons(event.channel, event.address)
+        position = int(match.group(1)) - 1
+        if not 0 <= position < len(tokens):
+            return event  # not one of the choices: the text handlers answer it
+        return event.model_copy(update={"choice": tokens[position], "text": None})
 
     async def _staff_for_view(self, record: Record, user: str, now: datetime) -> Staff | None:
         """The staff member behind a workspace user, for a read-only view (cached briefly)."""

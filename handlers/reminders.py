@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.context import ButtonSpec, Outgoing
 from handlers.quiet_hours import next_allowed
-from handlers.texts import Msg, Translator, When, _
+from handlers.texts import Msg, Translator, When, _, prompt
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Appointment, Guardian, Practice, Reminder
@@ -85,10 +85,17 @@ async def _plan_for(
 class ReminderDispatcher:
     """Sends what is due. Woken by the scheduler; the clock decides what "due" means."""
 
-    def __init__(self, db: Database, clock: Clock, translator: Translator) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        translator: Translator,
+        numbered_channels: frozenset[str] = frozenset(),
+    ) -> None:
         self._db = db
         self._clock = clock
         self._translator = translator
+        self._numbered = numbered_channels
 
     async def run_due(self) -> int:
         """Queue every due reminder (one message per guardian and day); returns messages queued."""
@@ -98,7 +105,7 @@ class ReminderDispatcher:
             practice = await record.practice.get()
             if practice is None:
                 return 0
-            out = Outgoing(record, now, practice, self._translator)
+            out = Outgoing(record, now, practice, self._translator, self._numbered)
             done: set[int] = set()
             for reminder in await record.reminders.due(now):
                 if reminder.id not in done:
@@ -213,7 +220,7 @@ async def reminder_message(
                 date=When(first.start_at, "date"),
                 time=When(first.start_at, "time"),
             ),
-            _("Please confirm, cancel or ask to reschedule with the buttons below."),
+            prompt("Please confirm, cancel or ask to reschedule with the buttons below."),
         ]
         buttons = _answer_buttons(first, None)
     else:
@@ -233,7 +240,7 @@ async def reminder_message(
                 "\n".join(f"• {{line{i}}}" for i in range(len(lines))),
                 {f"line{i}": line for i, line in enumerate(lines)},
             ),
-            _("Please answer for each visit with the buttons below."),
+            prompt("Please answer for each visit with the buttons below."),
         ]
         buttons = tuple(b for a in appointments for b in _answer_buttons(a, names[a.id]))
     parts.append(_("Questions? Call us at {phone}.", phone=practice.phone))

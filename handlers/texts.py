@@ -33,6 +33,20 @@ class Msg:
         return hash(self.msgid)
 
 
+@dataclass(frozen=True)
+class Prompt(Msg):
+    """A sentence that points at the buttons ("… with the buttons below"): on a channel
+    without buttons it is left out, and the numbered replies say what to do instead."""
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
+def prompt(msgid: str, **params: object) -> Prompt:
+    """Like :func:`_`, for a :class:`Prompt` (extracted for translation as well)."""
+    return Prompt(msgid, params)
+
+
 def _(msgid: str, **params: object) -> Msg:
     """Mark ``msgid`` for translation, with named placeholders."""
     return Msg(msgid, params)

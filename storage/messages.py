@@ -209,6 +209,19 @@ class MessageRepo:
             for row in rows
         ]
 
+    async def latest_buttons(self, channel: str, address: str) -> list[str]:
+        """The button tokens of the latest message with buttons sent to an address, in order
+        (what "1", "2", "3" answer on a channel without buttons)."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT b.token FROM message_button b WHERE b.message_id = (SELECT MAX(m.id)"
+            " FROM message m JOIN message_button mb ON mb.message_id = m.id"
+            " WHERE m.channel = ? AND m.address = ? AND m.direction = 'out'"
+            " AND m.status != 'failed') ORDER BY b.position",
+            (channel, address),
+        )
+        return [row[0] for row in rows]
+
     async def provider_id(self, message_id: int) -> str | None:
         row = await fetch_one(
             self._conn, "SELECT provider_message_id FROM message WHERE id = ?", (message_id,)

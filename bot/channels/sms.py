@@ -128,6 +128,7 @@ class SmsChannel:
                 text=params.get("Body", ""),
                 provider_message_id=sid,
                 carrier_keywords=True,
+                numbered_replies=True,
             )
         )
 

@@ -250,3 +250,42 @@ async def test_a_status_report_of_21610_opts_the_number_out(sms: SmsStack) -> No
         )
         == 1
     )
+
+
+async def test_numbered_replies_confirm_and_cancel_with_a_reason(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    sms.harness.clock.set(VISIT - timedelta(hours=72))
+    await sms.remind()
+    [reminder] = sms.twilio.to(ANA)
+    assert reminder == (
+        "Hi Ana, this is Bright Steps Therapy. Reminder: Maya has an appointment on Thursday,"
+        " November 26 at 3:30 PM.\n\nReply 1 to confirm, 2 to cancel, 3 to reschedule."
+        "\n\nQuestions? Call us at +1 555 010 2030."
+    )
+    assert "buttons" not in reminder and "CANCEL" not in reminder
+
+    assert await sms.text("1") == 200
+    assert sms.twilio.to(ANA)[-1].startswith("Thank you! Maya's appointment on Thursday")
+    assert (await sms.harness.appointment_row("a-1")).participant_status == "accepted"
+
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    assert await sms.text(" 2 ") == 200
+    assert sms.twilio.to(ANA)[-1] == (
+        "We're sorry Maya can't make it on Thursday, November 26 at 3:30 PM. Why are you"
+        " cancelling?\n\nReply with a number:\n1 = Sick\n2 = Schedule conflict\n3 = Other reason"
+        "\n4 = Keep the appointment"
+    )
+    assert await sms.text("1") == 200
+    row = await sms.harness.appointment_row("a-1")
+    assert (row.status, row.cancellation_reason) == ("cancelled", "sick")
+    assert "is cancelled" in sms.twilio.to(ANA)[-1]
+
+
+async def test_a_number_that_is_not_a_choice_is_not_pressed(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    assert await sms.text("7") == 200
+    row = await sms.harness.appointment_row("a-1")
+    assert row.participant_status == "needs-action" and row.status == "booked"
