@@ -25,6 +25,9 @@ class ButtonSpec:
     action: str
     appointment: Appointment | None = None
     value: str = ""
+    #: For one of several visits' answers: what the visit is called in a numbered list
+    #: ("Maya at 3:30 PM"), so a channel without buttons can offer "1C", "2X"…
+    subject: Msg | None = None
 
 
 ANSWERS = ("confirm", "cancel", "reschedule")
@@ -33,8 +36,18 @@ ANSWERS = ("confirm", "cancel", "reschedule")
 def numbered(buttons: tuple[ButtonSpec, ...]) -> Msg:
     """Buttons as numbered replies. Never the word CANCEL as an answer: carriers take it for
     an opt-out; "2" is what cancels."""
-    if tuple(b.action for b in buttons) == ANSWERS:
+    actions = tuple(b.action for b in buttons)
+    if actions == ANSWERS:
         return _("Reply 1 to confirm, 2 to cancel, 3 to reschedule.")
+    if len(buttons) > 3 and actions == ANSWERS * (len(buttons) // 3):
+        visits = [b.subject or b.label for b in buttons[::3]]
+        lines = {f"visit{i}": v for i, v in enumerate(visits)}
+        layout = "\n".join(f"{i + 1} = {{visit{i}}}" for i in range(len(visits)))
+        return Msg(
+            layout + "\n{how}",
+            {**lines, "how": _("Reply with the number and C to confirm, X to cancel or R to"
+                               " reschedule: 1C confirms the first.")},
+        )  # fmt: skip
     lines = {f"choice{i}": b.label for i, b in enumerate(buttons)}
     layout = "\n".join(f"{i + 1} = {{choice{i}}}" for i in range(len(buttons)))
     return Msg("{intro}\n" + layout, {"intro": _("Reply with a number:"), **lines})

@@ -31,8 +31,9 @@ PRACTICE_TTL = timedelta(seconds=60)
 #: Who a workspace user is, for read-only views, is remembered this long (a re-import that
 #: changes someone's role or account takes effect within it; changes are always re-read).
 STAFF_TTL = timedelta(seconds=10)
-#: A numbered reply: "2", " 2 ", "2."
-NUMBER = re.compile(r"\s*(\d{1,2})\s*\.?\s*")
+#: A numbered reply: "2", " 2 ", "2."; for one of several visits "1C", "2 x", "1R".
+NUMBER = re.compile(r"\s*(\d{1,2})\s*([cxrCXR])?\s*\.?\s*")
+LETTERS = {"c": 0, "x": 1, "r": 2}
 
 
 @dataclass
@@ -249,10 +250,23 @@ class Pipeline:
         if match is None:
             return event
         tokens = await record.messages.latest_buttons(event.channel, event.address)
-        position = int(match.group(1)) - 1
+        number, letter = int(match.group(1)), match.group(2)
+        position = number - 1
+        if letter is not None:
+            position = (number - 1) * 3 + LETTERS[letter.lower()]
+        elif len(tokens) > 3 and len(tokens) % 3 == 0 and await self._household(record, tokens):
+            return event  # "1" alone is ambiguous for several visits: the text handlers ask
         if not 0 <= position < len(tokens):
             return event  # not one of the choices: the text handlers answer it
         return event.model_copy(update={"choice": tokens[position], "text": None})
+
+    async def _household(self, record: Record, tokens: list[str]) -> bool:
+        """Whether these buttons answer several visits (confirm/cancel/reschedule each)."""
+        actions = []
+        for token in tokens:
+            found = await record.tokens.get(token)
+            actions.append(found.action if found else "")
+        return actions == ["confirm", "cancel", "reschedule"] * (len(tokens) // 3)
 
     async def _staff_for_view(self, record: Record, user: str, now: datetime) -> Staff | None:
         """The staff member behind a workspace user, for a read-only view (cached briefly)."""

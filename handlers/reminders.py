@@ -248,6 +248,7 @@ async def reminder_message(
 
 
 def _answer_buttons(appointment: Appointment, child: str | None) -> tuple[ButtonSpec, ...]:
+    subject = None
     if child is None:
         labels = (_("Confirm"), _("Cancel"), _("Reschedule"))
     else:
@@ -256,8 +257,9 @@ def _answer_buttons(appointment: Appointment, child: str | None) -> tuple[Button
             _("Cancel {child}", child=child),
             _("Reschedule {child}", child=child),
         )
+        subject = _("{child} at {time}", child=child, time=When(appointment.start_at, "time"))
     actions = ("confirm", "cancel", "reschedule")
     return tuple(
-        ButtonSpec(label=label, action=action, appointment=appointment)
+        ButtonSpec(label=label, action=action, appointment=appointment, subject=subject)
         for label, action in zip(labels, actions, strict=True)
     )

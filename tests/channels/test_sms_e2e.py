@@ -289,3 +289,40 @@ async def test_a_number_that_is_not_a_choice_is_not_pressed(sms: SmsStack) -> No
     assert await sms.text("7") == 200
     row = await sms.harness.appointment_row("a-1")
     assert row.participant_status == "needs-action" and row.status == "booked"
+
+
+LUZ = "+15551230002"
+
+
+async def test_a_household_answers_each_visit_with_a_number_and_a_letter(sms: SmsStack) -> None:
+    await sms.harness.family(
+        "g-luz", "Luz", [("p-leo", "Leo", "2017-05-02"), ("p-sofia", "Sofía", "2020-11-09")], "es"
+    )
+    async with sms.harness.db.transaction() as conn:
+        await Record(conn).people.save_guardian(
+            Guardian(
+                id="g-luz",
+                first_name="Luz",
+                last_name="Rivera",
+                phone=LUZ,
+                language="es",
+                sms_consent=True,
+                timezone=None,
+            ),
+            sms.harness.clock.now(),
+        )
+    await sms.harness.appointment("a-leo", "p-leo", VISIT)
+    await sms.harness.appointment("a-sofia", "p-sofia", VISIT + timedelta(hours=1))
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    [reminder] = sms.twilio.to(LUZ)
+    assert "1 = Leo a las 15:30\n2 = Sofía a las 16:30\n" in reminder
+    assert "Responda con el número y C para confirmar, X para cancelar o R para reprogramar" in (
+        reminder
+    )
+    assert await sms.text("1", sender=LUZ) == 200  # ambiguous: nothing is pressed
+    assert (await sms.harness.appointment_row("a-leo")).participant_status == "needs-action"
+    assert await sms.text("2c", sender=LUZ) == 200
+    assert (await sms.harness.appointment_row("a-sofia")).participant_status == "accepted"
+    assert (await sms.harness.appointment_row("a-leo")).participant_status == "needs-action"
+    assert "confirmada" in sms.twilio.to(LUZ)[-1]
