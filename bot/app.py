@@ -15,7 +15,7 @@ from bot.config import ConfigError, Settings, parse_hours
 from bot.i18n import BabelTranslator
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from handlers import answers, escalations, family, keywords, onboarding
+from handlers import answers, escalations, family, keywords, numbered, onboarding
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher, plan_reminders
@@ -37,7 +37,16 @@ def build_router() -> Router:
     router = Router()
     router.include(keywords.router)
     router.include(escalations.urgent_router)
-    for module in (onboarding, answers, family, escalations, escalation_desk, updates, handoffs):
+    for module in (
+        onboarding,
+        answers,
+        family,
+        numbered,
+        escalations,
+        escalation_desk,
+        updates,
+        handoffs,
+    ):
         router.include(module.router)
     router.include(schedule.router)
     return router

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from handlers.context import Context, Outgoing, current_language
 from handlers.events import Inbound
+from handlers.numbered import NUMBER
 from handlers.router import Router
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section
@@ -31,8 +31,6 @@ PRACTICE_TTL = timedelta(seconds=60)
 #: Who a workspace user is, for read-only views, is remembered this long (a re-import that
 #: changes someone's role or account takes effect within it; changes are always re-read).
 STAFF_TTL = timedelta(seconds=10)
-#: A numbered reply: "2", " 2 ", "2."; for one of several visits "1C", "2 x", "1R".
-NUMBER = re.compile(r"\s*(\d{1,2})\s*([cxrCXR])?\s*\.?\s*")
 LETTERS = {"c": 0, "x": 1, "r": 2}
 
 

@@ -209,6 +209,16 @@ class MessageRepo:
             for row in rows
         ]
 
+    async def last_template_to(self, channel: str, address: str) -> str | None:
+        """The template (first message id) of the latest message sent to an address."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT template FROM message WHERE channel = ? AND address = ? AND direction = 'out'"
+            " ORDER BY id DESC LIMIT 1",
+            (channel, address),
+        )
+        return row[0] if row else None
+
     async def latest_buttons(self, channel: str, address: str) -> list[str]:
         """The button tokens of the latest message with buttons sent to an address, in order
         (what "1", "2", "3" answer on a channel without buttons)."""

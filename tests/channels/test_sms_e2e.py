@@ -289,6 +289,11 @@ async def test_a_number_that_is_not_a_choice_is_not_pressed(sms: SmsStack) -> No
     assert await sms.text("7") == 200
     row = await sms.harness.appointment_row("a-1")
     assert row.participant_status == "needs-action" and row.status == "booked"
+    assert sms.twilio.to(ANA)[-1].startswith("Sorry, I couldn't match that to a choice.")
+    assert await sms.harness.scalar("SELECT COUNT(*) FROM escalation") == 0
+    assert await sms.text("9") == 200  # still nothing it can place: a person takes over
+    assert await sms.harness.scalar("SELECT reason FROM escalation") == "not-understood"
+    assert sms.twilio.to(ANA)[-1].startswith("Thanks for your message. To talk to a person")
 
 
 LUZ = "+15551230002"
@@ -322,6 +327,7 @@ async def test_a_household_answers_each_visit_with_a_number_and_a_letter(sms: Sm
     )
     assert await sms.text("1", sender=LUZ) == 200  # ambiguous: nothing is pressed
     assert (await sms.harness.appointment_row("a-leo")).participant_status == "needs-action"
+    assert sms.twilio.to(LUZ)[-1].startswith("Perdón, no pude relacionar eso con una opción.")
     assert await sms.text("2c", sender=LUZ) == 200
     assert (await sms.harness.appointment_row("a-sofia")).participant_status == "accepted"
     assert (await sms.harness.appointment_row("a-leo")).participant_status == "needs-action"
