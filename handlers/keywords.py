@@ -12,6 +12,7 @@ import logging
 import unicodedata
 
 from handlers.context import Context
+from handlers.escalations import raise_escalation
 from handlers.events import Inbound
 from handlers.router import Router
 from handlers.texts import _
@@ -25,8 +26,9 @@ OPT_OUT = {
 }  # fmt: skip
 OPT_IN = {"start", "unstop", "yes", "si", "comenzar", "iniciar"}
 HELP = {"help", "info", "ayuda"}
+WRONG_NUMBER = {"wrong number", "wrong #", "numero equivocado", "numero incorrecto"}
 SPANISH = {"alto", "parar", "para", "no mas", "no mas mensajes", "baja", "cancelar", "si",
-           "comenzar", "iniciar", "ayuda"}  # fmt: skip
+           "comenzar", "iniciar", "ayuda", "numero equivocado", "numero incorrecto"}  # fmt: skip
 
 
 def keyword(text: str | None) -> str:
@@ -41,7 +43,7 @@ async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
     if not event.carrier_keywords:
         return False
     word = keyword(event.text)
-    if word not in OPT_OUT | OPT_IN | HELP:
+    if word not in OPT_OUT | OPT_IN | HELP | WRONG_NUMBER:
         return False
     if word in SPANISH:
         ctx.set_language("es")
@@ -58,6 +60,9 @@ async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
         )
         return True
     identity = ctx.identity
+    if word in WRONG_NUMBER:
+        await _wrong_number(ctx)
+        return True
     if word in OPT_OUT:
         withdrawn = await ctx.record.messages.fail_queued_to(
             event.channel, event.address, "recipient opted out"
@@ -85,6 +90,29 @@ async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
         )
     )
     return True
+
+
+async def _wrong_number(ctx: Context) -> None:
+    """Someone who is not the family has this number: stop writing to it, and tell a person
+    (the record's phone number needs fixing)."""
+    event = ctx.event
+    await ctx.record.messages.fail_queued_to(event.channel, event.address, "wrong number")
+    if ctx.identity is not None:
+        await ctx.record.identities.opt_out(ctx.identity.id, ctx.now)
+        await _audit(ctx, "identity.wrong_number", ctx.identity.id)
+    await ctx.reply(
+        _(
+            "Sorry for the trouble. We won't text this number again. ({practice})",
+            practice=ctx.practice.name,
+        )
+    )
+    await raise_escalation(
+        ctx,
+        "not-understood",
+        event.text or "",
+        tell_family=False,
+        note="says this is the wrong number: texts to it are stopped; fix the phone number",
+    )
 
 
 async def _audit(ctx: Context, action: str, identity_id: int) -> None:

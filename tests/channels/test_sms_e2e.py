@@ -332,3 +332,43 @@ async def test_a_household_answers_each_visit_with_a_number_and_a_letter(sms: Sm
     assert (await sms.harness.appointment_row("a-sofia")).participant_status == "accepted"
     assert (await sms.harness.appointment_row("a-leo")).participant_status == "needs-action"
     assert "confirmada" in sms.twilio.to(LUZ)[-1]
+
+
+async def test_wrong_number_stops_the_number_and_tells_a_person(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    assert await sms.text("Wrong number!") == 200
+    assert sms.twilio.to(ANA) == [
+        "Sorry for the trouble. We won't text this number again. (Bright Steps Therapy)"
+    ]
+    assert (
+        await sms.harness.scalar(
+            "SELECT opted_out_at IS NOT NULL FROM channel_identity WHERE address = ?", f"sms:{ANA}"
+        )
+        == 1
+    )
+    assert await sms.harness.scalar("SELECT COUNT(*) FROM escalation") == 1
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    assert len(sms.twilio.to(ANA)) == 1
+
+
+async def test_quiet_hours_hold_a_text_reminder_until_morning_in_the_familys_timezone(
+    sms: SmsStack,
+) -> None:
+    async with sms.harness.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE guardian SET timezone = 'America/Los_Angeles' WHERE id = 'g-ana'"
+        )
+    # Booked on Thursday at 6:00 AM Los Angeles time (9:00 AM at the practice in New York) for
+    # Friday at the same time: its 24-hour reminder is due now, in the family's night.
+    sms.harness.clock.set(datetime(2026, 11, 26, 14, 0, tzinfo=UTC))
+    await sms.harness.appointment("a-1", "p-maya", datetime(2026, 11, 27, 14, 0, tzinfo=UTC))
+    await sms.remind()
+    assert sms.twilio.to(ANA) == []  # held, not dropped
+    sms.harness.clock.set(datetime(2026, 11, 26, 15, 59, tzinfo=UTC))
+    await sms.remind()
+    assert sms.twilio.to(ANA) == []
+    sms.harness.clock.set(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))  # 8:00 AM in Los Angeles
+    await sms.remind()
+    [reminder] = sms.twilio.to(ANA)
+    assert "Reminder: Maya has an appointment on Friday, November 27 at 9:00 AM" in reminder
