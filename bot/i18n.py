@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_time
+from babel.dates import format_datetime, format_skeleton, format_time
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -81,6 +81,8 @@ def format_when(when: When, language: str, timezone: str) -> str:
         return format_datetime(
             when.instant, _long_day_pattern(language), tzinfo=zone, locale=language
         )
+    if when.style == "short-date":
+        return format_skeleton("MMMEd", when.instant, tzinfo=zone, locale=language)
     if when.style == "time":
         return format_time(when.instant, "short", tzinfo=zone, locale=language)
     return format_datetime(when.instant, "medium", tzinfo=zone, locale=language)

@@ -9,7 +9,7 @@ from datetime import datetime
 from handlers.events import Inbound
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section, StaffButton
-from handlers.texts import Msg, Prompt, Translator, _, normalize_language
+from handlers.texts import Closing, Msg, Prompt, Translator, _, normalize_language
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
 
@@ -43,11 +43,8 @@ def numbered(buttons: tuple[ButtonSpec, ...]) -> Msg:
         visits = [b.subject or b.label for b in buttons[::3]]
         lines = {f"visit{i}": v for i, v in enumerate(visits)}
         layout = "\n".join(f"{i + 1} = {{visit{i}}}" for i in range(len(visits)))
-        return Msg(
-            layout + "\n{how}",
-            {**lines, "how": _("Reply with the number and C to confirm, X to cancel or R to"
-                               " reschedule: 1C confirms the first.")},
-        )  # fmt: skip
+        how = _("Reply 1C to confirm visit 1, 1X to cancel, 1R to reschedule.")
+        return Msg(layout + "\n{how}", {**lines, "how": how})
     lines = {f"choice{i}": b.label for i, b in enumerate(buttons)}
     layout = "\n".join(f"{i + 1} = {{choice{i}}}" for i in range(len(buttons)))
     return Msg("{intro}\n" + layout, {"intro": _("Reply with a number:"), **lines})
@@ -82,7 +79,8 @@ class Outgoing:
         """Queue one message made of ``parts`` (paragraphs) to an address."""
         if buttons and channel in self.numbered_channels:
             parts = [p for p in parts if not isinstance(p, Prompt)]
-            parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), numbered(buttons))
+            at = len(parts) - 1 if len(parts) > 1 and isinstance(parts[-1], Closing) else len(parts)
+            parts.insert(at, numbered(buttons))
         body = "\n\n".join(self.render(p, language) for p in parts)
         issued: list[Button] = []
         for spec in buttons:
@@ -160,11 +158,18 @@ class Outgoing:
         parts: list[Msg],
         buttons: tuple[ButtonSpec, ...] = (),
         not_before: datetime | None = None,
+        compact: list[Msg] | None = None,
     ) -> int | None:
-        """Queue a message on the guardian's channel; None if they cannot be reached."""
+        """Queue a message on the guardian's channel; None if they cannot be reached.
+
+        ``compact`` is the same message for a channel without buttons, where it should fit one
+        text message (the numbered replies are added to it).
+        """
         identity = await self.reachable_identity(guardian.id)
         if identity is None:
             return None
+        if compact is not None and identity.channel in self.numbered_channels:
+            parts = compact
         return await self.to_address(
             channel=identity.channel,
             address=identity.address,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.context import ButtonSpec, Outgoing
 from handlers.quiet_hours import next_allowed
-from handlers.texts import Msg, Translator, When, _, prompt
+from handlers.texts import Msg, Translator, When, _, closing, prompt
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Appointment, Guardian, Practice, Reminder
@@ -157,7 +157,12 @@ class ReminderDispatcher:
         if not current:
             return group_ids
         parts, buttons = await reminder_message(record, practice, guardian, current)
-        message_id = await out.to_guardian(guardian, parts, buttons)
+        names = {}
+        for appointment in current:
+            patient = await record.people.patient(appointment.patient_id)
+            names[appointment.id] = patient.first_name if patient else ""
+        compact = compact_reminder(practice, names, current)
+        message_id = await out.to_guardian(guardian, parts, buttons, compact=compact)
         if message_id is None:
             await record.reminders.set_status(live, "undeliverable", now)
             await record.audit.record(
@@ -243,8 +248,30 @@ async def reminder_message(
             prompt("Please answer for each visit with the buttons below."),
         ]
         buttons = tuple(b for a in appointments for b in _answer_buttons(a, names[a.id]))
-    parts.append(_("Questions? Call us at {phone}.", phone=practice.phone))
+    parts.append(closing("Questions? Call us at {phone}.", phone=practice.phone))
     return parts, buttons
+
+
+def compact_reminder(
+    practice: Practice, names: dict[str, str], appointments: list[Appointment]
+) -> list[Msg]:
+    """The reminder for a channel without buttons, short enough for one text message where the
+    language allows: first names, day and time, the practice's name; the numbered replies are
+    added by the renderer."""
+    first = appointments[0]
+    if len(appointments) == 1:
+        return [
+            _(
+                "{practice}: {child} has an appointment {date} at {time}.",
+                practice=practice.name,
+                child=names[first.id],
+                date=When(first.start_at, "short-date"),
+                time=When(first.start_at, "time"),
+            )
+        ]
+    return [
+        _("{practice}, {date}:", practice=practice.name, date=When(first.start_at, "short-date"))
+    ]
 
 
 def _answer_buttons(appointment: Appointment, child: str | None) -> tuple[ButtonSpec, ...]:

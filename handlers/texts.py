@@ -19,7 +19,7 @@ class When:
     """An instant to be shown as a date, a time, or both, in the practice's timezone."""
 
     instant: datetime
-    style: str = "datetime"  # "date", "time", "datetime", "weekday"
+    style: str = "datetime"  # "date", "short-date" (Thu, Nov 26), "time", "datetime"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,19 @@ class Prompt(Msg):
 
     def __hash__(self) -> int:
         return hash(self.msgid)
+
+
+@dataclass(frozen=True)
+class Closing(Msg):
+    """A message's last line ("Questions? Call us…"): numbered replies go before it."""
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
+def closing(msgid: str, **params: object) -> Closing:
+    """Like :func:`_`, for a :class:`Closing` (extracted for translation as well)."""
+    return Closing(msgid, params)
 
 
 def prompt(msgid: str, **params: object) -> Prompt:

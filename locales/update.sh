@@ -18,7 +18,7 @@ DOMAIN=carebot
 TEMPLATE="locales/${DOMAIN}.pot"
 LANGUAGES=(en es)
 
-"$PYBABEL" extract -F babel.cfg -k _ -k prompt --no-location --sort-output --project "$DOMAIN" \
+"$PYBABEL" extract -F babel.cfg -k _ -k prompt -k closing --no-location --sort-output --project "$DOMAIN" \
     -o "$TEMPLATE" .
 
 for lang in "${LANGUAGES[@]}"; do

@@ -31,9 +31,9 @@ LANGUAGES = ("en", "es")
 TRANSLATED = ("es",)  # English keeps msgstr empty: gettext falls back to the msgid.
 UPDATE = "run `bash locales/update.sh` (then translate the new msgstr entries)"
 
-# `pybabel extract -k _ -k prompt` adds `_` and `prompt` to Babel's default keywords; extract
+# `pybabel extract -k _ -k prompt -k closing` adds those to Babel's default keywords; extract
 # exactly as it does.
-KEYWORDS = {**DEFAULT_KEYWORDS, "_": None, "prompt": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_": None, "prompt": None, "closing": None}
 
 #: A catalog's key for a message: the msgid (singular, for plurals) and its context.
 Key = tuple[str, str | None]

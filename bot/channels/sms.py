@@ -38,6 +38,23 @@ CHANNEL = "sms"
 OPTED_OUT = 21610  # Twilio: the recipient replied STOP to this number
 
 
+# GSM 03.38: the default alphabet (one septet each) and its extension table (two each).
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = "^{}\\[~]|€\f"
+
+
+def segments(text: str) -> tuple[int, str]:
+    """How many SMS segments ``text`` takes, and its encoding (``GSM-7`` or ``UCS-2``)."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        septets = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        return (1 if septets <= 160 else -(-septets // 153)), "GSM-7"
+    units = len(text.encode("utf-16-le")) // 2
+    return (1 if units <= 70 else -(-units // 67)), "UCS-2"
+
+
 class RootedHttpClient(AsyncTwilioHttpClient):
     """Twilio's async HTTP client, with every request sent to ``root`` instead of Twilio."""
 
