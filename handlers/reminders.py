@@ -9,7 +9,7 @@ key (appointment, guardian, offset, start) keeps each reminder to one row, so on
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.context import ButtonSpec, Outgoing
@@ -112,6 +112,35 @@ class ReminderDispatcher:
                     done |= await self._send_group(record, practice, out, reminder, now)
         return len(out.queued)
 
+    async def _daily_cap(
+        self,
+        record: Record,
+        practice: Practice,
+        out: Outgoing,
+        guardian: Guardian,
+        zone: str,
+        first: Reminder,
+        now: datetime,
+    ) -> bool:
+        """Text messages: at most one reminder message a day per number (the carriers' rule).
+        A second one that day waits for the next morning; a household's visits on one day
+        already share one message."""
+        identity = await out.reachable_identity(guardian.id)
+        if identity is None or identity.channel not in self._numbered:
+            return False
+        local = now.astimezone(ZoneInfo(zone))
+        day_start = datetime.combine(local.date(), time(0), ZoneInfo(zone))
+        if not await record.reminders.sent_to_address_between(
+            identity.address, day_start, day_start + timedelta(days=1)
+        ):
+            return False
+        tomorrow = datetime.combine(
+            local.date() + timedelta(days=1), practice.quiet_hours_end, ZoneInfo(zone)
+        )
+        await record.reminders.postpone(first.id, tomorrow.astimezone(now.tzinfo), now)
+        log.info("reminder %d held: this number had its reminder today", first.id)
+        return True
+
     async def _send_group(
         self, record: Record, practice: Practice, out: Outgoing, first: Reminder, now: datetime
     ) -> set[int]:
@@ -122,6 +151,9 @@ class ReminderDispatcher:
         if allowed > now:
             await record.reminders.postpone(first.id, allowed, now)
             log.info("reminder %d held for quiet hours", first.id)
+            return {first.id}
+        held = await self._daily_cap(record, practice, out, guardian, zone, first, now)
+        if held:
             return {first.id}
         # One message per guardian and day: the household's other reminders for that day that
         # are due, or due soon, join this one (a sibling's visit an hour later, or after

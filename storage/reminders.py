@@ -127,3 +127,14 @@ class ReminderRepo:
             "UPDATE reminder SET send_at = ?, updated_at = ? WHERE id = ?",
             (to_db(send_at), to_db(now), reminder_id),
         )
+
+    async def sent_to_address_between(self, address: str, start: datetime, end: datetime) -> bool:
+        """Whether a reminder message went (or is queued) to ``address`` in [start, end)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT 1 FROM reminder r JOIN message m ON m.id = r.message_id"
+            " WHERE r.status = 'sent' AND m.address = ? AND m.created_at >= ?"
+            " AND m.created_at < ? AND m.status != 'failed' LIMIT 1",
+            (address, to_db(start), to_db(end)),
+        )
+        return row is not None

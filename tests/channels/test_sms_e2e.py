@@ -374,3 +374,20 @@ async def test_quiet_hours_hold_a_text_reminder_until_morning_in_the_familys_tim
     assert reminder.startswith(
         "Bright Steps Therapy: Maya has an appointment Fri, Nov 27 at 9:00 AM."
     )
+
+
+async def test_at_most_one_reminder_text_a_day_per_number(sms: SmsStack) -> None:
+    # Thursday's 24-hour reminder and Saturday's 72-hour reminder fall due the same Wednesday.
+    await sms.harness.appointment("a-thu", "p-maya", VISIT)
+    await sms.harness.appointment("a-sat", "p-maya", VISIT + timedelta(days=2))
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    assert len(sms.twilio.to(ANA)) == 1
+    assert "Thu, Nov 26" in sms.twilio.to(ANA)[0]
+    sms.harness.clock.advance(timedelta(hours=3))
+    await sms.remind()
+    assert len(sms.twilio.to(ANA)) == 1  # held for tomorrow, not dropped
+    sms.harness.clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=UTC))  # Thursday 8:00 AM
+    await sms.remind()
+    assert len(sms.twilio.to(ANA)) == 2
+    assert "Sat, Nov 28" in sms.twilio.to(ANA)[1]
