@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from handlers.context import Context, Outgoing, current_language
 from handlers.events import Inbound
-from handlers.numbered import NUMBER
+from handlers.numbered import NUMBER, word_command
 from handlers.router import Router
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section
@@ -131,7 +131,11 @@ class Pipeline:
             now=now,
         )
         if event.numbered_replies and event.text and guardian is not None:
-            event = await self._numbered_choice(event, record)
+            command = word_command(event.text)
+            if command is not None:
+                event = event.model_copy(update={"text": command})
+            else:
+                event = await self._numbered_choice(event, record)
         token = current_language.set(
             normalize_language(guardian.language if guardian else event.language_hint)
         )

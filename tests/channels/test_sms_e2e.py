@@ -391,3 +391,16 @@ async def test_at_most_one_reminder_text_a_day_per_number(sms: SmsStack) -> None
     await sms.remind()
     assert len(sms.twilio.to(ANA)) == 2
     assert "Sat, Nov 28" in sms.twilio.to(ANA)[1]
+
+
+async def test_next_and_language_by_word(sms: SmsStack) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    assert await sms.text("NEXT") == 200
+    assert sms.twilio.to(ANA)[-1].startswith("Your upcoming appointments:")
+    assert "Maya: Thursday, November 26 at 3:30 PM" in sms.twilio.to(ANA)[-1]
+    assert await sms.text("idioma") == 200
+    assert sms.twilio.to(ANA)[-1].endswith("Reply with a number:\n1 = English\n2 = Español")
+    assert await sms.text("2") == 200
+    assert await sms.harness.scalar("SELECT language FROM guardian WHERE id = 'g-ana'") == "es"
+    assert await sms.text("próximas") == 200
+    assert sms.twilio.to(ANA)[-1].startswith("Sus próximas citas:")
