@@ -134,7 +134,13 @@ class CareBot:
             desk=self.desk,
             numbered_channels=NUMBERED_CHANNELS,
         )
-        self.reminders = ReminderDispatcher(db, clock, self.translator, NUMBERED_CHANNELS)
+        self.reminders = ReminderDispatcher(
+            db,
+            clock,
+            self.translator,
+            NUMBERED_CHANNELS,
+            weekly_cap=settings.practice.sms_weekly_cap,
+        )
         self.watch = StaffWatch(db, clock, self.translator, self.desk)
         self.telegram: TelegramChannel | None = None
         self.slack: SlackChannel | None = None

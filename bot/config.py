@@ -86,6 +86,8 @@ class PracticeSettings(BaseModel):
     late_cancel_hours: int = Field(24, ge=0)
     escalation_response_minutes: int = Field(15, ge=1, le=24 * 60)
     handoff_ack_business_days: int = Field(1, ge=1, le=10)
+    #: At most this many reminder texts to one number in seven days (0: no weekly cap).
+    sms_weekly_cap: int = Field(0, ge=0, le=50)
 
     @field_validator("timezone")
     @classmethod

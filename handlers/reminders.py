@@ -91,11 +91,13 @@ class ReminderDispatcher:
         clock: Clock,
         translator: Translator,
         numbered_channels: frozenset[str] = frozenset(),
+        weekly_cap: int = 0,
     ) -> None:
         self._db = db
         self._clock = clock
         self._translator = translator
         self._numbered = numbered_channels
+        self._weekly_cap = weekly_cap
 
     async def run_due(self) -> int:
         """Queue every due reminder (one message per guardian and day); returns messages queued."""
@@ -122,23 +124,37 @@ class ReminderDispatcher:
         first: Reminder,
         now: datetime,
     ) -> bool:
-        """Text messages: at most one reminder message a day per number (the carriers' rule).
-        A second one that day waits for the next morning; a household's visits on one day
-        already share one message."""
+        """Text messages: at most one reminder message a day per number (the carriers' rule),
+        and at most ``weekly_cap`` in seven days if the practice set one. A reminder over a
+        limit waits (next morning, or when the week has room); it is never dropped. A
+        household's visits on one day already share one message."""
         identity = await out.reachable_identity(guardian.id)
         if identity is None or identity.channel not in self._numbered:
             return False
         local = now.astimezone(ZoneInfo(zone))
         day_start = datetime.combine(local.date(), time(0), ZoneInfo(zone))
-        if not await record.reminders.sent_to_address_between(
+        hold_until: datetime | None = None
+        if await record.reminders.sent_to_address_between(
             identity.address, day_start, day_start + timedelta(days=1)
         ):
+            hold_until = datetime.combine(
+                local.date() + timedelta(days=1), practice.quiet_hours_end, ZoneInfo(zone)
+            )
+        if self._weekly_cap:
+            week = await record.reminders.sent_to_address_since(
+                identity.address, now - timedelta(days=7)
+            )
+            if len(week) >= self._weekly_cap:
+                # Room again when the oldest of the week's reminders is a week old.
+                freed = week[len(week) - self._weekly_cap] + timedelta(days=7)
+                freed = next_allowed(
+                    freed, zone, practice.quiet_hours_start, practice.quiet_hours_end
+                )
+                hold_until = max(hold_until, freed) if hold_until else freed
+        if hold_until is None:
             return False
-        tomorrow = datetime.combine(
-            local.date() + timedelta(days=1), practice.quiet_hours_end, ZoneInfo(zone)
-        )
-        await record.reminders.postpone(first.id, tomorrow.astimezone(now.tzinfo), now)
-        log.info("reminder %d held: this number had its reminder today", first.id)
+        await record.reminders.postpone(first.id, hold_until.astimezone(now.tzinfo), now)
+        log.info("reminder %d held by the carriers' limits until %s", first.id, hold_until)
         return True
 
     async def _send_group(

@@ -138,3 +138,14 @@ class ReminderRepo:
             (address, to_db(start), to_db(end)),
         )
         return row is not None
+
+    async def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+        """When reminder messages went (or were queued) to ``address`` since ``since``."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT DISTINCT m.id, m.created_at FROM reminder r JOIN message m"
+            " ON m.id = r.message_id WHERE r.status = 'sent' AND m.address = ?"
+            " AND m.created_at >= ? AND m.status != 'failed' ORDER BY m.created_at",
+            (address, to_db(since)),
+        )
+        return [from_db(row[1]) for row in rows]

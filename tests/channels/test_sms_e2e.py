@@ -80,7 +80,11 @@ class SmsStack:
 
 
 @pytest.fixture
-async def sms(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SmsStack]:
+async def sms(
+    tmp_path: Path, clock: FakeClock, request: pytest.FixtureRequest
+) -> AsyncIterator[SmsStack]:
+    """The SMS stack; ``indirect`` parametrization may pass practice settings."""
+    practice_settings = getattr(request, "param", {})
     twilio = FakeTwilio()
     async with serve_app(twilio.app) as root:
         settings = Settings(
@@ -93,7 +97,10 @@ async def sms(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SmsStack]:
                 api_url=root,
             ),
             practice=PracticeSettings(
-                name="Bright Steps Therapy", phone="+1 555 010 2030", timezone="America/New_York"
+                name="Bright Steps Therapy",
+                phone="+1 555 010 2030",
+                timezone="America/New_York",
+                **practice_settings,
             ),
         )
         db = await Database.open(settings.database)
@@ -404,3 +411,23 @@ async def test_next_and_language_by_word(sms: SmsStack) -> None:
     assert await sms.harness.scalar("SELECT language FROM guardian WHERE id = 'g-ana'") == "es"
     assert await sms.text("próximas") == 200
     assert sms.twilio.to(ANA)[-1].startswith("Sus próximas citas:")
+
+
+@pytest.mark.parametrize(
+    "sms", [{"sms_weekly_cap": 2, "reminder_offsets_hours": [24]}], indirect=True
+)
+async def test_the_practice_weekly_cap_holds_a_third_reminder_text(sms: SmsStack) -> None:
+    for day, appointment_id in enumerate(("a-wed", "a-thu", "a-fri")):
+        start = datetime(2026, 11, 25 + day, 20, 30, tzinfo=UTC)
+        await sms.harness.appointment(appointment_id, "p-maya", start)
+    for day in range(3):
+        sms.harness.clock.set(datetime(2026, 11, 24 + day, 20, 30, tzinfo=UTC))
+        await sms.remind()
+    assert [b.split(" has an appointment ")[1][:10] for b in sms.twilio.to(ANA)] == [
+        "Wed, Nov 2",
+        "Thu, Nov 2",
+    ]
+    assert (
+        await sms.harness.scalar("SELECT status FROM reminder WHERE appointment_id = 'a-fri'")
+        == "pending"
+    )
