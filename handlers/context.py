@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,8 @@ from handlers.staff.screens import Form, Section, StaffButton
 from handlers.texts import Closing, Msg, Prompt, Translator, _, normalize_language
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
+
+log = logging.getLogger(__name__)
 
 #: The language of the person being answered (set by the pipeline for each event).
 current_language: ContextVar[str] = ContextVar("current_language", default="en")
@@ -31,6 +34,36 @@ class ButtonSpec:
 
 
 ANSWERS = ("confirm", "cancel", "reschedule")
+
+#: What a text message may carry, by placeholder: first names, dates and times, the practice's
+#: name and phone, and the words the practice's own staff chose to send. A template with any
+#: other placeholder (a service, a location, a clinician's discipline, a date of birth) is
+#: refused on channels without buttons (SMS) and logged.
+SMS_PLACEHOLDERS = frozenset(
+    {"practice", "phone", "guardian", "child", "name", "date", "time", "opening", "hours",
+     "state", "text", "intro", "how"}
+)  # fmt: skip
+SMS_PLACEHOLDER_PATTERNS = ("line", "choice", "visit")
+
+
+def placeholders(parts: list[Msg]) -> set[str]:
+    """Every placeholder name in these messages, nested ones included."""
+    found: set[str] = set()
+    for part in parts:
+        for key, value in part.params.items():
+            found.add(key)
+            if isinstance(value, Msg):
+                found |= placeholders([value])
+    return found
+
+
+def too_revealing_for_sms(parts: list[Msg]) -> set[str]:
+    return {
+        name
+        for name in placeholders(parts)
+        if name not in SMS_PLACEHOLDERS
+        and name.rstrip("0123456789") not in SMS_PLACEHOLDER_PATTERNS
+    }
 
 
 def numbered(buttons: tuple[ButtonSpec, ...]) -> Msg:
@@ -77,6 +110,9 @@ class Outgoing:
         not_before: datetime | None = None,
     ) -> int:
         """Queue one message made of ``parts`` (paragraphs) to an address."""
+        refused: set[str] = set()
+        if channel in self.numbered_channels:
+            refused = too_revealing_for_sms(parts)
         if buttons and channel in self.numbered_channels:
             parts = [p for p in parts if not isinstance(p, Prompt)]
             at = len(parts) - 1 if len(parts) > 1 and isinstance(parts[-1], Closing) else len(parts)
@@ -106,6 +142,19 @@ class Outgoing:
             now=self.now,
             not_before=not_before,
         )
+        if refused:
+            # The row stays, failed, so the refusal is in the record; the text is not sent.
+            await self.record.messages.mark_failed(
+                message_id, f"refused on {channel}: reveals {', '.join(sorted(refused))}"
+            )
+            log.error(
+                "message %d refused on %s: template %r reveals %s",
+                message_id,
+                channel,
+                parts[0].msgid[:40] if parts else "",
+                sorted(refused),
+            )
+            return message_id
         self.queued.append(message_id)
         return message_id
 
