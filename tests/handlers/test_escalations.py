@@ -218,3 +218,21 @@ async def test_an_urgent_escalation_is_raised_again_after_five_minutes_at_night(
     )
     staffed.clock.advance(timedelta(minutes=6))
     assert len(await staffed.run_watch()) == 2
+
+
+async def test_a_family_texting_by_sms_reaches_a_person_and_hears_back(staffed: Harness) -> None:
+    sms = "sms:+15551230001"
+    async with staffed.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
+            " consent_at, created_at) VALUES ('sms', ?, 'g-ana', ?, ?, ?)",
+            (sms, "2026-11-23T14:00:00Z", "2026-11-23T14:00:00Z", "2026-11-23T14:00:00Z"),
+        )
+    [ack] = await staffed.send(sms, "Can Maya come 10 minutes late on Thursday?")
+    assert ack.address == sms and "passed your message" in ack.body
+    root = root_post(staffed)
+    assert "*Family:* Ana Rivera (sms)" in root.body
+    outcome = await staffed.thread_reply(ROSA, root, "Of course, see you then.")
+    [answer] = await staffed.replies(outcome.queued)
+    assert answer.address == sms
+    assert answer.body == "Rosa (Bright Steps Therapy): Of course, see you then."

@@ -221,3 +221,25 @@ async def test_the_clinician_hears_a_familys_answers(staffed: Harness) -> None:
 async def test_help_for_staff(staffed: Harness) -> None:
     [shown] = (await staffed.command(DANA, "")).shown
     assert "`/carebot today`" in shown.text and "`/carebot handoff`" in shown.text
+
+
+async def test_an_update_reaches_a_family_that_only_texts(staffed: Harness) -> None:
+    sms = "sms:+15551230009"
+    await staffed.family("g-lupe", "Lupe", [("p-tomas", "Tomás", "2018-06-01")])
+    await staffed.add_staff("s-1", "Dana Brooks", "clinician", DANA, ("p-maya", "p-tomas"))
+    async with staffed.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
+            " consent_at, created_at) VALUES ('sms', ?, 'g-lupe', ?, ?, ?)",
+            (sms, "2026-11-23T14:00:00Z", "2026-11-23T14:00:00Z", "2026-11-23T14:00:00Z"),
+        )
+    outcome = await staffed.staff(
+        DANA,
+        form="update",
+        fields={"patient": "p-tomas", "text": "Tomás tried the swing today!", "audience": "family"},
+    )
+    [text] = await staffed.replies(outcome.queued)
+    assert text.address == sms
+    assert text.body == (
+        "A message from Dana at Bright Steps Therapy about Tomás:\n\nTomás tried the swing today!"
+    )
