@@ -191,6 +191,8 @@ class Outgoing:
         identities.sort(
             key=lambda i: (i.verified_at is not None, i.verified_at, i.id), reverse=True
         )
+        # A number shared with another guardian comes last: it is theirs first.
+        identities += await self.record.identities.shared_with(guardian_id)
         for identity in identities:
             if (
                 identity.verified_at

@@ -318,6 +318,16 @@ class Pipeline:
         assert event.choice is not None
         token = await ctx.record.tokens.get(event.choice)
         if (
+            token is not None
+            and ctx.guardian is not None
+            and token.guardian_id != ctx.guardian.id
+            and await ctx.record.identities.shares(event.channel, event.address, token.guardian_id)
+        ):
+            # A number two guardians share: the answer is for the guardian the message was to.
+            ctx.guardian = await ctx.record.people.guardian(token.guardian_id)
+            if ctx.guardian is not None:
+                ctx.set_language(ctx.guardian.language)
+        if (
             token is None
             or ctx.guardian is None
             or token.guardian_id != ctx.guardian.id

@@ -126,3 +126,25 @@ class IdentityRepo:
             " WHERE channel = ? AND address = ?",
             (to_db(now), channel, address),
         )
+
+    async def shared_with(self, guardian_id: str) -> list[ChannelIdentity]:
+        """Identities of numbers this guardian shares with their owner, where this guardian
+        consented (the identity row is the owner's: its opt-out and blocks hold for both)."""
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {', '.join('ci.' + c.strip() for c in _COLUMNS.split(','))}"
+            " FROM shared_number sn JOIN channel_identity ci"
+            " ON ci.channel = sn.channel AND ci.address = sn.address"
+            " WHERE sn.guardian_id = ? AND sn.consent_at IS NOT NULL ORDER BY ci.id",
+            (guardian_id,),
+        )
+        return [_identity(row) for row in rows]
+
+    async def shares(self, channel: str, address: str, guardian_id: str) -> bool:
+        """Whether this guardian shares the number (is listed on it besides its owner)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT 1 FROM shared_number WHERE channel = ? AND address = ? AND guardian_id = ?",
+            (channel, address, guardian_id),
+        )
+        return row is not None

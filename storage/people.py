@@ -109,6 +109,18 @@ class PeopleRepo:
             " WHERE channel_identity.guardian_id = excluded.guardian_id",
             (f"sms:{guardian.phone}", guardian.id, to_db(now), consent, to_db(now)),
         )
+        owner = await fetch_one(
+            self._conn,
+            "SELECT guardian_id FROM channel_identity WHERE channel = 'sms' AND address = ?",
+            (f"sms:{guardian.phone}",),
+        )
+        if owner is not None and owner[0] != guardian.id:
+            await self._conn.execute(
+                "INSERT INTO shared_number (channel, address, guardian_id, consent_at,"
+                " created_at) VALUES ('sms', ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " consent_at = excluded.consent_at",
+                (f"sms:{guardian.phone}", guardian.id, consent, to_db(now)),
+            )
 
     async def set_guardian_language(self, guardian_id: str, language: str, now: datetime) -> None:
         await self._conn.execute(

@@ -429,3 +429,33 @@ async def test_the_practice_weekly_cap_holds_a_third_reminder_text(sms: SmsStack
         await sms.harness.scalar("SELECT status FROM reminder WHERE appointment_id = 'a-fri'")
         == "pending"
     )
+
+
+async def test_two_families_sharing_a_number_each_see_only_their_own(sms: SmsStack) -> None:
+    await sms.harness.family("g-bea", "Bea", [("p-nico", "Nico", "2018-02-02")])
+    async with sms.harness.db.transaction() as conn:
+        await Record(conn).people.save_guardian(
+            Guardian(
+                id="g-bea",
+                first_name="Bea",
+                last_name="Soto",
+                phone=ANA,  # the same phone as Ana's family
+                language="en",
+                sms_consent=True,
+                timezone=None,
+            ),
+            sms.harness.clock.now(),
+        )
+    await sms.harness.appointment("a-maya", "p-maya", VISIT)
+    await sms.harness.appointment("a-nico", "p-nico", VISIT + timedelta(days=1))
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    sms.harness.clock.set(VISIT)
+    await sms.remind()
+    [to_ana, to_bea] = sms.twilio.to(ANA)
+    assert "Maya" in to_ana and "Nico" not in to_ana
+    assert "Nico" in to_bea and "Maya" not in to_bea
+    assert await sms.text("1") == 200  # answers the last message: Bea's, about Nico
+    assert (await sms.harness.appointment_row("a-nico")).participant_status == "accepted"
+    assert (await sms.harness.appointment_row("a-maya")).participant_status == "needs-action"
+    assert sms.twilio.to(ANA)[-1].startswith("Thank you! Nico's appointment")
