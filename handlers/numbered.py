@@ -1,8 +1,9 @@
 """Answers by number on channels without buttons that the bot could not place.
 
-The pipeline turns "2" or "1C" into the button it stands for; a number that is none of the last
-message's choices (or a lone "1" for several visits) gets one short clarifying reply, and if the
-next answer cannot be placed either, a person takes over (the escalation handler, after this).
+The pipeline turns "2" or "1C" into the button it stands for. A number that is none of the last
+message's choices (or a lone "1" for several visits), or any other text right after a message
+that offered choices ("ok", "yes I'll be there"), gets one short clarifying reply; if the next
+answer cannot be placed either, a person takes over (the escalation handler, after this).
 """
 
 from __future__ import annotations
@@ -45,8 +46,12 @@ def clarify() -> Msg:
 
 @router.text()
 async def unplaced_number(event: Inbound, ctx: Context) -> bool:
-    if not event.numbered_replies or not NUMBER.fullmatch(event.text or ""):
+    if not event.numbered_replies:
         return False
+    if not NUMBER.fullmatch(event.text or "") and not (
+        await ctx.record.messages.last_offered_choices(event.channel, event.address)
+    ):
+        return False  # not an answer to a question of ours: a person reads it
     last = await ctx.record.messages.last_template_to(event.channel, event.address)
     message = clarify()
     if last == message.msgid:

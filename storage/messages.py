@@ -219,6 +219,16 @@ class MessageRepo:
         )
         return row[0] if row else None
 
+    async def last_offered_choices(self, channel: str, address: str) -> bool:
+        """Whether the latest message sent to an address offered choices (had buttons)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT EXISTS (SELECT 1 FROM message_button WHERE message_id = (SELECT MAX(id)"
+            " FROM message WHERE channel = ? AND address = ? AND direction = 'out'))",
+            (channel, address),
+        )
+        return bool(row[0]) if row else False
+
     async def latest_buttons(self, channel: str, address: str) -> list[str]:
         """The button tokens of the latest message with buttons sent to an address, in order
         (what "1", "2", "3" answer on a channel without buttons)."""

@@ -459,3 +459,18 @@ async def test_two_families_sharing_a_number_each_see_only_their_own(sms: SmsSta
     assert (await sms.harness.appointment_row("a-nico")).participant_status == "accepted"
     assert (await sms.harness.appointment_row("a-maya")).participant_status == "needs-action"
     assert sms.twilio.to(ANA)[-1].startswith("Thank you! Nico's appointment")
+
+
+async def test_free_text_after_a_reminder_is_clarified_once_then_goes_to_a_person(
+    sms: SmsStack,
+) -> None:
+    await sms.harness.appointment("a-1", "p-maya", VISIT)
+    sms.harness.clock.set(VISIT - timedelta(hours=24))
+    await sms.remind()
+    assert await sms.text("ok see you") == 200
+    assert sms.twilio.to(ANA)[-1].startswith("Sorry, I couldn't match that to a choice.")
+    assert await sms.harness.scalar("SELECT COUNT(*) FROM escalation") == 0
+    assert await sms.text("yes we will be there") == 200
+    assert await sms.harness.scalar("SELECT COUNT(*) FROM escalation") == 1
+    assert await sms.text("1") == 200  # the reminder's choices still stand
+    assert (await sms.harness.appointment_row("a-1")).participant_status == "accepted"
