@@ -79,6 +79,25 @@ class SmsStack:
         await self.deliver()
 
 
+async def give_phone(
+    harness: Harness, guardian_id: str, first: str, last: str, phone: str, language: str = "en"
+) -> None:
+    """Record a guardian's phone with SMS consent, as the guardians CSV import does."""
+    async with harness.db.transaction() as conn:
+        await Record(conn).people.save_guardian(
+            Guardian(
+                id=guardian_id,
+                first_name=first,
+                last_name=last,
+                phone=phone,
+                language=language,
+                sms_consent=True,
+                timezone=None,
+            ),
+            harness.clock.now(),
+        )
+
+
 @pytest.fixture
 async def sms(
     tmp_path: Path, clock: FakeClock, request: pytest.FixtureRequest
@@ -108,19 +127,7 @@ async def sms(
         await carebot.start(run_outbox=False)
         harness = Harness(db, clock)
         await harness.family("g-ana", "Ana", [("p-maya", "Maya", "2019-03-14")])
-        async with db.transaction() as conn:
-            await Record(conn).people.save_guardian(
-                Guardian(
-                    id="g-ana",
-                    first_name="Ana",
-                    last_name="Rivera",
-                    phone=ANA,
-                    language="en",
-                    sms_consent=True,
-                    timezone=None,
-                ),
-                clock.now(),
-            )
+        await give_phone(harness, "g-ana", "Ana", "Rivera", ANA)
         async with serve_app(build_web(carebot)) as bot_root:
             async with httpx.AsyncClient(base_url=bot_root) as client:
                 yield SmsStack(twilio, carebot, client, harness)
@@ -310,19 +317,7 @@ async def test_a_household_answers_each_visit_with_a_number_and_a_letter(sms: Sm
     await sms.harness.family(
         "g-luz", "Luz", [("p-leo", "Leo", "2017-05-02"), ("p-sofia", "Sofía", "2020-11-09")], "es"
     )
-    async with sms.harness.db.transaction() as conn:
-        await Record(conn).people.save_guardian(
-            Guardian(
-                id="g-luz",
-                first_name="Luz",
-                last_name="Rivera",
-                phone=LUZ,
-                language="es",
-                sms_consent=True,
-                timezone=None,
-            ),
-            sms.harness.clock.now(),
-        )
+    await give_phone(sms.harness, "g-luz", "Luz", "Rivera", LUZ, "es")
     await sms.harness.appointment("a-leo", "p-leo", VISIT)
     await sms.harness.appointment("a-sofia", "p-sofia", VISIT + timedelta(hours=1))
     sms.harness.clock.set(VISIT - timedelta(hours=24))
@@ -433,19 +428,7 @@ async def test_the_practice_weekly_cap_holds_a_third_reminder_text(sms: SmsStack
 
 async def test_two_families_sharing_a_number_each_see_only_their_own(sms: SmsStack) -> None:
     await sms.harness.family("g-bea", "Bea", [("p-nico", "Nico", "2018-02-02")])
-    async with sms.harness.db.transaction() as conn:
-        await Record(conn).people.save_guardian(
-            Guardian(
-                id="g-bea",
-                first_name="Bea",
-                last_name="Soto",
-                phone=ANA,  # the same phone as Ana's family
-                language="en",
-                sms_consent=True,
-                timezone=None,
-            ),
-            sms.harness.clock.now(),
-        )
+    await give_phone(sms.harness, "g-bea", "Bea", "Soto", ANA)  # the same phone as Ana's
     await sms.harness.appointment("a-maya", "p-maya", VISIT)
     await sms.harness.appointment("a-nico", "p-nico", VISIT + timedelta(days=1))
     sms.harness.clock.set(VISIT - timedelta(hours=24))
