@@ -212,7 +212,12 @@ class ReminderDispatcher:
         compact = compact_reminder(practice, names, current)
         message_id = await out.to_guardian(guardian, parts, buttons, compact=compact)
         if message_id is None:
-            await record.reminders.set_status(live, "undeliverable", now)
+            # Only what is due now failed: a later reminder pulled into this group stays
+            # pending, so a family that links before then still gets it.
+            due_now = {r.id for r in group if r.due_at <= now} | {first.id}
+            await record.reminders.set_status(
+                [i for i in live if i in due_now], "undeliverable", now
+            )
             await record.audit.record(
                 actor_type="system",
                 actor_id="reminders",
@@ -222,7 +227,7 @@ class ReminderDispatcher:
                 now=now,
             )
             log.warning("guardian %s has no reachable channel for reminders", guardian.id)
-            return group_ids
+            return due_now
         await record.reminders.set_status(live, "sent", now, message_id)
         for appointment in current:
             await record.audit.record(

@@ -165,6 +165,22 @@ async def test_a_family_without_a_linked_channel_is_recorded_undeliverable(h: Ha
     )
 
 
+async def test_a_family_that_links_after_a_missed_reminder_still_gets_the_next_one(
+    h: Harness,
+) -> None:
+    # Booked 30 hours ahead while the family has no channel yet: the 72-hour reminder (due
+    # now, late) cannot go; the 24-hour one, six hours later, must stay planned.
+    h.clock.set(VISIT - timedelta(hours=30))
+    await h.appointment("a-1", "p-maya", VISIT)
+    assert await h.run_reminders() == []
+    statuses = {offset: status for offset, _, status in await reminder_rows(h, "a-1")}
+    assert statuses == {72: "undeliverable", 24: "pending"}
+    await h.link("g-ana", ANA, "03/14/2019")
+    h.clock.set(VISIT - timedelta(hours=24))
+    [reminder] = await h.run_reminders()
+    assert reminder.address == ANA and "Maya has an appointment" in reminder.body
+
+
 async def test_after_downtime_a_visit_gets_one_reminder_not_one_per_missed_offset(
     linked: Harness,
 ) -> None:
