@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +29,28 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carebot", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (or set CAREBOT_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="serve everything configured")
-    commands.add_parser("sandbox", help="the local sandbox (demo practice, local emulators)")
+    run = commands.add_parser(
+        "run", help="serve everything configured (no credentials at all: the local sandbox)"
+    )
+    sandbox = commands.add_parser(
+        "sandbox", help="the local sandbox: demo practice, local emulators, a web console"
+    )
+    for command in (run, sandbox):
+        command.add_argument(
+            "--port",
+            type=int,
+            help="where the sandbox console listens (default CAREBOT_HTTP__PORT)",
+        )
+        command.add_argument("--host", help="sandbox console host (default CAREBOT_HTTP__HOST)")
+        command.add_argument(
+            "--sandbox-database",
+            type=Path,
+            default=None,
+            help="the sandbox's own SQLite file (default ./carebot-sandbox.db)",
+        )
+        command.add_argument(
+            "--reset", action="store_true", help="sandbox: start again from the demo data"
+        )
     imp = commands.add_parser("import", help="import a CSV file into the care record")
     imp.add_argument("kind", choices=KINDS)
     imp.add_argument("file", type=Path)
@@ -46,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request URL at INFO, and a Telegram URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("twilio").setLevel(logging.WARNING)  # logs every request, at length
     try:
         settings = load_settings(args.config)
         return asyncio.run(_dispatch(args, settings))
@@ -58,9 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
+        if not settings.any_channel_configured():
+            return await _sandbox(settings, args)
         return await _run(settings)
     if args.command == "sandbox":
-        raise UsageError("the local sandbox is not built yet; configure a channel and use run")
+        return await _sandbox(settings, args)
     if args.command == "check":
         return await _check(settings)
     if args.command == "import":
@@ -72,15 +99,61 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
-async def _run(settings: Settings) -> int:
-    if not settings.any_channel_configured():
+def _sandbox_database(settings: Settings, database: Path) -> Path:
+    """The sandbox's own file; never the practice's record, which it would fill with demo data."""
+    if settings.database and os.path.realpath(settings.database) == os.path.realpath(database):
         raise UsageError(
-            "no platform credentials set: set CAREBOT_TELEGRAM__TOKEN,"
-            " CAREBOT_TELEGRAM__WEBHOOK_SECRET and CAREBOT_PUBLIC_URL (or"
-            " CAREBOT_TELEGRAM__MODE=polling) to serve Telegram; CAREBOT_SLACK__BOT_TOKEN,"
-            " CAREBOT_SLACK__SIGNING_SECRET and CAREBOT_SLACK__ESCALATION_CHANNEL for Slack;"
-            " CAREBOT_SMS__ACCOUNT_SID, __AUTH_TOKEN, __FROM_NUMBER and CAREBOT_PUBLIC_URL for SMS"
+            f"--sandbox-database: {database} is the practice's record (CAREBOT_DATABASE);"
+            " the sandbox loads demo data and needs its own file"
         )
+    return database
+
+
+async def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    """The local sandbox, until Ctrl-C. Its first line says where the console is."""
+    from bot.sandbox.runtime import DEFAULT_DATABASE, open_sandbox
+
+    port = settings.http.port if args.port is None else args.port
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port: {port} is not a port number (0 to 65535)")
+    database = _sandbox_database(settings, args.sandbox_database or Path(DEFAULT_DATABASE))
+
+    def listening(url: str) -> None:
+        print(
+            f"carebot sandbox: console at {url}/ (demo practice, local emulators of Telegram,"
+            " Slack and SMS; no real platform is called). Ctrl-C stops it.",
+            flush=True,
+        )
+        if args.command == "run":
+            print(
+                "(no platform credentials are set; see README 'Setting up a practice' to serve"
+                " real ones)",
+                flush=True,
+            )
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with open_sandbox(
+            database,
+            host=args.host or settings.http.host,
+            port=port,
+            reset=args.reset,
+            on_listening=listening,
+        ) as sandbox:
+            print(f"carebot sandbox: ready; open {sandbox.url}/ in a browser.", flush=True)
+            await stop.wait()
+    except OSError as error:
+        raise UsageError(f"the sandbox cannot listen: {error}") from None
+    except RuntimeError as error:
+        raise UsageError(f"the sandbox could not start: {error}") from None
+    return 0
+
+
+async def _run(settings: Settings) -> int:
     missing = missing_for_run(settings)
     if missing:
         raise UsageError(f"missing settings: {', '.join(missing)}")

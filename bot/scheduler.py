@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 WAKE_SECONDS = 20
 
 
-async def wake_dispatcher(carebot: CareBot) -> None:
-    """Queue due reminders and raise what waited too long, then let the outbox deliver."""
+async def wake_dispatcher(carebot: CareBot) -> int:
+    """Queue due reminders and raise what waited too long, then let the outbox deliver;
+    returns how many messages were queued."""
     queued = 0
     try:
         queued += await carebot.reminders.run_due()
@@ -35,6 +36,7 @@ async def wake_dispatcher(carebot: CareBot) -> None:
     if queued:
         log.info("wake-up queued=%d messages", queued)
         carebot.outbox.wake()
+    return queued
 
 
 async def forget_old_events(carebot: CareBot) -> None:

@@ -68,3 +68,35 @@ class FakeClock:
         wake_at = self._now + timedelta(seconds=seconds)
         while self._now < wake_at:
             await self._moved.wait()
+
+
+class MovableClock:
+    """The wall clock, moved forward on request: the sandbox's "move the clock" control.
+
+    ``now()`` is the system time plus an offset that only grows (:meth:`advance`); time passes
+    as it does on the wall, and sleeps are real.
+    """
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    @classmethod
+    def starting_at(cls, instant: datetime) -> MovableClock:
+        """A clock that reads ``instant`` now and runs on from there."""
+        return cls(instant.astimezone(UTC) - datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return (datetime.now(UTC) + self.offset).replace(microsecond=0)
+
+    def advance(self, delta: timedelta) -> None:
+        if delta < timedelta(0):
+            raise ValueError("a clock does not go back")
+        self.offset += delta
+
+    def set(self, instant: datetime) -> None:
+        """Jump to ``instant`` (not earlier than now)."""
+        delta = instant.astimezone(UTC).replace(microsecond=0) - self.now()
+        self.advance(delta)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -108,6 +108,8 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self._blocked: set[int] = set()
         self._activity = asyncio.Condition()
+        #: Called after anything a person would see changes (the sandbox console listens).
+        self.listeners: list[Callable[[], None]] = []
         self._poll_generation = 0
         self._active_polls = 0
         self._handlers: dict[str, Handler] = {
@@ -290,6 +292,7 @@ class FakeTelegram:
             raise ValueError("an update needs an int update_id")
         self.next_update_id = max(self.next_update_id, update_id + 1)
         self._queue.push(update)
+        self._changed()
         return update
 
     # -- HTTP -------------------------------------------------------------------------------
@@ -316,7 +319,13 @@ class FakeTelegram:
             self.requests.append(call)
             self._call_counts[call.method] += 1
             self._activity.notify_all()
+        if call.method != "getUpdates":
+            self._changed()
         return response
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     async def _dispatch(self, request: Request, name: str, params: dict[str, Any]) -> Any:
         for failure in self._failures:

@@ -57,6 +57,8 @@ class FakeTwilio:
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
         self._activity = asyncio.Condition()
+        #: Called after a text is sent (the sandbox console listens).
+        self.listeners: list[Callable[[], None]] = []
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"]),
@@ -103,6 +105,8 @@ class FakeTwilio:
         async with self._activity:
             self.sent.append(message)
             self._activity.notify_all()
+        for listener in self.listeners:
+            listener()
         return JSONResponse(
             {
                 "sid": message.sid,

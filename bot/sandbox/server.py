@@ -41,8 +41,11 @@ async def serve_app(
     lifespan: Literal["auto", "on", "off"] = "off",
     graceful_timeout: int = 5,
     keep_alive: int = 5,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) for the duration of the ``async with``.
+    """Serve ``app`` on 127.0.0.1 (a free port unless ``port`` is given) for the duration of
+    the ``async with``.
 
     Yields the root URL, e.g. ``http://127.0.0.1:54321``. On exit the server stops accepting
     connections and waits up to ``graceful_timeout`` seconds for in-flight requests (such as a
@@ -50,8 +53,8 @@ async def serve_app(
     """
     config = uvicorn.Config(
         app,
-        host="127.0.0.1",
-        port=0,
+        host=host,
+        port=port,
         log_level="warning",
         lifespan=lifespan,
         timeout_graceful_shutdown=graceful_timeout,
@@ -68,8 +71,10 @@ async def serve_app(
             await asyncio.gather(ready, return_exceptions=True)
         if not server.started:
             raise RuntimeError("uvicorn stopped before it started")
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        yield f"http://{host}:{port}"
+        bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
+        if ":" in bound_host:
+            bound_host = f"[{bound_host}]"
+        yield f"http://{bound_host}:{bound_port}"
     finally:
         server.should_exit = True
         await task  # re-raises a startup failure, if that is why we stopped

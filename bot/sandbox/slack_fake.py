@@ -82,6 +82,10 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
         self._activity = asyncio.Condition()
+        #: Called after anything a person would see changes (the sandbox console listens).
+        self.listeners: list[Callable[[], None]] = []
+        #: The trigger id each opened modal came from (the sandbox maps it to its user).
+        self.view_triggers: dict[str, str] = {}
         self.root = ""  # set by whoever serves the app, for response_url links
         self.socket_url = ""  # set when a FakeSocketMode stands in for Slack's Socket Mode
         self.app = Starlette(
@@ -170,6 +174,21 @@ class FakeSlack:
             async with self._activity:
                 self._counts[method] += 1
                 self._activity.notify_all()
+            self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+    def post_as_user(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> Posted:
+        """A person's own message, as the workspace shows it (the event still has to be sent
+        to the bot; see :func:`bot.sandbox.slack_signing.message_event`)."""
+        message = Posted(channel, self._next_ts(), text, [], thread_ts, user)
+        self.posted.append(message)
+        self._changed()
+        return message
 
     async def _respond(self, request: Request) -> Response:
         body = json.loads(await request.body() or b"{}")
@@ -180,6 +199,7 @@ class FakeSlack:
         async with self._activity:
             self._counts["response_url"] += 1
             self._activity.notify_all()
+        self._changed()
         return Response("ok")
 
     def _next_ts(self) -> str:
@@ -236,6 +256,7 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_trigger_id"}
         view = dict(params.get("view") or {})
         view["id"] = f"V{next(self._views):08d}"
+        self.view_triggers[view["id"]] = str(params["trigger_id"])
         self.views_opened.append(view)
         return {"ok": True, "view": view}
 

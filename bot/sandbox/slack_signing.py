@@ -96,6 +96,7 @@ def block_action(
     message_ts: str | None = None,
     response_url: str | None = None,
     view: dict[str, Any] | None = None,
+    trigger_id: str | None = None,
     **signing: Any,
 ) -> tuple[bytes, dict[str, str]]:
     payload: dict[str, Any] = {
@@ -103,7 +104,7 @@ def block_action(
         "user": {"id": user_id, "username": user_id.lower(), "team_id": team_id},
         "api_app_id": "A0CAREBOT",
         "team": {"id": team_id, "domain": "carebot-fake"},
-        "trigger_id": trigger(),
+        "trigger_id": trigger_id or trigger(),
         "actions": [
             {
                 "type": "button",

@@ -1,0 +1,81 @@
+"""The sandbox console in a real browser (Debian's Chromium, driven by Playwright): the two
+things a practice trying carebot does first. Saves a screenshot to test-artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Page, async_playwright, expect
+
+from bot.sandbox.runtime import Sandbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Headless as root on a closed network: no sandbox, no GPU, no background calls home.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def send(page: Page, pane: str, text: str) -> None:
+    composer = page.locator(f"#{pane}-composer")
+    await composer.locator("input").fill(text)
+    await composer.get_by_role("button").click()
+
+
+def test_chromium_is_installed() -> None:
+    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium (.ci/run)"
+
+
+async def test_a_parent_confirms_and_asks_a_question_and_staff_see_and_answer(
+    sandbox: Sandbox,
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(15_000)
+            await page.goto(sandbox.url + "/")
+            await expect(page.locator("header")).to_contain_text("no real platform is called")
+            phone, slack = page.locator("#phone"), page.locator("#slack")
+
+            # 1. Megan got Ethan's reminder by text; she replies 1; Dana sees it in Slack.
+            await page.select_option("#family", "g-megan")
+            await expect(phone).to_contain_text("Ethan has an appointment Mon, Nov 23 at 10:00 AM")
+            await send(page, "phone", "1")
+            await expect(phone).to_contain_text("Thank you! Ethan's appointment on")
+            await page.select_option("#staff", "U0DEMO01")  # Dana Rivera, Ethan's clinician
+            await expect(slack.locator("#direct")).to_contain_text(
+                "Ethan Thompson confirmed Mon Nov 23, 10:00 AM (by Megan Thompson)"
+            )
+
+            # 2. Priya links Telegram with an invite and asks something only a person can answer.
+            await page.select_option("#family", "g-priya")
+            await page.locator("#phone-pane").get_by_label("Telegram").check()
+            await phone.get_by_role("button", name="Link with an invite").click()
+            await expect(phone).to_contain_text("Welcome to Bright Steps Therapy!")
+            await send(page, "phone", "2016-08-21")  # Arjun's date of birth
+            await expect(phone).to_contain_text("You're all set")
+            await send(page, "phone", "Could Arjun move to Thursdays?")
+
+            # Tamara, the coordinator, claims it and answers in the thread.
+            await page.select_option("#staff", "U0DEMO05")
+            thread = slack.locator(".thread", has_text="Could Arjun move to Thursdays?")
+            await thread.get_by_role("button", name="Claim").click()
+            await expect(phone).to_contain_text("Tamara")  # the family hears who has it
+            reply = thread.locator(".reply-form")
+            await reply.locator("input").fill("Yes, Thursdays at 3:30 work from next week.")
+            await reply.get_by_role("button", name="Reply").click()
+            await expect(phone).to_contain_text("Yes, Thursdays at 3:30 work from next week.")
+            await expect(thread).to_contain_text("Tamara Brooks")
+
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-console.png"), full_page=True)
+        finally:
+            await browser.close()
