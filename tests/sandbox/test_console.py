@@ -281,3 +281,34 @@ async def test_the_sandbox_keeps_its_state_until_reset(
         assert await appointment_status(again, "a-demo-01") == "accepted"
     async with open_sandbox(database, clock=clock, reset=True) as fresh:
         assert await appointment_status(fresh, "a-demo-01") == "needs-action"
+
+
+async def test_a_handoff_through_its_form_is_acknowledged_by_the_receiver(
+    sandbox: Sandbox,
+) -> None:
+    chidi = "U0DEMO02"  # Chidi Okafor, occupational therapy
+    slack = sandbox.fakes.slack
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        await act(client, "slack-command", staff=DANA, text="handoff")
+        await until(sandbox, lambda: sandbox.staff.open_view(DANA) is not None, "the form")
+        shown = await panes(client, staff=DANA)
+        assert "Hand off a patient" in shown["modal"]
+        assert 'type="date" name="effective"' in shown["modal"]
+        assert 'type="checkbox" name="tell_family" value="yes"' in shown["modal"]
+        accepted = await act(
+            client, "slack-submit", staff=DANA, view=shown["modal_id"],
+            values={"patient": "p-ethan", "to": "s-okafor", "summary": "Working on /s/ sounds.",
+                    "open_items": "", "effective": "2026-11-30", "tell_family": []},
+        )  # fmt: skip
+        assert accepted["ok"], accepted
+        await until(sandbox, lambda: slack.messages(chidi), "the handoff in Chidi's DMs")
+        shown = await panes(client, staff=chidi)
+        assert "Working on /s/ sounds." in shown["slack"]
+        [handoff] = slack.messages(chidi)
+        acknowledge = handoff.buttons()["Acknowledge"]
+        await act(
+            client, "slack-press", staff=chidi, action_id=acknowledge["action_id"],
+            value=acknowledge["value"], conversation=chidi, ts=handoff.ts,
+        )  # fmt: skip
+        await until(sandbox, lambda: slack.messages(DANA), "Dana hearing it was acknowledged")
+        assert "Chidi Okafor" in (await panes(client, staff=DANA))["slack"]
