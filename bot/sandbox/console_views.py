@@ -436,6 +436,7 @@ def page_html(
 <small>{escape(practice)}, demo data; no real platform is called</small></h1>
 <div id="clock"></div></header>
 <div id="problem" role="alert" hidden></div>
+<div id="note" aria-live="polite"></div>
 <main>
 <section class="pane" id="phone-pane" aria-label="Family phone">
   <h2>Family phone</h2>

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,7 +33,6 @@ from storage.clock import MovableClock
 from storage.db import Database
 from storage.record import Record
 
-log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "carebot-sandbox.db"
 
@@ -206,8 +204,7 @@ async def open_sandbox(
             async with db.read() as conn:
                 fresh = await Record(conn).practice.get() is None
             if fresh:
-                summary = await load_demo(db, clock.now())
-                log.info("sandbox: demo practice loaded (%s)", summary)
+                await load_demo(db, clock.now())
             async with emulators() as fakes, httpx.AsyncClient(timeout=30) as http:
                 for _, name, _, _, slack_id in STAFF:
                     fakes.slack.add_user(slack_id, name)

@@ -312,3 +312,35 @@ async def test_a_handoff_through_its_form_is_acknowledged_by_the_receiver(
         )  # fmt: skip
         await until(sandbox, lambda: slack.messages(DANA), "Dana hearing it was acknowledged")
         assert "Chidi Okafor" in (await panes(client, staff=DANA))["slack"]
+
+
+async def test_the_coordinator_reassigns_an_escalation_through_its_form(sandbox: Sandbox) -> None:
+    grace = {"family": "g-grace", "channel": "sms"}
+    slack = sandbox.fakes.slack
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        await act(client, "phone-send", **grace, text="Is there parking near the clinic?")
+        await until(sandbox, lambda: slack.messages(COORDINATORS), "the escalation")
+        [escalation] = slack.messages(COORDINATORS)
+        reassign = escalation.buttons()["Reassign"]
+        await act(
+            client, "slack-press", staff=TAMARA, action_id=reassign["action_id"],
+            value=reassign["value"], conversation=COORDINATORS, ts=escalation.ts,
+        )  # fmt: skip
+        await until(sandbox, lambda: sandbox.staff.open_view(TAMARA) is not None, "the form")
+        shown = await panes(client, staff=TAMARA)
+        assert "Who should take it?" in shown["modal"]
+        assert (await panes(client, staff=DANA))["modal"] == ""  # only Tamara's screen shows it
+        await act(
+            client, "slack-submit", staff=TAMARA, view=shown["modal_id"],
+            values={"staff": "s-haddad"},
+        )  # fmt: skip
+        samir = "U0DEMO04"
+        await until(sandbox, lambda: slack.messages(samir), "Samir hearing it is his")
+        assert "assigned you escalation" in (await panes(client, staff=samir))["slack"]
+        await until(
+            sandbox,
+            lambda: any("Reassigned" in m.text for m in slack.thread(COORDINATORS, escalation.ts)),
+            "the note in the thread",
+        )
+        thread = (await panes(client, staff=TAMARA))["slack"]
+        assert 'Reassigned to <span class="mention">@Samir Haddad</span>' in thread

@@ -85,6 +85,7 @@ async function act(action) {
     answer = { ok: false, error: "the sandbox did not answer (" + response.status + ")" };
   }
   if (answer.error) problem(answer.error);
+  if (answer.note && action.action !== "clock") document.getElementById("note").textContent = answer.note;
   await refresh();
   return answer;
 }
