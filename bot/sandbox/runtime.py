@@ -33,7 +33,6 @@ from storage.clock import MovableClock
 from storage.db import Database
 from storage.record import Record
 
-
 DEFAULT_DATABASE = "carebot-sandbox.db"
 
 
