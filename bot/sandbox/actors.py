@@ -19,7 +19,7 @@ import httpx
 
 from bot.sandbox import slack_signing
 from bot.sandbox.emulators import PRACTICE_NUMBER, Emulators
-from bot.sandbox.fake_twilio import twilio_signature
+from bot.sandbox.fake_twilio import SentSms, twilio_signature
 
 
 class ActionFailed(Exception):
@@ -39,6 +39,7 @@ class SmsLine:
     number: str
     body: str
     inbound: bool
+    sid: str = ""
 
 
 @dataclass
@@ -54,11 +55,45 @@ class FamilyPhones:
 
     def __post_init__(self) -> None:
         self.fakes.twilio.listeners.insert(0, self._collect_outbound)
+        self.fakes.twilio.report_delivery = self._report_delivered
 
     def _collect_outbound(self) -> None:
         for sent in self.fakes.twilio.sent[self._outbound_seen :]:
-            self.texts.append(SmsLine(sent.to, sent.body, inbound=False))
+            self.texts.append(SmsLine(sent.to, sent.body, inbound=False, sid=sent.sid))
         self._outbound_seen = len(self.fakes.twilio.sent)
+
+    def status(self, sid: str) -> str:
+        """What Twilio last said about an outbound text (queued, delivered)."""
+        return next((m.status for m in self.fakes.twilio.sent if m.sid == sid), "")
+
+    async def _report_delivered(self, sent: SentSms) -> None:
+        """The handset got it: Twilio's signed status callback, to the URL the bot gave."""
+        if not sent.status_callback:
+            return
+        params = {
+            "MessageSid": sent.sid,
+            "AccountSid": self.fakes.twilio.account_sid,
+            "From": sent.from_,
+            "To": sent.to,
+            "MessageStatus": "delivered",
+        }
+        signature = twilio_signature(self.fakes.twilio.auth_token, sent.status_callback, params)
+        try:
+            response = await self.http.post(
+                sent.status_callback,
+                content=urlencode(params),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": signature,
+                },
+            )
+        except httpx.HTTPError:
+            return  # the sandbox is stopping; Twilio, too, gives up on a dead callback URL
+        if response.status_code == 200:
+            sent.status = "delivered"
+            sent.history.append("delivered")
+            for listener in self.fakes.twilio.listeners:
+                listener()
 
     # -- Telegram ---------------------------------------------------------------------------
 

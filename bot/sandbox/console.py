@@ -132,6 +132,7 @@ class Console:
                 sandbox.phones.telegram_chat(family.id),
                 sandbox.phones.sms_thread(family.phone or ""),
                 sandbox.fakes.telegram.bot_id,
+                {m.sid for m in sandbox.fakes.twilio.sent if m.status == "delivered"},
             ),
             "slack": slack_html(
                 person,

@@ -94,6 +94,7 @@ def phone_html(
     telegram: list[dict[str, Any]],
     texts: list[SmsLine],
     bot_id: int,
+    delivered: set[str],
 ) -> str:
     facts = "; ".join(f"{name}, born {born}" for name, born in family.children)
     parts = [f'<div class="facts">Children: {escape(facts)}</div>']
@@ -127,7 +128,8 @@ def phone_html(
         parts.append('<div class="messages sms" id="phone-messages">')
         for line in texts:
             side = "mine" if line.inbound else "theirs"
-            parts.append(f'<div class="bubble {side}">{_e(line.body)}</div>')
+            tick = ' <span class="edited">Delivered</span>' if line.sid in delivered else ""
+            parts.append(f'<div class="bubble {side}">{_e(line.body)}{tick}</div>')
         parts.append("</div>")
     return "".join(parts)
 

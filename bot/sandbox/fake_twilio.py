@@ -11,7 +11,7 @@ import asyncio
 import base64
 import itertools
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -59,11 +59,21 @@ class FakeTwilio:
         self._activity = asyncio.Condition()
         #: Called after a text is sent (the sandbox console listens).
         self.listeners: list[Callable[[], None]] = []
+        #: If set, called for each accepted text to report it delivered, as Twilio's status
+        #: callback does (the sandbox posts it, signed, to the bot); tests leave it unset.
+        self.report_delivery: Callable[[SentSms], Awaitable[None]] | None = None
+        self._reports: set[asyncio.Task[None]] = set()
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"]),
             ]
         )
+
+    async def stop_reports(self) -> None:
+        """Cancel delivery reports still on their way (the sandbox is stopping)."""
+        for task in list(self._reports):
+            task.cancel()
+        await asyncio.gather(*self._reports, return_exceptions=True)
 
     def to(self, number: str) -> list[str]:
         """Bodies sent to a number, oldest first."""
@@ -107,6 +117,10 @@ class FakeTwilio:
             self._activity.notify_all()
         for listener in self.listeners:
             listener()
+        if self.report_delivery is not None and message.status_callback:
+            task = asyncio.create_task(self.report_delivery(message))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
         return JSONResponse(
             {
                 "sid": message.sid,

@@ -237,6 +237,7 @@ async def open_sandbox(
                 finally:
                     later.app = None
                     changes.close()
+                    await fakes.twilio.stop_reports()
                     scheduler.shutdown(wait=False)
                     await carebot.stop()
         finally:

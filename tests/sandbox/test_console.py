@@ -174,6 +174,27 @@ async def test_telegram_buttons_on_a_reminder_confirm_it(sandbox: Sandbox) -> No
         assert "accepted" in statuses
 
 
+async def test_texts_are_reported_delivered_through_the_signed_status_callback(
+    sandbox: Sandbox,
+) -> None:
+    megan = "+15550100101"
+    await until(
+        sandbox,
+        lambda: any(
+            sandbox.phones.status(t.sid) == "delivered" for t in sandbox.phones.sms_thread(megan)
+        ),
+        "Twilio's delivery report for Megan's reminder",
+    )
+    async with sandbox.db.read() as conn:
+        cursor = await conn.execute(
+            "SELECT status FROM message WHERE address = ? AND direction = 'out'",
+            (f"sms:{megan}",),
+        )
+        assert [row[0] for row in await cursor.fetchall()] == ["delivered"]
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        assert "Delivered</span>" in (await panes(client, **MEGAN))["phone"]
+
+
 async def test_next_reminders_jumps_the_clock_to_the_next_one_due_and_sends_it(
     sandbox: Sandbox, sandbox_clock: MovableClock
 ) -> None:
