@@ -93,10 +93,5 @@ class MovableClock:
             raise ValueError("a clock does not go back")
         self.offset += delta
 
-    def set(self, instant: datetime) -> None:
-        """Jump to ``instant`` (not earlier than now)."""
-        delta = instant.astimezone(UTC).replace(microsecond=0) - self.now()
-        self.advance(delta)
-
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

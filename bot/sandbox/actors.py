@@ -13,13 +13,13 @@ import itertools
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
 from bot.sandbox import slack_signing
 from bot.sandbox.emulators import PRACTICE_NUMBER, Emulators
-from bot.sandbox.fake_twilio import SentSms, twilio_signature
+from bot.sandbox.fake_twilio import SentSms, signed_form
+from bot.sandbox.tg_chats import callback_datas
 
 
 class ActionFailed(Exception):
@@ -66,10 +66,15 @@ class FamilyPhones:
         """What Twilio last said about an outbound text (queued, delivered)."""
         return next((m.status for m in self.fakes.twilio.sent if m.sid == sid), "")
 
-    async def _report_delivered(self, sent: SentSms) -> None:
+    async def _post_signed(self, url: str, params: dict[str, str]) -> int:
+        """A form POST to the bot, signed as Twilio signs it; returns the HTTP status."""
+        body, headers = signed_form(self.fakes.twilio.auth_token, url, params)
+        response = await self.http.post(url, content=body, headers=headers)
+        return response.status_code
+
+    async def _report_delivered(self, sent: SentSms) -> bool:
         """The handset got it: Twilio's signed status callback, to the URL the bot gave."""
-        if not sent.status_callback:
-            return
+        assert sent.status_callback, "the fake reports only texts that asked for it"
         params = {
             "MessageSid": sent.sid,
             "AccountSid": self.fakes.twilio.account_sid,
@@ -77,23 +82,10 @@ class FamilyPhones:
             "To": sent.to,
             "MessageStatus": "delivered",
         }
-        signature = twilio_signature(self.fakes.twilio.auth_token, sent.status_callback, params)
         try:
-            response = await self.http.post(
-                sent.status_callback,
-                content=urlencode(params),
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "X-Twilio-Signature": signature,
-                },
-            )
+            return await self._post_signed(sent.status_callback, params) == 200
         except httpx.HTTPError:
-            return  # the sandbox is stopping; Twilio, too, gives up on a dead callback URL
-        if response.status_code == 200:
-            sent.status = "delivered"
-            sent.history.append("delivered")
-            for listener in self.fakes.twilio.listeners:
-                listener()
+            return False  # the sandbox is stopping; Twilio, too, gives up on a dead callback
 
     # -- Telegram ---------------------------------------------------------------------------
 
@@ -112,8 +104,7 @@ class FamilyPhones:
     ) -> None:
         user = telegram_user_id(guardian_id)
         sent = {m["message_id"]: m for m in self.fakes.telegram.transcript(user)}
-        buttons = _callback_datas(sent.get(message_id, {}))
-        if data not in buttons:
+        if data not in callback_datas(sent.get(message_id, {})):
             raise ActionFailed("that button is no longer on the message")
         update = self.fakes.telegram.callback_update(
             user, data, message_id=message_id, first_name=first_name, language_code=language
@@ -137,24 +128,10 @@ class FamilyPhones:
             "Body": body,
             "NumSegments": "1",
         }
-        url = self.public_url.rstrip("/") + "/sms/twilio"
-        signature = twilio_signature(self.fakes.twilio.auth_token, url, params)
         self.texts.append(SmsLine(number, body, inbound=True))
-        response = await self.http.post(
-            url,
-            content=urlencode(params),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signature,
-            },
-        )
-        if response.status_code != 200:
-            raise ActionFailed(f"the bot answered the text with HTTP {response.status_code}")
-
-
-def _callback_datas(message: dict[str, Any]) -> set[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-    return {b.get("callback_data") for row in rows for b in row if b.get("callback_data")}
+        status = await self._post_signed(self.public_url.rstrip("/") + "/sms/twilio", params)
+        if status != 200:
+            raise ActionFailed(f"the bot answered the text with HTTP {status}")
 
 
 @dataclass

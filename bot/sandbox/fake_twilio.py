@@ -2,7 +2,8 @@
 
 The twilio library talks to it over real HTTP through :class:`bot.channels.sms.RootedHttpClient`,
 which sends ``https://api.twilio.com/...`` requests to this server's root instead.
-:func:`twilio_signature` signs what the fake (or a test) posts to the bot, as Twilio does.
+:func:`twilio_signature` signs what the fake (or a test) posts to the bot, as Twilio does;
+:func:`signed_form` builds the whole request.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +27,20 @@ from twilio.request_validator import RequestValidator
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     """``X-Twilio-Signature`` for a form POST of ``params`` to ``url``."""
     return RequestValidator(auth_token).compute_signature(url, params)
+
+
+def signed_form(
+    auth_token: str, url: str, params: dict[str, str], signature: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """``(body, headers)`` of Twilio's form POST of ``params`` to ``url``, signed (or carrying
+    ``signature`` as given, to forge one)."""
+    if signature is None:
+        signature = twilio_signature(auth_token, url, params)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    return urlencode(params), headers
 
 
 @dataclass
@@ -60,14 +75,24 @@ class FakeTwilio:
         #: Called after a text is sent (the sandbox console listens).
         self.listeners: list[Callable[[], None]] = []
         #: If set, called for each accepted text to report it delivered, as Twilio's status
-        #: callback does (the sandbox posts it, signed, to the bot); tests leave it unset.
-        self.report_delivery: Callable[[SentSms], Awaitable[None]] | None = None
+        #: callback does (the sandbox posts it, signed, to the bot), answering whether the bot
+        #: took the report; tests leave it unset.
+        self.report_delivery: Callable[[SentSms], Awaitable[bool]] | None = None
         self._reports: set[asyncio.Task[None]] = set()
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"]),
             ]
         )
+
+    async def _deliver(
+        self, message: SentSms, report: Callable[[SentSms], Awaitable[bool]]
+    ) -> None:
+        if await report(message):
+            message.status = "delivered"
+            message.history.append("delivered")
+            for listener in self.listeners:
+                listener()
 
     async def stop_reports(self) -> None:
         """Cancel delivery reports still on their way (the sandbox is stopping)."""
@@ -118,7 +143,7 @@ class FakeTwilio:
         for listener in self.listeners:
             listener()
         if self.report_delivery is not None and message.status_callback:
-            task = asyncio.create_task(self.report_delivery(message))
+            task = asyncio.create_task(self._deliver(message, self.report_delivery))
             self._reports.add(task)
             task.add_done_callback(self._reports.discard)
         return JSONResponse(

@@ -111,7 +111,7 @@ class Sandbox:
         async with self._moving:
             self.clock.advance(delta)
             self._save_clock()
-            queued = await self._wake()
+            queued = await wake_dispatcher(self.carebot)
         self.last_clock_note = _queued_note(queued)
         self.changes.bump()
         return queued
@@ -128,7 +128,7 @@ class Sandbox:
                     break
                 if due > self.clock.now():
                     self.clock.advance(due - self.clock.now())
-                queued = await self._wake()
+                queued = await wake_dispatcher(self.carebot)
                 if queued:
                     break
             self._save_clock()
@@ -137,9 +137,6 @@ class Sandbox:
         )
         self.changes.bump()
         return queued
-
-    async def _wake(self) -> int:
-        return await wake_dispatcher(self.carebot)
 
     def _save_clock(self) -> None:
         if self.clock_file is not None and isinstance(self.clock, MovableClock):

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -15,7 +14,7 @@ from pydantic import SecretStr
 
 from bot.app import CareBot
 from bot.config import PracticeSettings, Settings, SmsSettings
-from bot.sandbox.fake_twilio import FakeTwilio, twilio_signature
+from bot.sandbox.fake_twilio import FakeTwilio, signed_form, twilio_signature
 from bot.sandbox.server import serve_app
 from bot.web import build_web
 from storage.clock import FakeClock
@@ -39,16 +38,8 @@ class SmsStack:
     harness: Harness
 
     async def post(self, path: str, params: dict[str, str], signature: str | None = None) -> int:
-        if signature is None:
-            signature = twilio_signature(self.twilio.auth_token, PUBLIC + path, params)
-        response = await self.client.post(
-            path,
-            content=urlencode(params),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signature,
-            },
-        )
+        body, headers = signed_form(self.twilio.auth_token, PUBLIC + path, params, signature)
+        response = await self.client.post(path, content=body, headers=headers)
         return response.status_code
 
     async def text(self, body: str, sender: str = ANA, sid: str | None = None) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 
 from bot.app import CareBot
 from bot.sandbox import slack_signing
 from bot.sandbox.emulators import PRACTICE_NUMBER, emulators
-from bot.sandbox.fake_twilio import twilio_signature
+from bot.sandbox.fake_twilio import signed_form
 from bot.sandbox.server import serve_app
 from bot.web import build_web
 from handlers.demo import load_demo
@@ -48,15 +47,10 @@ async def test_the_demo_practice_answers_on_all_three_channels(
                 # SMS: a demo parent who consented asks for help.
                 params = {"MessageSid": "SMdemo1", "From": "+15550100101", "To": PRACTICE_NUMBER,
                           "Body": "HELP"}  # fmt: skip
-                signature = twilio_signature(
+                body, headers = signed_form(
                     fakes.twilio.auth_token, "https://sandbox.invalid/sms/twilio", params
                 )
-                response = await client.post(
-                    "/sms/twilio",
-                    content=urlencode(params),
-                    headers={"Content-Type": "application/x-www-form-urlencoded",
-                             "X-Twilio-Signature": signature},
-                )  # fmt: skip
+                response = await client.post("/sms/twilio", content=body, headers=headers)
                 assert response.status_code == 200
                 # Telegram: someone not linked writes; the webhook answers politely.
                 update = fakes.telegram.message_update(4242, "hello")
