@@ -19,15 +19,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.sandbox.actors import ActionFailed
-from bot.sandbox.console_views import (
-    FamilyView,
-    StaffView,
-    clock_html,
-    modal_html,
-    page_html,
-    phone_html,
-    slack_html,
-)
+from bot.sandbox.console_slack import modal_html, slack_html
+from bot.sandbox.console_views import FamilyView, StaffView, clock_html, page_html, phone_html
 from bot.sandbox.emulators import COORDINATORS
 from storage.record import Record
 
