@@ -11,14 +11,15 @@ from bot.channels.base import RateLimits
 from bot.channels.slack import SlackChannel
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
-from bot.config import ConfigError, Settings, parse_hours
+from bot.config import ConfigError, Settings
 from bot.i18n import BabelTranslator
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.practice import sync_practice
 from handlers import answers, escalations, family, keywords, numbered, onboarding
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
-from handlers.reminders import ReminderDispatcher, plan_reminders
+from handlers.reminders import ReminderDispatcher
 from handlers.router import Router
 from handlers.staff import escalation_desk, handoffs, schedule, updates
 from handlers.staff.desk import StaffDesk
@@ -50,41 +51,6 @@ def build_router() -> Router:
         router.include(module.router)
     router.include(schedule.router)
     return router
-
-
-def practice_from(settings: Settings, stored: Practice | None) -> Practice:
-    """The practice as configured, falling back to the stored row for anything not configured."""
-    config = settings.practice
-    name = config.name or (stored.name if stored else None)
-    phone = config.phone or (stored.phone if stored else None)
-    timezone = config.timezone or (stored.timezone if stored else None)
-    for value, env in ((name, "NAME"), (phone, "PHONE"), (timezone, "TIMEZONE")):
-        if not value:
-            raise ConfigError(f"CAREBOT_PRACTICE__{env}: not set (and no practice in the record)")
-    business = parse_hours(config.business_hours)
-    quiet = parse_hours(config.quiet_hours)
-    assert name and phone and timezone
-    return Practice(
-        name=name,
-        phone=phone,
-        timezone=timezone,
-        business_hours_start=business[0],
-        business_hours_end=business[1],
-        quiet_hours_start=quiet[0],
-        quiet_hours_end=quiet[1],
-        reminder_offsets_hours=tuple(config.reminder_offsets_hours),
-        late_cancel_hours=config.late_cancel_hours,
-    )
-
-
-async def sync_practice(db: Database, settings: Settings, now: datetime) -> Practice:
-    """Save the configured practice (configuration wins) and re-plan reminders to match."""
-    async with db.transaction() as conn:
-        record = Record(conn)
-        practice = practice_from(settings, await record.practice.get())
-        await record.practice.save(practice, now)
-        await plan_reminders(record, practice, now)
-    return practice
 
 
 def staff_desk(settings: Settings) -> StaffDesk:

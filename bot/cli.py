@@ -1,4 +1,4 @@
-"""The ``carebot`` command: run, sandbox, import, demo-data, invite, check.
+"""The ``carebot`` command: run, sandbox, import, demo-data, invite, check, practice.
 
 Exit code 0 on success, 2 on bad input or configuration with a one-line reason on stderr.
 """
@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import time
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings, missing_for_run
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     invite = commands.add_parser("invite", help="print a one-time Telegram link for a guardian")
     invite.add_argument("guardian_id")
     commands.add_parser("check", help="validate the configuration, say which channels are ready")
+    commands.add_parser(
+        "practice", help="show the practice's settings as the record holds them, and their origins"
+    )
     return parser
 
 
@@ -96,6 +100,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _demo(settings)
     if args.command == "invite":
         return await _invite(settings, args.guardian_id)
+    if args.command == "practice":
+        return await _practice(settings)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -164,7 +170,7 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from bot.app import practice_from
+    from bot.practice import practice_from
 
     db = await Database.open(settings.database)
     try:
@@ -203,7 +209,7 @@ async def _check(settings: Settings) -> int:
 
 async def _open_with_practice(settings: Settings) -> Database:
     """Open the record and save the configured practice, when the configuration has one."""
-    from bot.app import sync_practice
+    from bot.practice import sync_practice
 
     db = await Database.open(settings.database)
     try:
@@ -229,6 +235,65 @@ async def _import(settings: Settings, kind: str, path: Path) -> int:
         await db.close()
     print(f"imported {report.rows} {kind} rows: {report.inserted} new, {report.updated} updated")
     return 0
+
+
+#: How ``carebot practice`` names each setting the record holds.
+PRACTICE_LABELS = {
+    "name": "name",
+    "timezone": "timezone",
+    "phone": "phone",
+    "business_hours": "business hours",
+    "quiet_hours": "quiet hours",
+    "reminder_offsets_hours": "reminder offsets",
+    "late_cancel_hours": "late-cancel window",
+}
+
+
+async def _practice(settings: Settings) -> int:
+    """The practice as the record holds it, a line per setting with where its value came from.
+    Read-only: the configured settings are not saved first (any other command saves them)."""
+    from zoneinfo import ZoneInfo
+
+    from storage.record import Record
+
+    db = await Database.open(settings.database)
+    try:
+        async with db.read() as conn:
+            record = Record(conn)
+            practice = await record.practice.get()
+            origins = await record.practice.origins()
+    finally:
+        await db.close()
+    if practice is None:
+        raise UsageError(
+            f"no practice in the record ({settings.database}) yet: set CAREBOT_PRACTICE__NAME,"
+            " __PHONE and __TIMEZONE and run `carebot run` or an import, or run"
+            " `carebot demo-data`"
+        )
+    zone = ZoneInfo(practice.timezone)
+    values = {
+        "name": practice.name,
+        "timezone": practice.timezone,
+        "phone": practice.phone,
+        "business_hours": _hours(practice.business_hours_start, practice.business_hours_end),
+        "quiet_hours": _hours(practice.quiet_hours_start, practice.quiet_hours_end),
+        "reminder_offsets_hours": ", ".join(map(str, practice.reminder_offsets_hours))
+        + " hours before the visit",
+        "late_cancel_hours": f"{practice.late_cancel_hours} hours",
+    }
+    for setting, label in PRACTICE_LABELS.items():
+        origin = origins.get(setting)
+        where = (
+            f"{origin.origin}, since {origin.updated_at.astimezone(zone).date().isoformat()}"
+            if origin is not None
+            else "origin not recorded (saved before carebot kept origins)"
+        )
+        print(f"{label}: {values[setting]} ({where})")
+    return 0
+
+
+def _hours(start: time, end: time) -> str:
+    return f"{start:%H:%M}-{end:%H:%M}"
 
 
 async def _demo(settings: Settings) -> int:

@@ -6,6 +6,7 @@ operator would write it (``CAREBOT_HTTP__PORT``), never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -75,7 +76,12 @@ class SmsSettings(BaseModel):
 
 
 class PracticeSettings(BaseModel):
-    """The practice's identity and rules. Unset fields fall back to the record's practice row."""
+    """The practice's identity and rules.
+
+    The record holds the practice; a field given here (``model_fields_set``) replaces the
+    record's value, a field left out keeps it, and the defaults below apply only to a practice
+    the record does not hold yet. The last three are not in the record: they always apply.
+    """
 
     name: str | None = None
     phone: str | None = None
@@ -133,6 +139,8 @@ class Settings(BaseSettings):
     practice: PracticeSettings = PracticeSettings()
 
     _toml_file: Path | None = None
+    #: Where each practice field given came from (set by :func:`load_settings`).
+    _practice_origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -147,6 +155,12 @@ class Settings(BaseSettings):
         if _TOML_FILE.path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.path))
         return tuple(sources)
+
+    def practice_origin(self, setting: str) -> str:
+        """Where a practice setting given in these settings came from: ``environment
+        CAREBOT_PRACTICE__QUIET_HOURS``, ``config file /etc/carebot.toml``, or ``configuration``
+        for settings built in code."""
+        return self._practice_origins.get(setting, "configuration")
 
     def telegram_configured(self) -> bool:
         return self.telegram.token is not None
@@ -185,7 +199,7 @@ def load_settings(config_file: str | None = None) -> Settings:
         raise ConfigError(f"config file {path} does not exist")
     _TOML_FILE.path = path
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         first = error.errors()[0]
         given = first.get("input")
@@ -196,6 +210,33 @@ def load_settings(config_file: str | None = None) -> Settings:
         raise ConfigError(f"config file {path}: {error}") from None
     finally:
         _TOML_FILE.path = None
+    settings._practice_origins = _practice_origins(settings.practice, path)
+    return settings
+
+
+def _environment() -> dict[str, str]:
+    """The environment with upper-case names (carebot's settings are case-insensitive)."""
+    return {name.upper(): value for name, value in os.environ.items()}
+
+
+def _practice_origins(practice: PracticeSettings, path: Path | None) -> dict[str, str]:
+    """Where each practice field given came from; the environment wins over the file."""
+    environment = _environment()
+    try:
+        whole = json.loads(environment.get("CAREBOT_PRACTICE", "{}"))
+    except ValueError:
+        whole = {}
+    in_whole = {str(key).lower() for key in whole} if isinstance(whole, dict) else set()
+    origins: dict[str, str] = {}
+    for field in practice.model_fields_set:
+        variable = f"CAREBOT_PRACTICE__{field.upper()}"
+        if variable in environment:
+            origins[field] = f"environment {variable}"
+        elif field in in_whole:
+            origins[field] = "environment CAREBOT_PRACTICE"
+        elif path is not None:
+            origins[field] = f"config file {path.resolve()}"
+    return origins
 
 
 def missing_for_run(settings: Settings) -> list[str]:

@@ -18,6 +18,7 @@ from handlers.imports import COLUMNS, PREPARERS, Checker, CsvRow
 from handlers.reminders import plan_reminders
 from storage.db import Database
 from storage.models import Practice
+from storage.practice import SETTINGS
 from storage.record import Record
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ async def load_demo(db: Database, now: datetime) -> DemoSummary:
         practice = await record.practice.get()
         if practice is None:
             practice = DEMO_PRACTICE
-            await record.practice.save(practice, now)
+            await record.practice.save(practice, now, dict.fromkeys(SETTINGS, "demo data"))
         await _load(record, "patients", PATIENTS, now)
         await _load(record, "guardians", GUARDIANS, now)
         await _load(record, "staff", STAFF, now)
