@@ -11,22 +11,47 @@ import os
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_OFFSETS_FORMAT = "expected hours before the visit, e.g. 72,24 or [72, 24]"
+_WHOLE_NUMBER = re.compile(r"^-?\d+$")
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is the one line to show."""
+
+
+def parse_offsets(value: Any) -> Any:
+    """'72,24' or '[72, 24]' (an environment variable's text) -> [72, 24]; a list as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise ValueError(_OFFSETS_FORMAT) from None
+        if not isinstance(parsed, list) or not all(
+            isinstance(h, int) and not isinstance(h, bool) for h in parsed
+        ):
+            raise ValueError(_OFFSETS_FORMAT)
+        return parsed
+    parts = [part.strip() for part in text.split(",")]
+    if not all(_WHOLE_NUMBER.match(part) for part in parts):
+        raise ValueError(_OFFSETS_FORMAT)
+    return [int(part) for part in parts]
 
 
 def parse_hours(value: str) -> tuple[time, time]:
@@ -88,7 +113,8 @@ class PracticeSettings(BaseModel):
     timezone: str | None = None
     business_hours: str = "08:00-18:00"
     quiet_hours: str = "21:00-08:00"
-    reminder_offsets_hours: list[int] = Field(default_factory=lambda: [72, 24])
+    #: Not JSON-decoded from the environment: the validator reads ``72,24`` and ``[72, 24]``.
+    reminder_offsets_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [72, 24])
     late_cancel_hours: int = Field(24, ge=0)
     escalation_response_minutes: int = Field(15, ge=1, le=24 * 60)
     handoff_ack_business_days: int = Field(1, ge=1, le=10)
@@ -114,11 +140,18 @@ class PracticeSettings(BaseModel):
         parse_hours(value)
         return value
 
+    @field_validator("reminder_offsets_hours", mode="before")
+    @classmethod
+    def _offsets_text(cls, value: Any) -> Any:
+        return parse_offsets(value)
+
     @field_validator("reminder_offsets_hours")
     @classmethod
     def _offsets(cls, value: list[int]) -> list[int]:
         if not value or any(h <= 0 or h > 24 * 30 for h in value):
-            raise ValueError("expected hours before the visit between 1 and 720, e.g. [72, 24]")
+            raise ValueError(
+                "expected hours before the visit between 1 and 720, e.g. 72,24 or [72, 24]"
+            )
         return sorted(set(value), reverse=True)
 
 
@@ -206,8 +239,13 @@ def load_settings(config_file: str | None = None) -> Settings:
         shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{env_name(tuple(first['loc']))}: {message}{shown}") from None
+    except SettingsError as error:  # a value pydantic-settings could not decode
+        source = re.search(r'field "(\w+)" from source "(\w+)"', str(error))
+        if source is not None and source[2] == "EnvSettingsSource":
+            raise ConfigError(_unparsable_env(source[1], error)) from None
+        raise ConfigError(f"config file {path}: {error}" if path else str(error)) from None
     except ValueError as error:  # a TOML file that does not parse
-        raise ConfigError(f"config file {path}: {error}") from None
+        raise ConfigError(f"config file {path}: {error}" if path else str(error)) from None
     finally:
         _TOML_FILE.path = None
     settings._practice_origins = _practice_origins(settings.practice, path)
@@ -237,6 +275,50 @@ def _practice_origins(practice: PracticeSettings, path: Path | None) -> dict[str
         elif path is not None:
             origins[field] = f"config file {path.resolve()}"
     return origins
+
+
+def _unparsable_env(field: str, error: Exception) -> str:
+    """The one line for an environment variable pydantic-settings could not decode (JSON)."""
+    group = f"CAREBOT_{field.upper()}"
+    for name, value in sorted(_environment().items()):
+        if name != group and not name.startswith(group + "__"):
+            continue
+        annotation = _annotation_at(name.removeprefix("CAREBOT_").lower().split("__"))
+        if annotation is None or not _is_complex(annotation):
+            continue
+        try:
+            json.loads(value)
+        except ValueError as bad:
+            reason = getattr(bad, "msg", str(bad))
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                example = next(iter(annotation.model_fields)).upper()
+                return (
+                    f"{name}: expected a JSON object of settings, or one variable per setting"
+                    f" like {name}__{example} (it does not parse: {reason})"
+                )
+            return f"{name}: expected a JSON value (it does not parse: {reason})"
+    return f"{group}: cannot be read from the environment ({error.__cause__ or error})"
+
+
+def _annotation_at(path: list[str]) -> Any:
+    """The type of the setting at ``path`` (('practice', 'name') -> str | None), or None."""
+    model: Any = Settings
+    annotation: Any = None
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None or NoDecode in field.metadata:
+            return None
+        annotation = model = field.annotation
+    return annotation
+
+
+def _is_complex(annotation: Any) -> bool:
+    """What pydantic-settings reads from the environment as JSON: models and containers."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return (get_origin(annotation) or annotation) in (list, dict, tuple, set, frozenset)
 
 
 def missing_for_run(settings: Settings) -> list[str]:

@@ -1,6 +1,6 @@
 """The practice's settings through the ``carebot`` command, run in-process: a setting left out
-keeps what the record has, and ``carebot practice`` says where each value came from (and changes
-nothing)."""
+keeps what the record has, ``carebot practice`` says where each value came from (and changes
+nothing), and a setting that does not parse names its variable and the format it expects."""
 
 from __future__ import annotations
 
@@ -234,3 +234,79 @@ async def test_settings_built_in_code_keep_the_record_too(db: Database, clock: F
         "reminder_offsets_hours": "default",
         "late_cancel_hours": "default",
     }
+
+
+@pytest.mark.parametrize("offsets", ["72,24", "[72, 24]", " 24, 72 ", "24,72,24"])
+def test_reminder_offsets_read_as_a_list_or_comma_separated(run: Run, offsets: str) -> None:
+    identity(run)
+    run.practice_env(reminder_offsets_hours=offsets)
+    code, _, err = run("import", "patients", str(run.patients))
+    assert (code, err) == (0, [])
+    practice = run.stored()
+    assert practice is not None and practice.reminder_offsets_hours == (72, 24)
+
+
+@pytest.mark.parametrize("offsets", ["abc", "72;24", "72 24", '[72, "x"]', "[72, 24", "", "{}"])
+def test_malformed_reminder_offsets_name_the_variable_and_the_format(
+    run: Run, offsets: str
+) -> None:
+    identity(run)
+    run.practice_env(reminder_offsets_hours=offsets)
+    code, out, err = run("import", "patients", str(run.patients))
+    assert (code, out) == (2, [])
+    assert err == [
+        "carebot: CAREBOT_PRACTICE__REMINDER_OFFSETS_HOURS: expected hours before the visit,"
+        f" e.g. 72,24 or [72, 24] (got {offsets!r})"
+    ]
+    assert run.stored() is None
+
+
+def test_reminder_offsets_out_of_range_say_the_range(run: Run) -> None:
+    run.practice_env(reminder_offsets_hours="72,0")
+    code, _, err = run("practice")
+    assert code == 2
+    assert err == [
+        "carebot: CAREBOT_PRACTICE__REMINDER_OFFSETS_HOURS: expected hours before the visit"
+        " between 1 and 720, e.g. 72,24 or [72, 24] (got '72,0')"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "CAREBOT_PRACTICE",
+            "{oops",
+            "carebot: CAREBOT_PRACTICE: expected a JSON object of settings, or one variable per"
+            " setting like CAREBOT_PRACTICE__NAME (it does not parse: Expecting property name"
+            " enclosed in double quotes)",
+        ),
+        (
+            "CAREBOT_HTTP",
+            "8080",
+            "carebot: CAREBOT_HTTP: Input should be a valid dictionary or instance of"
+            " HttpSettings (got 8080)",
+        ),
+        (
+            "carebot_telegram",
+            '{"token": "123:secret"',
+            "carebot: CAREBOT_TELEGRAM: expected a JSON object of settings, or one variable per"
+            " setting like CAREBOT_TELEGRAM__TOKEN (it does not parse: Expecting ',' delimiter)",
+        ),
+    ],
+)
+def test_a_group_that_does_not_parse_names_its_variable(
+    run: Run, variable: str, value: str, expected: str
+) -> None:
+    run.env.setenv(variable, value)
+    code, _, err = run("practice")
+    assert (code, err) == (2, [expected])
+    assert "secret" not in err[0]
+
+
+def test_a_config_file_that_does_not_parse_names_the_file(run: Run) -> None:
+    config = run.tmp_path / "broken.toml"
+    config.write_text("[practice\n", encoding="utf-8")
+    code, _, err = run("--config", str(config), "practice")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"carebot: config file {config}: ")
