@@ -226,10 +226,11 @@ async def _import(settings: Settings, kind: str, path: Path) -> int:
     try:
         report = await import_csv(db, kind, path, SystemClock().now())
     except ImportRejected as rejected:
-        for error in rejected.errors[1:]:
+        for error in rejected.errors:
             print(f"carebot: {error}", file=sys.stderr)
+        count = len(rejected.errors)
         raise UsageError(
-            f"{rejected.errors[0]} ({len(rejected.errors)} problem(s); nothing was imported)"
+            f"{count} problem{'' if count == 1 else 's'}; nothing was imported"
         ) from None
     finally:
         await db.close()

@@ -2,14 +2,15 @@
 
 A :class:`Checker` reads typed values (dates, phone numbers, language tags, roles, appointment
 times) out of CSV rows and collects a :class:`RowError` for every bad one, so a whole file's
-problems are reported at once.
+problems are reported at once. Every field is one line of printable text: a control character
+(a NUL, a tab, a line break inside quotes, an escape) is refused wherever it appears.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -18,6 +19,17 @@ E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 ROLES = ("clinician", "coordinator", "admin")
 _YES, _NO = ("yes", "y", "true"), ("no", "n", "false")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: C0 and C1 control characters, DEL, and the Unicode line and paragraph separators: none of them
+#: belongs in a one-line field (names, ids, phone numbers, services, locations).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: The earliest date of birth taken (a typo like 1019 is refused, a patient born in 1930 is not).
+EARLIEST_BIRTH = date(1900, 1, 1)
+#: The longest appointment taken, in minutes.
+LONGEST_APPOINTMENT = 24 * 60
+#: How far from the import's time an appointment's start may be: ahead, and back (history).
+FURTHEST_AHEAD_YEARS, FURTHEST_BACK_YEARS = 5, 20
+#: Somewhere on Earth it is already tomorrow (UTC+14): a child born there today is not refused.
+_AHEAD_OF_UTC = timedelta(hours=14)
 
 
 @dataclass(frozen=True)
@@ -41,9 +53,11 @@ class RowError:
 
 
 class ImportRejected(Exception):
-    """The file was not imported; ``errors`` says why (every problem found, in file order)."""
+    """The file was not imported; ``errors`` says why (every problem found, in file order: the
+    file as a whole first, then by line; a line's problems in the order they were found)."""
 
     def __init__(self, errors: list[RowError]) -> None:
+        errors = sorted(errors, key=lambda e: -1 if e.line is None else e.line)
         super().__init__(
             "; ".join(str(e) for e in errors[:3]) + ("; ..." if len(errors) > 3 else "")
         )
@@ -71,9 +85,34 @@ class Checker:
         self.errors.append(RowError(row.line, column, message))
 
     def text(self, row: CsvRow, column: str, required: bool = True) -> str:
+        """The column's text; a control character in it is refused (and "" returned, so the
+        value is not checked again as a date, a phone number or an id)."""
         value = row[column]
+        if _CONTROL.search(value):
+            self.fail(
+                row,
+                column,
+                f'"{_shown(value)}" contains a control character ({_codes(value)}); a field'
+                " takes printable text on one line",
+            )
+            return ""
         if required and not value:
             self.fail(row, column, "is empty (a value is required)")
+        return value
+
+    def birth_date(self, row: CsvRow, column: str, now: datetime) -> str:
+        """A date of birth (YYYY-MM-DD): not in the future, not before 1900."""
+        value = self.date(row, column)
+        if not value or not _DATE.match(value):
+            return value
+        try:
+            born = date.fromisoformat(value)
+        except ValueError:
+            return value  # reported by date()
+        if born > (now.astimezone(UTC) + _AHEAD_OF_UTC).date():
+            self.fail(row, column, f'"{value}" is after today (a date of birth cannot be)')
+        elif born < EARLIEST_BIRTH:
+            self.fail(row, column, f'"{value}" is before 1900 (not a date of birth)')
         return value
 
     def date(self, row: CsvRow, column: str) -> str:
@@ -123,14 +162,23 @@ class Checker:
         return value
 
     def minutes(self, row: CsvRow, column: str) -> int:
+        """A duration in whole minutes, more than 0 and at most a day."""
         value = self.text(row, column)
-        if value and not (value.isdigit() and int(value) > 0):
+        if value and not (value.isdecimal() and int(value) > 0):
             self.fail(row, column, f'"{value}" is not a positive whole number of minutes')
+            return 0
+        if value and int(value) > LONGEST_APPOINTMENT:
+            self.fail(
+                row,
+                column,
+                f'"{value}" minutes is longer than a day (at most {LONGEST_APPOINTMENT})',
+            )
             return 0
         return int(value) if value else 0
 
-    def start(self, row: CsvRow, column: str, zone: ZoneInfo) -> datetime | None:
-        """An ISO 8601 date and time; without an offset it is the practice's local time."""
+    def start(self, row: CsvRow, column: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+        """An ISO 8601 date and time; without an offset it is the practice's local time. Not
+        more than 5 years after ``now``, nor more than 20 years before it."""
         value = self.text(row, column)
         if not value:
             return None
@@ -156,12 +204,29 @@ class Checker:
                 )
                 return None
             parsed = local
-        return parsed.astimezone(UTC).replace(microsecond=0)
+        start = parsed.astimezone(UTC).replace(microsecond=0)
+        local_now = now.astimezone(zone)
+        if start > _years_from(local_now, FURTHEST_AHEAD_YEARS):
+            self.fail(
+                row,
+                column,
+                f'"{value}" is more than {FURTHEST_AHEAD_YEARS} years from now'
+                " (a typo in the year?)",
+            )
+            return None
+        if start < _years_from(local_now, -FURTHEST_BACK_YEARS):
+            self.fail(
+                row,
+                column,
+                f'"{value}" is more than {FURTHEST_BACK_YEARS} years ago (a typo in the year?)',
+            )
+            return None
+        return start
 
     def known(self, row: CsvRow, column: str, ids: set[str], what: str, kind: str) -> None:
         """Report a reference to a record that does not exist."""
         value = row[column]
-        if value and value not in ids:
+        if value and value not in ids and not _CONTROL.search(value):
             self.fail(row, column, f'no {what} "{value}" in the record (import {kind} first)')
 
     def once(
@@ -174,3 +239,21 @@ class Checker:
             return False
         seen[key] = row.line
         return True
+
+
+def _years_from(instant: datetime, years: int) -> datetime:
+    """The same local date and time ``years`` later (29 February becomes 28 February)."""
+    try:
+        return instant.replace(year=instant.year + years)
+    except ValueError:
+        return instant.replace(year=instant.year + years, day=28)
+
+
+def _codes(value: str) -> str:
+    """The control characters in ``value`` as code points: 'U+0000, U+0009'."""
+    return ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in _CONTROL.findall(value)))
+
+
+def _shown(value: str) -> str:
+    """``value`` with its control characters written as escapes (a NUL as \\x00)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], value)

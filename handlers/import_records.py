@@ -41,7 +41,8 @@ async def _patients(check: Checker, record: Record, rows: list[CsvRow], now: dat
         mark = len(check.errors)
         patient_id = check.text(row, "patient_id")
         first, last = check.text(row, "first_name"), check.text(row, "last_name")
-        born, language = check.date(row, "date_of_birth"), check.language(row, "language")
+        born = check.birth_date(row, "date_of_birth", now)
+        language = check.language(row, "language")
         if patient_id:
             check.once(row, "patient_id", patient_id, seen)
         if len(check.errors) == mark:
@@ -131,7 +132,7 @@ async def _staff(check: Checker, record: Record, rows: list[CsvRow], now: dateti
             check.once(row, "staff_id", staff_id, seen)
         if slack and check.once(row, "slack_user_id", slack, seen_slack):
             holder = holders.get(slack)
-            if holder is not None and holder != staff_id and holder not in in_file:
+            if holder is not None and staff_id and holder != staff_id and holder not in in_file:
                 check.fail(row, "slack_user_id", f'"{slack}" already belongs to staff "{holder}"')
         if len(check.errors) > mark:
             continue
@@ -193,7 +194,7 @@ async def _appointments(
         patient_id, staff_id = check.text(row, "patient_id"), check.text(row, "staff_id")
         check.known(row, "patient_id", patients, "patient", "patients")
         check.known(row, "staff_id", staff, "staff member", "staff")
-        start = check.start(row, "start", zone)
+        start = check.start(row, "start", zone, now)
         fields: dict[str, Any] = {
             "patient_id": patient_id,
             "staff_id": staff_id,

@@ -165,7 +165,7 @@ async def read_rows(kind: str, path: Path) -> list[CsvRow]:
 def _check_header(header: list[str], wanted: tuple[str, ...], line: int) -> None:
     missing = [c for c in wanted if c not in header]
     if missing:
-        # The first error (the one a command line shows last) says what the header needs.
+        # The first error says what the header needs.
         errors = [RowError(line, c, "missing from the header") for c in missing]
         hint = f"{errors[0].message} (the header must name {', '.join(wanted)})"
         errors[0] = RowError(line, missing[0], hint)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from handlers.demo import DEMO_PRACTICE
-from handlers.imports import KINDS, ImportRejected, RowError, import_csv
+from handlers.imports import COLUMNS, KINDS, ImportRejected, RowError, import_csv
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.record import Record
@@ -464,3 +466,194 @@ async def test_a_reimport_keeps_answers_and_cancellations(
         assert not [
             r for r in await record.reminders.for_appointment("a-2") if r.status == "pending"
         ]
+
+
+#: A row of each kind that the seeded record accepts, to break one column at a time.
+GOOD_ROWS = {
+    "patients": "p-new,Ava,Stone,2020-01-31,en",
+    "guardians": "g-new,p-maya,Eve,Lopez,aunt,+15550100120,en,yes",
+    "staff": "s-new,Sam Lee,clinician,speech-language pathology,U0TEST09",
+    "care-team": "p-leo,s-tam",
+    "appointments": "a-new,p-maya,s-dana,2026-11-30T10:00,45,speech,Clinic room 1",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"),
+    [(kind, column) for kind in KINDS for column in COLUMNS[kind]],
+)
+async def test_a_control_character_in_any_field_is_refused(
+    seeded: Database, clock: FakeClock, tmp_path: Path, kind: str, column: str
+) -> None:
+    values = dict(zip(COLUMNS[kind], GOOD_ROWS[kind].split(","), strict=True))
+    await import_csv(  # the good row itself imports
+        seeded,
+        kind,
+        csv_file(tmp_path, "good.csv", ",".join(COLUMNS[kind]) + "\n" + GOOD_ROWS[kind] + "\n"),
+        clock.now(),
+    )
+    before = await dump(seeded)
+    values[column] = values[column][:1] + "\x00" + values[column][1:]
+    text = ",".join(COLUMNS[kind]) + "\n" + ",".join(values.values()) + "\n"
+    shown = values[column].replace("\x00", "\\x00")
+    assert await rejected(seeded, kind, csv_file(tmp_path, "nul.csv", text), clock.now()) == [
+        f'line 2, column {column}: "{shown}" contains a control character (U+0000); a field'
+        " takes printable text on one line"
+    ]
+    assert await dump(seeded) == before
+
+
+async def test_control_characters_tabs_and_line_breaks_in_names_are_refused(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    text = (
+        "patient_id,first_name,last_name,date_of_birth,language\n"
+        "p-1,Ma\tya,Lopez,2019-03-14,en\n"
+        'p-2,"Ivy\nRose",Chen,2021-07-04,en\n'
+        "p-3,Noa,Le\x1b[31mv\x85i,2020-01-01,en\n"
+        "p-4,Zoë,O’Brien-Nakamura,2020-01-01,en\n"  # letters and punctuation are fine
+    )
+    before = await dump(seeded)
+    errors = await rejected(seeded, "patients", csv_file(tmp_path, "p.csv", text), clock.now())
+    assert errors == [
+        'line 2, column first_name: "Ma\\tya" contains a control character (U+0009); a field'
+        " takes printable text on one line",
+        'line 3, column first_name: "Ivy\\nRose" contains a control character (U+000A); a field'
+        " takes printable text on one line",
+        'line 5, column last_name: "Le\\x1b[31mv\\x85i" contains a control character'
+        " (U+001B, U+0085); a field takes printable text on one line",
+    ]
+    assert await dump(seeded) == before
+
+
+@pytest.mark.parametrize(
+    ("born", "expected"),
+    [
+        ("2999-01-01", '"2999-01-01" is after today (a date of birth cannot be)'),
+        ("2026-11-25", '"2026-11-25" is after today (a date of birth cannot be)'),
+        ("1899-12-31", '"1899-12-31" is before 1900 (not a date of birth)'),
+        ("0019-03-14", '"0019-03-14" is before 1900 (not a date of birth)'),
+    ],
+)
+async def test_an_impossible_date_of_birth_is_refused(
+    pdb: Database, clock: FakeClock, tmp_path: Path, born: str, expected: str
+) -> None:
+    text = PATIENTS + f"p-bad,Ben,Stone,{born},en\n"
+    before = await dump(pdb)
+    errors = await rejected(pdb, "patients", csv_file(tmp_path, "p.csv", text), clock.now())
+    assert errors == [f"line 4, column date_of_birth: {expected}"]
+    assert await dump(pdb) == before
+
+
+async def test_dates_of_birth_a_practice_has_are_taken(
+    pdb: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Today (23 November, and already the 24th somewhere on Earth), 1900, and an adult client.
+    text = PATIENTS.splitlines()[0] + (
+        "\np-today,New,Born,2026-11-23,en\np-east,Early,Born,2026-11-24,en\n"
+        "p-old,Ada,Old,1900-01-01,en\np-adult,Sam,Ortiz,1931-06-30,es\n"
+    )
+    report = await import_csv(pdb, "patients", csv_file(tmp_path, "p.csv", text), clock.now())
+    assert report.inserted == 4
+
+
+async def test_impossible_durations_and_starts_are_refused(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    # now is Monday 23 November 2026.
+    text = APPOINTMENTS.splitlines()[0] + (
+        "\na-7,p-maya,s-dana,2026-11-25T15:30,1441,,\n"
+        "a-8,p-maya,s-dana,2031-11-24T10:00,45,,\n"
+        "a-9,p-maya,s-dana,2006-11-22T10:00,45,,\n"
+        "a-10,p-maya,s-dana,0026-11-25T15:30,45,,\n"
+        "a-11,p-maya,s-dana,2026-11-25T15:30,²,,\n"
+    )
+    before = await dump(seeded)
+    errors = await rejected(seeded, "appointments", csv_file(tmp_path, "a.csv", text), clock.now())
+    assert errors == [
+        'line 2, column duration_minutes: "1441" minutes is longer than a day (at most 1440)',
+        'line 3, column start: "2031-11-24T10:00" is more than 5 years from now (a typo in the'
+        " year?)",
+        'line 4, column start: "2006-11-22T10:00" is more than 20 years ago (a typo in the year?)',
+        'line 5, column start: "0026-11-25T15:30" is more than 20 years ago (a typo in the year?)',
+        'line 6, column duration_minutes: "²" is not a positive whole number of minutes',
+    ]
+    assert await dump(seeded) == before
+
+
+async def test_long_visits_far_ahead_and_history_are_taken(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    # A full-day intensive, a visit booked almost five years out, a visit years ago.
+    text = APPOINTMENTS.splitlines()[0] + (
+        "\na-7,p-maya,s-dana,2026-11-25T08:00,1440,,\n"
+        "a-8,p-maya,s-dana,2031-11-21T10:00,45,,\n"
+        "a-9,p-maya,s-dana,2010-02-01T10:00,45,,\n"
+        "a-10,p-maya,s-dana,2026-11-26T10:00,٤٥,,\n"
+    )
+    report = await import_csv(
+        seeded, "appointments", csv_file(tmp_path, "a.csv", text), clock.now()
+    )
+    assert report.inserted == 4
+    async with seeded.read() as conn:
+        a10 = await Record(conn).appointments.get("a-10")
+    assert a10 is not None and a10.duration_minutes == 45
+
+
+def test_problems_are_reported_in_file_order_whatever_order_they_were_found() -> None:
+    found = [RowError(5, "b", "late"), RowError(2, "a", "early"), RowError(None, None, "file")]
+    assert [str(e) for e in ImportRejected(found).errors] == [
+        "file",
+        "line 2, column a: early",
+        "line 5, column b: late",
+    ]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``carebot`` run in this process on a record with the demo practice's settings."""
+    for name in list(os.environ):
+        if name.upper().startswith("CAREBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CAREBOT_DATABASE", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("CAREBOT_PRACTICE__NAME", DEMO_PRACTICE.name)
+    monkeypatch.setenv("CAREBOT_PRACTICE__PHONE", DEMO_PRACTICE.phone)
+    monkeypatch.setenv("CAREBOT_PRACTICE__TIMEZONE", DEMO_PRACTICE.timezone)
+    return tmp_path
+
+
+def test_the_command_prints_every_problem_in_file_order_then_a_summary(
+    cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "patient_id,first_name,last_name,date_of_birth,language\n"
+        "p-1,Ava,Stone,2020-02-30,en\n"
+        "p-2,Ben,Stone,2020-01-01,en\n"
+        "p-3,Cy,Stone,2020-01-01,en\n"
+        "p-4,,Stone,2999-01-01,en\n"
+    )
+    code = main(["import", "patients", str(csv_file(cli, "p.csv", text))])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert [line for line in err.splitlines() if line.startswith("carebot")] == [
+        'carebot: line 2, column date_of_birth: "2020-02-30" is not a date (YYYY-MM-DD)',
+        "carebot: line 5, column first_name: is empty (a value is required)",
+        'carebot: line 5, column date_of_birth: "2999-01-01" is after today (a date of birth'
+        " cannot be)",
+        "carebot: 3 problems; nothing was imported",
+    ]
+    # Nothing was imported: the good rows 3 and 4 are not in the record either.
+    assert main(["import", "patients", str(csv_file(cli, "ok.csv", PATIENTS))]) == 0
+    assert "imported 2 patients rows: 2 new, 0 updated" in capsys.readouterr().out
+
+
+def test_one_problem_is_one_problem(cli: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "patient_id,first_name,last_name,date_of_birth,language\np-1,A\x00,S,2020-01-01,en\n"
+    code = main(["import", "patients", str(csv_file(cli, "p.csv", text))])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert [line for line in err.splitlines() if line.startswith("carebot")] == [
+        'carebot: line 2, column first_name: "A\\x00" contains a control character (U+0000);'
+        " a field takes printable text on one line",
+        "carebot: 1 problem; nothing was imported",
+    ]
