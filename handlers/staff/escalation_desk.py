@@ -22,14 +22,44 @@ log = logging.getLogger(__name__)
 router = Router()
 
 
+#: What anyone who may not act on an escalation hears, whatever its state (nothing about it).
+NOT_YOURS = "Sorry, only coordinators and the patient's care team can act on this escalation."
+
+
+async def may_act(record: Record, staff: Staff, escalation: Escalation) -> bool:
+    """Coordinators and admins act on any escalation; a clinician only on one about a patient
+    on their care team (a family the bot could not place is for coordinators only)."""
+    if staff.role in ("coordinator", "admin"):
+        return True
+    if escalation.patient_id is None:
+        return False
+    return await record.staff.on_care_team(staff.id, escalation.patient_id)
+
+
 async def _escalation(ctx: Context, value: str) -> Escalation | None:
+    """The escalation a staff button or form names, if this staff member may act on it (the
+    refusal is the same whether it exists, is resolved, or is someone else's)."""
+    assert ctx.staff is not None
     escalation = await ctx.record.escalations.get(int(value)) if value.isdigit() else None
-    if escalation is None:
-        ctx.show("Sorry, that escalation isn't in the record.")
-    elif escalation.status == "resolved":
+    if escalation is None or not await may_act(ctx.record, ctx.staff, escalation):
+        if escalation is not None:
+            log.warning("refused escalation id=%d to staff id=%s", escalation.id, ctx.staff.id)
+        ctx.show(
+            NOT_YOURS
+            if ctx.staff.role == "clinician"
+            else "Sorry, that escalation isn't in the record."
+        )
+        return None
+    if escalation.status == "resolved":
         ctx.show(f"Escalation #{escalation.id} is already resolved.")
         return None
     return escalation
+
+
+async def _may_take(record: Record, escalation: Escalation) -> list[Staff]:
+    """Who an escalation may be reassigned to: coordinators, admins, the patient's care team."""
+    people = [s for s in await record.staff.everyone() if s.slack_user_id]
+    return [s for s in people if await may_act(record, s, escalation)]
 
 
 async def _thread_note(ctx: Context, escalation: Escalation, text: str) -> None:
@@ -38,8 +68,11 @@ async def _thread_note(ctx: Context, escalation: Escalation, text: str) -> None:
         await ctx.out.to_staff(address, text, thread_message_id=escalation.thread_message_id)
 
 
-async def _tell_family(ctx: Context, escalation: Escalation, *parts: object) -> bool:
-    """Write to the escalation's family on their own channel, in their language."""
+async def _tell_family(
+    ctx: Context, escalation: Escalation, *parts: object, author: Staff | None = None
+) -> bool:
+    """Write to the escalation's family on their own channel, in their language (``author``:
+    the staff member whose words these are, told if they do not arrive)."""
     identity = await ctx.record.identities.find(
         escalation.family_channel, escalation.family_address
     )
@@ -51,6 +84,7 @@ async def _tell_family(ctx: Context, escalation: Escalation, *parts: object) -> 
         parts=list(parts),  # type: ignore[arg-type]
         language=escalation.family_language,
         guardian_id=escalation.guardian_id,
+        author_staff_id=author.id if author else None,
     )
     return True
 
@@ -123,7 +157,7 @@ async def reassign(event: Inbound, ctx: Context) -> None:
     escalation = await _escalation(ctx, event.value)
     if escalation is None:
         return
-    people = [s for s in await ctx.record.staff.everyone() if s.slack_user_id]
+    people = await _may_take(ctx.record, escalation)
     ctx.form = Form(
         id="reassign",
         title=f"Reassign escalation #{escalation.id}",
@@ -141,10 +175,13 @@ async def reassigned(event: Inbound, ctx: Context) -> None:
     escalation = await _escalation(ctx, event.value)
     target = await ctx.record.people.staff(event.fields.get("staff", ""))
     if escalation is None:
-        ctx.form_errors["staff"] = "That escalation is resolved or gone."
+        ctx.form_errors["staff"] = "That escalation is resolved or gone, or not yours to move."
         return
     if target is None or not target.slack_user_id:
         ctx.form_errors["staff"] = "Choose a staff member with a Slack account."
+        return
+    if not await may_act(ctx.record, target, escalation):
+        ctx.form_errors["staff"] = "Choose a coordinator or someone on the patient's care team."
         return
     await _claim(ctx, escalation, target)
     await _thread_note(
@@ -173,6 +210,12 @@ async def staff_reply(event: Inbound, ctx: Context) -> None:
     )
     if escalation is None:
         return
+    if not await may_act(ctx.record, ctx.staff, escalation):
+        log.warning(
+            "refused thread reply escalation id=%d staff id=%s", escalation.id, ctx.staff.id
+        )
+        ctx.show(f"{NOT_YOURS} The family did not get your message.")
+        return
     if escalation.status == "resolved":
         ctx.show(
             f"Escalation #{escalation.id} is resolved, so the family did not get this message."
@@ -190,6 +233,7 @@ async def staff_reply(event: Inbound, ctx: Context) -> None:
             practice=ctx.practice.name,
             text=event.text,
         ),
+        author=ctx.staff,
     )
     await ctx.record.audit.record(
         actor_type="staff",

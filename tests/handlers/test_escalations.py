@@ -187,7 +187,7 @@ async def test_a_claimed_escalation_left_unanswered_is_raised(staffed: Harness) 
 
 async def test_an_answered_escalation_is_not_raised(staffed: Harness) -> None:
     await staffed.send(ANA, "Can we talk?")
-    await staffed.thread_reply(LEE, root_post(staffed), "Sure, what's up?")
+    await staffed.thread_reply(DANA, root_post(staffed), "Sure, what's up?")
     staffed.clock.advance(timedelta(hours=2))
     assert await staffed.run_watch() == []
 
@@ -196,14 +196,64 @@ async def test_reassign_opens_a_form_and_hands_it_over(staffed: Harness) -> None
     await staffed.send(ANA, "Question")
     outcome = await staffed.staff_press(ROSA, root_post(staffed).button("Reassign"))
     assert outcome.form is not None and outcome.form.id == "reassign"
-    assert ("s-2", "Lee Park") in outcome.form.fields[0].options
+    # Only coordinators and Maya's care team can take it: Dana is offered, Lee (Leo's) is not.
+    assert ("s-1", "Dana Brooks") in outcome.form.fields[0].options
+    assert ("s-2", "Lee Park") not in outcome.form.fields[0].options
     outcome = await staffed.staff(
-        ROSA, form="reassign", value=outcome.form.context, fields={"staff": "s-2"}
+        ROSA, form="reassign", value=outcome.form.context, fields={"staff": "s-1"}
     )
-    assert await escalation(staffed, "claimed_by") == "s-2"
+    assert await escalation(staffed, "claimed_by") == "s-1"
     posts = await staffed.replies(outcome.queued)
-    assert any(p.address == "slack:U2" and "assigned you escalation #1" in p.body for p in posts)
-    assert any(p.address == ANA and p.body.startswith("Lee from Bright Steps") for p in posts)
+    assert any(p.address == "slack:U1" and "assigned you escalation #1" in p.body for p in posts)
+    assert any(p.address == ANA and p.body.startswith("Dana from Bright Steps") for p in posts)
+
+
+async def test_reassigning_to_someone_outside_the_care_team_is_refused_in_the_form(
+    staffed: Harness,
+) -> None:
+    await staffed.send(ANA, "Question")
+    form = (await staffed.staff_press(ROSA, root_post(staffed).button("Reassign"))).form
+    assert form is not None
+    outcome = await staffed.staff(
+        ROSA, form="reassign", value=form.context, fields={"staff": "s-2"}
+    )
+    assert outcome.form_errors == {
+        "staff": "Choose a coordinator or someone on the patient's care team."
+    }
+    assert await escalation(staffed, "status") == "open"
+    assert await escalation(staffed, "claimed_by") is None
+
+
+async def test_a_clinician_outside_the_care_team_cannot_act_on_the_escalation(
+    staffed: Harness,
+) -> None:
+    """Lee is on Leo's and Sofía's care team, not Maya's: every action on Ana's escalation is
+    refused with the same words, whatever its state, and nothing changes or reaches Ana."""
+    await staffed.send(ANA, "Can Maya come at 4 instead?")
+    root = root_post(staffed)
+    refusal = "Sorry, only coordinators and the patient's care team can act on this escalation."
+    for label in ("Claim", "Resolve", "Reassign"):
+        outcome = await staffed.staff_press(LEE, root.button(label))
+        assert [s.text for s in outcome.shown] == [refusal], label
+        assert outcome.form is None and outcome.queued == []
+    form = await staffed.staff(LEE, form="reassign", value="1", fields={"staff": "s-2"})
+    assert "not yours" in form.form_errors["staff"]
+    reply = await staffed.thread_reply(LEE, root, "I can take Maya at 4.")
+    assert reply.queued == []
+    assert [s.text for s in reply.shown] == [f"{refusal} The family did not get your message."]
+    assert await escalation(staffed, "status") == "open"
+    assert await escalation(staffed, "claimed_by") is None
+    assert not await staffed.scalar(
+        "SELECT COUNT(*) FROM message WHERE address = ? AND direction = 'out'"
+        " AND body LIKE '%take Maya%'",
+        ANA,
+    )
+    # Resolved, it still says nothing more to Lee; Dana (Maya's team) may act on it.
+    await staffed.staff_press(ROSA, root.button("Resolve"))
+    outcome = await staffed.staff_press(LEE, root.button("Claim"))
+    assert [s.text for s in outcome.shown] == [refusal]
+    outcome = await staffed.staff_press(DANA, root.button("Claim"))
+    assert [s.text for s in outcome.shown] == ["Escalation #1 is already resolved."]
 
 
 async def test_an_urgent_escalation_is_raised_again_after_five_minutes_at_night(
