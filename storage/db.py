@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -25,6 +26,13 @@ import aiosqlite
 from storage.rows import fetch_all, fetch_one
 
 BUSY_TIMEOUT_MS = 5000
+#: A migration that starts with this line runs with foreign keys off (SQLite's procedure for
+#: rebuilding a table another table refers to); it is checked with foreign_key_check first.
+FOREIGN_KEYS_OFF = "-- carebot: foreign-keys-off"
+
+
+class DatabaseUnusable(Exception):
+    """The record cannot be opened: the message is one line saying why (no traceback)."""
 
 
 class Database:
@@ -42,20 +50,38 @@ class Database:
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
-        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = FULL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        db = cls(conn, str(path))
-        await db.migrate()
-        if str(path) != ":memory:":
-            reader = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
-            reader.row_factory = aiosqlite.Row
-            await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db._reader = reader
+        """Open (creating if needed) the database at ``path`` and apply pending migrations.
+
+        Raises:
+            DatabaseUnusable: the folder is missing, the file is not a SQLite database, or it
+                cannot be read or written; every connection opened so far is closed again (an
+                open aiosqlite connection would keep the process from exiting).
+        """
+        where = str(path)
+        if where != ":memory:":
+            _check_path(where)
+        conn = await aiosqlite.connect(where, isolation_level=None)
+        db = cls(conn, where)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await db.migrate()
+            if where != ":memory:":
+                reader = await aiosqlite.connect(
+                    _read_only_uri(path), uri=True, isolation_level=None
+                )
+                db._reader = reader
+                reader.row_factory = aiosqlite.Row
+                await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.DatabaseError as error:
+            await db.close()
+            raise DatabaseUnusable(_why_unusable(where, error)) from None
+        except BaseException:
+            await db.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -129,21 +155,54 @@ class Database:
             for version, name, sql in _migrations():
                 if version in done:
                     continue
-                await self._conn.execute("BEGIN IMMEDIATE")
+                keys_off = sql.startswith(FOREIGN_KEYS_OFF)
+                if keys_off:  # only outside a transaction does this pragma take effect
+                    await self._conn.execute("PRAGMA foreign_keys = OFF")
                 try:
-                    for statement in _statements(sql):
-                        await self._conn.execute(statement)
-                    await self._conn.execute(
-                        "INSERT INTO schema_migration (version, name, applied_at)"
-                        " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                        (version, name),
-                    )
-                except BaseException:
-                    await self._conn.execute("ROLLBACK")
-                    raise
-                await self._conn.execute("COMMIT")
+                    await self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        for statement in _statements(sql):
+                            await self._conn.execute(statement)
+                        if keys_off:
+                            broken = await fetch_all(self._conn, "PRAGMA foreign_key_check")
+                            if broken:
+                                raise sqlite3.IntegrityError(
+                                    f"migration {version} breaks {len(broken)} foreign key(s)"
+                                )
+                        await self._conn.execute(
+                            "INSERT INTO schema_migration (version, name, applied_at)"
+                            " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                            (version, name),
+                        )
+                    except BaseException:
+                        await self._conn.execute("ROLLBACK")
+                        raise
+                    await self._conn.execute("COMMIT")
+                finally:
+                    if keys_off:
+                        await self._conn.execute("PRAGMA foreign_keys = ON")
                 applied.append(version)
         return applied
+
+
+def _check_path(where: str) -> None:
+    """A missing folder or a folder given as the file: said plainly, before SQLite tries."""
+    folder = os.path.dirname(os.path.abspath(where))
+    if not os.path.isdir(folder):
+        raise DatabaseUnusable(f"{where}: the folder {folder} does not exist")
+    if os.path.isdir(where):
+        raise DatabaseUnusable(f"{where} is a folder, not a database file")
+
+
+def _why_unusable(path: str, error: sqlite3.DatabaseError) -> str:
+    text = str(error)
+    if "not a database" in text or "malformed" in text:
+        return f"{path} is not a SQLite database (or it is damaged)"
+    if "unable to open" in text:
+        return f"{path} cannot be opened (check the path and its permissions)"
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only; carebot needs to write to it"
+    return f"{path}: {text}"
 
 
 def _read_only_uri(path: str | Path) -> str:
