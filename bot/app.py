@@ -10,18 +10,19 @@ from datetime import datetime, timedelta
 from bot.channels.base import RateLimits
 from bot.channels.slack import SlackChannel
 from bot.channels.sms import SmsChannel
+from bot.channels.starting import ChannelStarter
 from bot.channels.telegram import TelegramChannel
 from bot.config import ConfigError, Settings
 from bot.i18n import BabelTranslator
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.practice import sync_practice
-from handlers import answers, escalations, family, keywords, numbered, onboarding
+from handlers import answers, attachments, escalations, family, keywords, numbered, onboarding
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher
 from handlers.router import Router
-from handlers.staff import escalation_desk, handoffs, schedule, updates
+from handlers.staff import delivery, escalation_desk, handoffs, schedule, updates
 from handlers.staff.desk import StaffDesk
 from handlers.staff.watch import StaffWatch
 from storage.clock import Clock
@@ -31,6 +32,9 @@ from storage.record import Record
 
 log = logging.getLogger(__name__)
 
+#: On stop, how long the outbox may take to record the chunk in flight.
+DRAIN_SECONDS = 10.0
+
 
 def build_router() -> Router:
     """Every handler module's router, in order: the emergency net first, then onboarding's text
@@ -38,6 +42,7 @@ def build_router() -> Router:
     router = Router()
     router.include(keywords.router)
     router.include(escalations.urgent_router)
+    router.include(attachments.router)
     for module in (
         onboarding,
         answers,
@@ -89,8 +94,16 @@ class CareBot:
         self.clock = clock
         self.translator = BabelTranslator()
         self.metrics = Metrics()
-        self.outbox = Outbox(db, clock, {})
         self.desk = staff_desk(settings)
+        self.outbox = Outbox(
+            db,
+            clock,
+            {},
+            in_flight=settings.outbox.in_flight,
+            on_failed=self._tell_authors,
+            count=self.metrics.count_outbound,
+        )
+        self.starter = ChannelStarter(self._channel_up)
         self.pipeline = Pipeline(
             db,
             clock,
@@ -122,6 +135,8 @@ class CareBot:
                     settings.telegram.max_messages_per_second,
                     settings.telegram.per_chat_interval_seconds,
                 ),
+                on_membership=self.membership_changed,
+                on_unusable=self._unusable_update,
             )
             self.outbox.add_adapter(self.telegram)
         slack = settings.slack
@@ -151,35 +166,73 @@ class CareBot:
         return await self.pipeline.handle(event)
 
     async def start(self, *, run_outbox: bool = True) -> None:
-        """Sync the practice, start the channels, then the outbox loop."""
+        """Sync the practice, start the channels, then the outbox loop.
+
+        A channel whose platform cannot be reached is tried again in the background while the
+        others work (``/healthz`` says so); one that refuses its configuration stops start-up.
+
+        Raises:
+            StartRefused: a platform refused carebot's credentials or webhook.
+        """
         self.practice = await sync_practice(self.db, self.settings, self.clock.now())
-        if self.telegram is not None:
-            await self.telegram.start()
-            await self.telegram.register_commands(
-                family.COMMAND_MENU, self.translator, self.practice.timezone
-            )
-            if self.settings.telegram.mode == "polling":
-                self.telegram.start_polling()
-            elif self.settings.public_url and self.settings.telegram.webhook_secret:
-                await self.telegram.set_webhook(
-                    self.settings.public_url.rstrip("/") + "/telegram/webhook",
-                    self.settings.telegram.webhook_secret.get_secret_value(),
-                )
-        if self.slack is not None:
-            await self.slack.start()
         if self.sms is not None:
-            await self.sms.start()
-        if self.telegram is not None and self.desk.invite_link_base is None:
-            self.pipeline.desk = self.desk = self.watch.desk = _with_invites(
-                self.desk, self.telegram.username, self.settings.invite_valid_days
-            )
+            await self.starter.start("sms", self.sms.start)
+        if self.slack is not None:
+            await self.starter.start("slack", self.slack.start)
+        if self.telegram is not None:
+            await self.starter.start("telegram", self._start_telegram)
         if run_outbox:
             self._tasks.append(asyncio.create_task(self.outbox.run()))
 
-    async def stop(self) -> None:
+    async def _start_telegram(self) -> None:
+        assert self.telegram is not None and self.practice is not None
+        await self.telegram.start()
+        await self.telegram.register_commands(
+            family.COMMAND_MENU, self.translator, self.practice.timezone
+        )
+        if self.settings.telegram.mode == "polling":
+            self.telegram.start_polling()
+        elif self.settings.public_url and self.settings.telegram.webhook_secret:
+            await self.telegram.set_webhook(
+                self.settings.public_url.rstrip("/") + "/telegram/webhook",
+                self.settings.telegram.webhook_secret.get_secret_value(),
+            )
+        if self.desk.invite_link_base is None:
+            self.pipeline.desk = self.desk = self.watch.desk = _with_invites(
+                self.desk, self.telegram.username, self.settings.invite_valid_days
+            )
+
+    def _channel_up(self, name: str) -> None:
+        self.metrics.channel_up.labels(name).set(1)
+        self.outbox.wake()
+
+    def channel_health(self) -> dict[str, str]:
+        """Each configured channel's state for /healthz: ``started``, or why it is not."""
+        health = {}
+        for name, channel in (
+            ("telegram", self.telegram),
+            ("slack", self.slack),
+            ("sms", self.sms),
+        ):
+            if channel is not None:
+                health[name] = self.starter.state.get(name, "stopped")
+                self.metrics.channel_up.labels(name).set(1 if health[name] == "started" else 0)
+        return health
+
+    async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Stop: the outbox finishes the chunk in flight (its outcomes are recorded, for at most
+        ``drain_seconds``), then the channels close."""
+        await self.starter.stop()
         self.outbox.stop()
-        for task in self._tasks:
-            await asyncio.gather(task, return_exceptions=True)
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=drain_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if pending:
+                log.warning(
+                    "outbox did not drain in %ss; what was in flight is unknown", drain_seconds
+                )
         self._tasks.clear()
         if self.telegram is not None:
             await self.telegram.stop()
@@ -189,18 +242,69 @@ class CareBot:
             await self.sms.stop()
 
     async def delivery_status(
-        self, channel: str, provider_id: str, status: str, error_code: str | None
+        self,
+        channel: str,
+        provider_id: str,
+        state: str,
+        error_code: str | None,
+        *,
+        opted_out: bool = False,
     ) -> None:
-        """A provider's delivery report: move the message forward (reports come in any order);
-        an opted-out recipient (Twilio 21610) is recorded as opted out."""
-        if not provider_id:
-            return
+        """A provider's delivery report, as the adapter translated it: move the message forward
+        (reports come in any order); a recipient who opted out is recorded as opted out."""
         async with self.db.transaction() as conn:
             record = Record(conn)
-            address = await record.messages.report_status(provider_id, status, error_code)
-            if address is not None and error_code == "21610":
+            address = await record.messages.report_status(provider_id, state, error_code)
+            if address is not None and opted_out:
                 await record.identities.opt_out_address(channel, address, self.clock.now())
                 log.warning("provider reports message %s: recipient opted out", provider_id)
+
+    async def record_unusable(
+        self, channel: str, reason: str, size: int, event_id: str | None = None
+    ) -> None:
+        """Keep an authentic request carebot could not use (never its body)."""
+        async with self.db.transaction() as conn:
+            await Record(conn).unusable.record(channel, reason, size, event_id, self.clock.now())
+        self.metrics.count_unusable(channel)
+        log.warning("%s request unusable (%s), kept as a row", channel, reason)
+
+    async def _unusable_update(self, update_id: str, reason: str) -> None:
+        await self.record_unusable("telegram", reason, 0, update_id)
+
+    async def membership_changed(self, address: str, blocked: bool, event_id: str) -> None:
+        """A family blocked the bot (nothing more is sent to them; what is queued fails) or
+        unblocked it (they can be written to again)."""
+        now = self.clock.now()
+        channel = address.split(":", 1)[0]
+        async with self.db.transaction() as conn:
+            record = Record(conn)
+            if not await record.messages.claim_event(channel, event_id, now):
+                return
+            identity = await record.identities.find(channel, address)
+            if identity is None:
+                return
+            if blocked:
+                await record.identities.mark_blocked(channel, address, now)
+                withdrawn = await record.messages.fail_queued_to(
+                    channel, address, "recipient blocked the bot"
+                )
+                await self._tell_authors(record, withdrawn, now)
+            else:
+                await record.identities.clear_blocked(identity.id)
+            await record.audit.record(
+                actor_type="guardian" if identity.guardian_id else "staff",
+                actor_id=identity.guardian_id or identity.staff_id or "",
+                action="identity.blocked" if blocked else "identity.unblocked",
+                entity_type="channel_identity",
+                entity_id=str(identity.id),
+                now=now,
+            )
+        log.info("identity %d %s the bot", identity.id, "blocked" if blocked else "unblocked")
+        self.outbox.wake()
+
+    async def _tell_authors(self, record: Record, failed: list[int], now: datetime) -> int:
+        """Messages a staff member wrote that failed for good: tell them (a direct message)."""
+        return await delivery.tell_authors(record, self.desk, failed, now)
 
     async def forget_events_before(self, before: datetime) -> int:
         async with self.db.transaction() as conn:

@@ -66,6 +66,14 @@ def parse_hours(value: str) -> tuple[time, time]:
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    #: The largest request body any endpoint reads (413 past it, the rest unread).
+    max_body_bytes: int = Field(1024 * 1024, ge=4096, le=64 * 1024 * 1024)
+
+
+class OutboxSettings(BaseModel):
+    #: Messages of one channel between "sending" and their outcome at once: after a crash, at
+    #: most this many per channel may reach a family twice (each flagged in the record).
+    in_flight: int = Field(8, ge=1, le=100)
 
 
 class TelegramSettings(BaseModel):
@@ -170,6 +178,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     sms: SmsSettings = SmsSettings()
     practice: PracticeSettings = PracticeSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
     _toml_file: Path | None = None
     #: Where each practice field given came from (set by :func:`load_settings`).

@@ -1,38 +1,64 @@
-"""Counters for ``GET /metrics`` in the Prometheus text format."""
+"""Counters for ``GET /metrics``, with prometheus_client (the reference client: correct text
+format, escaping and ``_total``/``_created`` series without hand-written output).
+
+Each carebot keeps its own registry (no process-wide singleton: the tests run several bots in
+one process, each counting only its own work).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-
-from bot.outbox import DeliveryReport
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 
 class Metrics:
-    """In-process counters; each process reports its own."""
+    """One carebot's counters."""
 
     def __init__(self) -> None:
-        self.inbound: Counter[tuple[str, bool]] = Counter()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.inbound = Counter(
+            "carebot_inbound_events",
+            "Inbound events received, by channel.",
+            ["channel", "duplicate"],
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "carebot_refused_requests",
+            "Requests refused at the edge (too large, not authentic), by channel.",
+            ["channel", "why"],
+            registry=self.registry,
+        )
+        self.unusable = Counter(
+            "carebot_unusable_requests",
+            "Authentic requests carebot could not use (kept in unusable_request), by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.outbound = Counter(
+            "carebot_outbound_messages",
+            "Outbound delivery outcomes, by channel.",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.channel_up = Gauge(
+            "carebot_channel_up",
+            "1 while a channel is started, 0 while it is down (retrying) or stopped.",
+            ["channel"],
+            registry=self.registry,
+        )
 
     def count_inbound(self, channel: str, *, duplicate: bool) -> None:
-        self.inbound[(channel, duplicate)] += 1
+        self.inbound.labels(channel, str(duplicate).lower()).inc()
 
-    def render(self, delivery: DeliveryReport) -> str:
-        lines = [
-            "# HELP carebot_inbound_events_total Inbound events received, by channel.",
-            "# TYPE carebot_inbound_events_total counter",
-        ]
-        for (channel, duplicate), count in sorted(self.inbound.items()):
-            lines.append(
-                f'carebot_inbound_events_total{{channel="{channel}",'
-                f'duplicate="{str(duplicate).lower()}"}} {count}'
-            )
-        lines += [
-            "# HELP carebot_outbound_messages_total Outbound delivery outcomes.",
-            "# TYPE carebot_outbound_messages_total counter",
-        ]
-        for outcome in ("sent", "retried", "failed"):
-            lines.append(
-                f'carebot_outbound_messages_total{{outcome="{outcome}"}}'
-                f" {getattr(delivery, outcome)}"
-            )
-        return "\n".join(lines) + "\n"
+    def count_refused(self, channel: str, why: str) -> None:
+        self.refused.labels(channel, why).inc()
+
+    def count_unusable(self, channel: str) -> None:
+        self.unusable.labels(channel).inc()
+
+    def count_outbound(self, channel: str, outcome: str, count: int = 1) -> None:
+        """``outcome``: sent, retried, failed, deferred, resent (after a crash), found."""
+        if count:
+            self.outbound.labels(channel, outcome).inc(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

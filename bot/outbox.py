@@ -1,8 +1,21 @@
 """Durable delivery: every outbound message is a row first, then sent, then marked.
 
-The outbox sends what is queued and due, respecting each channel's rate limits (overall and per
-address), waits out a platform's ``retry_after``, retries network errors with backoff, and stops
-writing to an address whose owner blocked us. Status changes of one round commit together.
+Each channel is read and paced on its own (a backlog of Slack posts never delays a family's
+Telegram reply). A channel's round takes the first queued message of each address (so an
+address's messages keep their order), admits what the channel's limits allow now, and sends
+it in chunks of at most ``in_flight`` messages: a chunk is marked ``sending`` and committed
+*before* any platform call, sent concurrently, and its outcomes committed together.
+
+After a crash, a row still ``sending`` may or may not have reached the platform: at start it
+becomes ``unknown`` and is resolved by policy. Where the provider can say (Twilio's message
+list), it is looked up: found, it is marked sent and not sent again (``recovery = 'found'``).
+Otherwise it is sent again and flagged ``recovery = 'resent'``: a family may get it twice,
+never zero times, and the record says which messages those were. At most ``in_flight`` messages
+per channel can be in that state, which bounds the duplicates a crash can cause.
+
+A 429 pauses the channel for the platform's ``retry_after``; network and server errors are
+retried with backoff; a recipient who blocked the bot or opted out is written to no more.
+A message that fails for good and was written by a staff member is reported to them.
 """
 
 from __future__ import annotations
@@ -10,16 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.channels.base import (
     ChannelAdapter,
-    PermanentFailure,
+    DeliveryError,
+    LooksUpSent,
+    PartlySent,
     RecipientOptedOut,
     RecipientUnreachable,
     RetryLater,
+    Sent,
     TemporaryFailure,
 )
 from storage.clock import Clock, from_db
@@ -31,7 +47,17 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 600
-CONCURRENT_SENDS = 8
+#: Messages of one channel between ``sending`` and their outcome, at most.
+DEFAULT_IN_FLIGHT = 8
+#: Heads (first queued message of an address) read per round of a channel.
+ROUND_SIZE = 100
+#: How often messages queued for a channel that is not configured are failed.
+SWEEP_SECONDS = 60.0
+
+#: Told, inside the transaction that failed them, of messages that failed for good.
+OnFailed = Callable[[Record, list[int], datetime], Awaitable[int]]
+#: Counts an outcome for the metrics: (channel, outcome, how many).
+CountOutcome = Callable[[str, str, int], None]
 
 
 @dataclass
@@ -41,21 +67,42 @@ class DeliveryReport:
     failed: int = 0
     deferred: int = 0
 
+    def add(self, other: DeliveryReport) -> None:
+        for name in ("sent", "retried", "failed", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 @dataclass
-class _ChannelPace:
-    """Sends of one channel in the last second, per-address last send, and any pause."""
+class RecoveryReport:
+    """What start-up found of the messages a crash left in flight."""
 
+    unknown: int = 0
+    found: int = 0
+    resent: int = 0
+
+
+@dataclass
+class _Channel:
+    """One channel's adapter, pace (sends in the last second, last send per address, pause)
+    and wake-up."""
+
+    adapter: ChannelAdapter
     recent: deque[datetime] = field(default_factory=deque)
     last_to: dict[str, datetime] = field(default_factory=dict)
     paused_until: datetime | None = None
+    next_deferred: datetime | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def ready(self) -> bool:
+        return bool(getattr(self.adapter, "started", True))
 
 
 @dataclass
 class _Result:
     message: OutboundMessage
-    provider_id: str | None = None
-    error: Exception | None = None
+    sent: Sent | None = None
+    error: DeliveryError | None = None
     waiting: bool = False
 
 
@@ -63,124 +110,217 @@ class Outbox:
     """Sends queued messages through the channel adapters."""
 
     def __init__(
-        self, db: Database, clock: Clock, adapters: Mapping[str, ChannelAdapter], batch: int = 200
+        self,
+        db: Database,
+        clock: Clock,
+        adapters: Mapping[str, ChannelAdapter],
+        *,
+        in_flight: int = DEFAULT_IN_FLIGHT,
+        round_size: int = ROUND_SIZE,
+        on_failed: OnFailed | None = None,
+        count: CountOutcome | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._adapters = dict(adapters)
-        self._batch = batch
-        self._pace: dict[str, _ChannelPace] = {name: _ChannelPace() for name in self._adapters}
-        self._wake = asyncio.Event()
+        self._channels = {name: _Channel(adapter) for name, adapter in adapters.items()}
+        self._in_flight = max(1, in_flight)
+        self._round_size = round_size
+        self._on_failed = on_failed
+        self._count = count or (lambda channel, outcome, n: None)
         self._stopping = False
-        self._next_deferred: datetime | None = None
+        self._stopped = asyncio.Event()
         self.totals = DeliveryReport()
 
     def add_adapter(self, adapter: ChannelAdapter) -> None:
-        self._adapters[adapter.name] = adapter
-        self._pace[adapter.name] = _ChannelPace()
+        self._channels[adapter.name] = _Channel(adapter)
 
     def wake(self) -> None:
-        """Something was queued: deliver it without waiting for the next round."""
-        self._wake.set()
+        """Something was queued (or a channel came up): deliver without waiting."""
+        for channel in self._channels.values():
+            channel.wake.set()
 
-    async def deliver_due(self) -> DeliveryReport:
-        """One round: send what is due and allowed now, then record every outcome at once."""
+    # -- after a crash ------------------------------------------------------------------------
+
+    async def recover(self) -> RecoveryReport:
+        """Resolve what a previous process left ``sending`` (see the module's docstring), and
+        fail what is queued for a channel that is not configured at all."""
+        report = RecoveryReport()
         now = self._clock.now()
-        async with self._db.query() as conn:
-            due = await Record(conn).messages.due(now, self._batch)
-        report = DeliveryReport()
-        self._next_deferred = None
-        per_address: dict[tuple[str, str], list[OutboundMessage]] = {}
-        for message in due:
-            if message.channel not in self._adapters or self._admit(message, now):
-                per_address.setdefault((message.channel, message.address), []).append(message)
-            else:
-                report.deferred += 1
-        if not per_address:
-            return report
-        gate = asyncio.Semaphore(CONCURRENT_SENDS)
-        batches = await asyncio.gather(
-            *(self._send_in_order(messages, gate) for messages in per_address.values())
-        )
-        await self._record([r for batch in batches for r in batch], now, report)
-        for name in ("sent", "retried", "failed", "deferred"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+        async with self._db.transaction() as conn:
+            report.unknown = await Record(conn).messages.in_flight_to_unknown()
+        while True:
+            async with self._db.query() as conn:
+                unknown = await Record(conn).messages.unknown(self._round_size)
+            if not unknown:
+                break
+            found: dict[int, str] = {}
+            for message in unknown:
+                channel = self._channels.get(message.channel)
+                finder = channel.adapter if channel is not None else None
+                if isinstance(finder, LooksUpSent) and channel is not None and channel.ready:
+                    try:
+                        provider_id = await finder.find_sent(message)
+                    except DeliveryError as error:
+                        log.warning("message %d: could not look it up (%s)", message.id, error)
+                        provider_id = None
+                    if provider_id is not None:
+                        found[message.id] = provider_id
+            async with self._db.transaction() as conn:
+                messages = Record(conn).messages
+                for message in unknown:
+                    if message.id in found:
+                        await messages.found_at_provider(message.id, found[message.id], now)
+                        self._count(message.channel, "found", 1)
+                    else:
+                        await messages.send_again(message.id, now)
+                        self._count(message.channel, "resent", 1)
+            report.found += len(found)
+            report.resent += len(unknown) - len(found)
+        if report.unknown:
+            log.warning(
+                "outbox: %d message(s) were in flight when carebot stopped: %d found at the"
+                " provider, %d sent again (flagged resent: possible duplicates)",
+                report.unknown,
+                report.found,
+                report.resent,
+            )
         return report
 
-    def _admit(self, message: OutboundMessage, now: datetime) -> bool:
-        """Whether the channel's limits let this message go now; else note when they will."""
-        adapter = self._adapters[message.channel]
-        pace = self._pace[message.channel]
-        window = timedelta(seconds=1)
-        while pace.recent and now - pace.recent[0] >= window:
-            pace.recent.popleft()
-        ready_at = now
-        if pace.paused_until and pace.paused_until > now:
-            ready_at = pace.paused_until
-        last = pace.last_to.get(message.address)
-        interval = timedelta(seconds=adapter.limits.per_address_interval)
-        if last is not None and interval and last + interval > ready_at:
-            ready_at = last + interval
-        if len(pace.recent) >= adapter.limits.max_per_second:
-            ready_at = max(ready_at, pace.recent[0] + window)
-        if ready_at > now:
-            if self._next_deferred is None or ready_at < self._next_deferred:
-                self._next_deferred = ready_at
-            return False
-        pace.recent.append(now)
-        pace.last_to[message.address] = now
-        return True
+    # -- delivery -----------------------------------------------------------------------------
 
-    async def _send_in_order(
-        self, messages: list[OutboundMessage], gate: asyncio.Semaphore
-    ) -> list[_Result]:
-        results = []
-        sent_here: dict[int, str] = {}
-        async with gate:
-            for message in messages:
-                adapter = self._adapters.get(message.channel)
-                if adapter is None:
-                    results.append(_Result(message, error=PermanentFailure("channel not running")))
-                    continue
-                if message.thread_message_id is not None and message.thread_provider_id is None:
-                    root = sent_here.get(message.thread_message_id)
-                    if root is None:
-                        # The thread's first message is not out yet: this one waits for it.
-                        results.append(_Result(message, waiting=True))
-                        break
-                    message = message.model_copy(update={"thread_provider_id": root})
-                try:
-                    provider_id = await adapter.send(message)
-                    sent_here[message.id] = provider_id
-                    results.append(_Result(message, provider_id=provider_id))
-                except (RetryLater, TemporaryFailure, RecipientUnreachable, PermanentFailure) as e:
-                    results.append(_Result(message, error=e))
-                    if not isinstance(e, PermanentFailure):
-                        break  # keep this address's order: the rest wait for the next round
-                except Exception as e:  # noqa: BLE001 - an adapter bug must not lose the message
-                    log.exception("adapter %s raised on message %d", message.channel, message.id)
-                    results.append(_Result(message, error=TemporaryFailure(type(e).__name__)))
-                    break
-        return results
-
-    async def _record(self, results: list[_Result], now: datetime, report: DeliveryReport) -> None:
-        sent = [(r.message.id, r.provider_id) for r in results if r.provider_id is not None]
+    async def fail_unrouted(self) -> int:
+        """Fail what is queued for a channel carebot does not run (staff messages to Slack in
+        a practice without Slack, say): it could never go, and must not wait unseen."""
         async with self._db.transaction() as conn:
             record = Record(conn)
+            failed = await record.messages.fail_queued_elsewhere(
+                list(self._channels), "channel not configured"
+            )
+            if failed and self._on_failed is not None:
+                await self._on_failed(record, failed, self._clock.now())
+        if failed:
+            log.warning("outbox: %d message(s) for channels not configured failed", len(failed))
+        return len(failed)
+
+    async def deliver_due(self) -> DeliveryReport:
+        """One round of every channel (each on its own reading and pace)."""
+        report = DeliveryReport()
+        report.failed += await self.fail_unrouted()
+        for name in list(self._channels):
+            report.add(await self.deliver_channel(name))
+        return report
+
+    async def deliver_channel(self, name: str) -> DeliveryReport:
+        """One round of one channel: send what is due and allowed now, a chunk at a time."""
+        channel = self._channels[name]
+        report = DeliveryReport()
+        channel.next_deferred = None
+        if not channel.ready:
+            return report
+        async with self._db.query() as conn:
+            due = deque(await Record(conn).messages.due(name, self._clock.now(), self._round_size))
+        while due and not self._stopping:
+            now = self._clock.now()
+            chunk: list[OutboundMessage] = []
+            while due and len(chunk) < self._in_flight:
+                message = due.popleft()
+                if self._admit(channel, message, now):
+                    chunk.append(message)
+                else:
+                    report.deferred += 1
+            if not chunk:
+                break
+            results = await self._send_chunk(channel, chunk, now)
+            await self._record(name, results, self._clock.now(), report)
+        self.totals.add(report)
+        self._count(name, "sent", report.sent)
+        self._count(name, "retried", report.retried)
+        self._count(name, "failed", report.failed)
+        return report
+
+    def _admit(self, channel: _Channel, message: OutboundMessage, now: datetime) -> bool:
+        """Whether the channel's limits let this message go now; else note when they will."""
+        limits = channel.adapter.limits
+        window = timedelta(seconds=1)
+        while channel.recent and now - channel.recent[0] >= window:
+            channel.recent.popleft()
+        ready_at = now
+        if channel.paused_until and channel.paused_until > now:
+            ready_at = channel.paused_until
+        last = channel.last_to.get(message.address)
+        interval = timedelta(seconds=limits.per_address_interval)
+        if last is not None and interval and last + interval > ready_at:
+            ready_at = last + interval
+        if len(channel.recent) >= limits.max_per_second:
+            ready_at = max(ready_at, channel.recent[0] + window)
+        if ready_at > now:
+            if channel.next_deferred is None or ready_at < channel.next_deferred:
+                channel.next_deferred = ready_at
+            return False
+        channel.recent.append(now)
+        channel.last_to[message.address] = now
+        if len(channel.last_to) > 10_000:  # forget addresses long past their interval
+            horizon = now - max(interval, window)
+            channel.last_to = {a: t for a, t in channel.last_to.items() if t > horizon}
+        return True
+
+    async def _send_chunk(
+        self, channel: _Channel, chunk: list[OutboundMessage], now: datetime
+    ) -> list[_Result]:
+        """Mark the chunk ``sending`` (committed), then send it concurrently."""
+        results: list[_Result] = []
+        ready: list[OutboundMessage] = []
+        for message in chunk:
+            if message.thread_message_id is not None and message.thread_provider_id is None:
+                results.append(_Result(message, waiting=True))  # its thread's first post waits
+            else:
+                ready.append(message)
+        async with self._db.transaction() as conn:
+            started = await Record(conn).messages.start_sending([m.id for m in ready], now)
+        going = [m for m in ready if m.id in started]
+        results += await asyncio.gather(*(self._send_one(channel, m) for m in going))
+        return results
+
+    async def _send_one(self, channel: _Channel, message: OutboundMessage) -> _Result:
+        try:
+            return _Result(message, sent=await channel.adapter.send(message))
+        except DeliveryError as error:
+            return _Result(message, error=error)
+        except Exception as error:  # noqa: BLE001 - an adapter bug must not lose the message
+            log.error(
+                "adapter %s raised %s on message %d",
+                message.channel,
+                type(error).__name__,
+                message.id,
+            )
+            return _Result(message, error=TemporaryFailure(type(error).__name__))
+
+    async def _record(
+        self, name: str, results: list[_Result], now: datetime, report: DeliveryReport
+    ) -> None:
+        channel = self._channels[name]
+        failed: list[int] = []
+        async with self._db.transaction() as conn:
+            record = Record(conn)
+            sent = [(r.message.id, r.sent.provider_id, r.sent.parts) for r in results if r.sent]
             await record.messages.mark_all_sent(sent, now)
+            report.sent += len(sent)
             waiting = [r.message.id for r in results if r.waiting]
             if waiting:
                 await record.messages.postpone(waiting, now + timedelta(seconds=1))
-            report.sent += len(sent)
+                report.deferred += len(waiting)
             for result in results:
                 message, error = result.message, result.error
                 if error is None:
-                    if result.waiting:
-                        report.deferred += 1
                     continue
+                if isinstance(error, PartlySent):
+                    await record.messages.parts_out(
+                        message.id, error.parts_sent, error.first_provider_id
+                    )
+                    error = error.cause
                 if isinstance(error, RetryLater):
-                    until = now + timedelta(seconds=max(error.retry_after, 1))
-                    self._pace[message.channel].paused_until = until
+                    until = now + timedelta(seconds=max(error.retry_after, 0.05))
+                    channel.paused_until = max(channel.paused_until or until, until)
                     await record.messages.retry_later(message.id, until, "rate limited")
                     log.warning("message %d rate limited, retry at %s", message.id, until)
                     report.retried += 1
@@ -192,63 +332,101 @@ class Outbox:
                     log.warning("message %d failed (%s), retry in %ds", message.id, error, delay)
                     report.retried += 1
                 elif isinstance(error, RecipientUnreachable):
-                    opted_out = isinstance(error, RecipientOptedOut)
-                    why = "recipient opted out" if opted_out else "recipient blocked the bot"
-                    if opted_out:
-                        await record.identities.opt_out_address(
-                            message.channel, message.address, now
-                        )
-                    else:
-                        await record.identities.mark_blocked(message.channel, message.address, now)
-                    await record.messages.mark_failed(message.id, why)
-                    others = await record.messages.fail_queued_to(
-                        message.channel, message.address, why
-                    )
-                    await record.audit.record(
-                        actor_type="system",
-                        actor_id="outbox",
-                        action="identity.opted_out" if opted_out else "identity.blocked",
-                        entity_type="message",
-                        entity_id=str(message.id),
-                        now=now,
-                    )
-                    log.warning("message %d: %s (%d more failed)", message.id, why, others)
-                    report.failed += 1 + others
-                else:
-                    await record.messages.mark_failed(message.id, str(error)[:200])
-                    log.error("message %d failed for good: %s", message.id, error)
+                    failed += await self._unreachable(record, message, error, now)
                     report.failed += 1
+                else:
+                    why = str(error)[:200] or type(error).__name__
+                    if isinstance(error, TemporaryFailure):
+                        why = f"gave up after {MAX_ATTEMPTS} attempts: {why}"
+                    await record.messages.mark_failed(message.id, why)
+                    log.error("message %d failed for good: %s", message.id, why)
+                    failed.append(message.id)
+                    report.failed += 1
+            if failed and self._on_failed is not None:
+                if await self._on_failed(record, failed, now):
+                    self.wake()
 
-    async def next_wake_in(self) -> float:
-        """Seconds until something queued becomes due (at most a minute)."""
+    async def _unreachable(
+        self, record: Record, message: OutboundMessage, error: DeliveryError, now: datetime
+    ) -> list[int]:
+        """The recipient blocked the bot or opted out: this message and everything still queued
+        to them fail; the identity is marked. Returns the failed message ids."""
+        opted_out = isinstance(error, RecipientOptedOut)
+        why = "recipient opted out" if opted_out else "recipient blocked the bot"
+        if opted_out:
+            await record.identities.opt_out_address(message.channel, message.address, now)
+        else:
+            await record.identities.mark_blocked(message.channel, message.address, now)
+        await record.messages.mark_failed(message.id, why)
+        others = await record.messages.fail_queued_to(message.channel, message.address, why)
+        await record.audit.record(
+            actor_type="system",
+            actor_id="outbox",
+            action="identity.opted_out" if opted_out else "identity.blocked",
+            entity_type="message",
+            entity_id=str(message.id),
+            now=now,
+        )
+        log.warning("message %d: %s (%d more failed)", message.id, why, len(others))
+        return [message.id, *others]
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def next_wake_in(self, name: str) -> float:
+        """Seconds until something queued on a channel becomes due (at most a minute)."""
+        channel = self._channels[name]
         now = self._clock.now()
         async with self._db.query() as conn:
-            text = await Record(conn).messages.next_due_at()
+            text = await Record(conn).messages.next_due_at(name)
         candidates = [from_db(text)] if text else []
-        if self._next_deferred:
-            candidates.append(self._next_deferred)
+        if channel.next_deferred:
+            candidates.append(channel.next_deferred)
         if not candidates:
             return 60.0
-        return min(max((min(candidates) - now).total_seconds(), 0.05), 60.0)
+        return min(max((min(candidates) - now).total_seconds(), 0.02), 60.0)
 
     async def run(self) -> None:
-        """Deliver until :meth:`stop`; sleeps until the next due message or a wake-up."""
+        """Recover what a crash left in flight, then deliver every channel on its own until
+        :meth:`stop` (a round in flight finishes first)."""
+        await self.recover()
+        await asyncio.gather(
+            self._sweep_unrouted(), *(self._run_channel(name) for name in list(self._channels))
+        )
+
+    async def _sweep_unrouted(self) -> None:
         while not self._stopping:
-            self._wake.clear()
             try:
-                await self.deliver_due()
-                if self._wake.is_set():
-                    continue  # more was queued while sending: go again at once
-                timeout = await self.next_wake_in()
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
-                log.exception("outbox round failed")
+                await self.fail_unrouted()
+            except Exception as error:  # noqa: BLE001
+                log.error("outbox sweep failed (%s)", type(error).__name__)
+            sleeper = asyncio.ensure_future(self._clock.sleep(SWEEP_SECONDS))
+            stopping = asyncio.ensure_future(self._stopped.wait())
+            await asyncio.wait({sleeper, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sleeper, stopping):
+                task.cancel()
+
+    async def _run_channel(self, name: str) -> None:
+        channel = self._channels[name]
+        while not self._stopping:
+            channel.wake.clear()
+            timeout = 60.0
+            try:
+                if channel.ready:
+                    await self.deliver_channel(name)
+                    if channel.wake.is_set():
+                        continue  # more was queued while sending: go again at once
+                    timeout = await self.next_wake_in(name)
+            except Exception as error:  # noqa: BLE001 - the loop must outlive one bad round
+                log.error("outbox round of %s failed (%s)", name, type(error).__name__)
                 timeout = 5.0
             sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
-            waker = asyncio.ensure_future(self._wake.wait())
+            waker = asyncio.ensure_future(channel.wake.wait())
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             for task in (sleeper, waker):
                 task.cancel()
 
     def stop(self) -> None:
+        """Stop after the chunk in flight (its outcomes are recorded first)."""
         self._stopping = True
-        self._wake.set()
+        self._stopped.set()
+        self.wake()

@@ -1,94 +1,179 @@
-"""The one HTTP server: every webhook, plus health and metrics."""
+"""The one HTTP server: every webhook, plus health and metrics.
+
+Every webhook goes through the same edge, in this order: the size limit (413 past
+``CAREBOT_HTTP__MAX_BODY_BYTES``, without reading the rest), authenticity (Telegram's secret
+header, Slack's signature over the raw bytes, Twilio's signature over every parameter as
+posted; 401/403 and nothing written), then the shape. An authentic request carebot cannot use
+is kept as an ``unusable_request`` row (its size and why, never its body) and answered 200, so
+the platform does not send it again for ever; only a failure that may pass (the database was
+busy) answers 503, which the platforms retry. No request is ever answered 500.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
-from urllib.parse import parse_qs
+from collections.abc import Awaitable, Callable
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import CareBot
+from bot.channels.base import UnusableInput
+from bot.channels.slack import NotAuthentic
+from bot.channels.sms import read_form
+from bot.edge import (
+    BodyTooLarge,
+    BodyUnreadable,
+    declared_size,
+    describe_failure,
+    is_transient,
+    read_body,
+)
 
 log = logging.getLogger(__name__)
+
+TWIML_EMPTY = "<Response/>"
+
+
+def _twiml() -> Response:
+    return Response(TWIML_EMPTY, media_type="text/xml")
 
 
 def build_web(carebot: CareBot) -> Starlette:
     """The Starlette app serving carebot's endpoints."""
+    limit = carebot.settings.http.max_body_bytes
+
+    def too_large(channel: str) -> Response:
+        log.warning("%s request refused: body over %d bytes", channel, limit)
+        carebot.metrics.count_refused(channel, "too-large")
+        return PlainTextResponse("request body too large", status_code=413)
+
+    async def guarded(
+        channel: str,
+        request: Request,
+        handle: Callable[[bytes], Awaitable[Response]],
+        answer_unusable: Callable[[], Response],
+        refuse: Callable[[], Response | None] = lambda: None,
+    ) -> Response:
+        """The declared size, then ``refuse`` (an authenticity check on the headers alone),
+        then the body (size counted as it is read), then the endpoint's own checks and work;
+        whatever goes wrong, never a 500."""
+        size = 0
+        try:
+            if declared_size(request) > limit:
+                return too_large(channel)
+            refused = refuse()
+            if refused is not None:
+                return refused
+            body = await read_body(request, limit)
+            size = len(body)
+            return await handle(body)
+        except BodyTooLarge:
+            return too_large(channel)
+        except BodyUnreadable as error:
+            log.warning("%s request refused: %s", channel, error)
+            return PlainTextResponse("bad request", status_code=400)
+        except UnusableInput as unusable:
+            reason = str(unusable)
+        except Exception as error:  # noqa: BLE001 - a request must never be answered 500
+            if is_transient(error):
+                log.warning("%s request failed for now (%s)", channel, describe_failure(error))
+                return PlainTextResponse("busy, try again", status_code=503)
+            reason = f"failed: {describe_failure(error)}"
+            log.error("%s request could not be handled: %s", channel, reason)
+        try:
+            await carebot.record_unusable(channel, reason, size)
+        except Exception as error:  # noqa: BLE001
+            log.error("%s: could not record an unusable request (%s)", channel, error)
+            return PlainTextResponse("busy, try again", status_code=503)
+        return answer_unusable()
 
     async def telegram_webhook(request: Request) -> Response:
-        secret = carebot.settings.telegram.webhook_secret
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if (
-            carebot.telegram is None
-            or secret is None
-            or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
-        ):
+        telegram = carebot.telegram
+
+        def refuse() -> Response | None:
+            secret = carebot.settings.telegram.webhook_secret
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            if (
+                telegram is not None
+                and secret is not None
+                and hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+            ):
+                return None
             log.warning("telegram webhook refused: bad secret token")
+            carebot.metrics.count_refused("telegram", "not-authentic")
             return PlainTextResponse("forbidden", status_code=403)
-        try:
-            data = json.loads(await request.body())
-            if not isinstance(data, dict) or "update_id" not in data:
-                raise ValueError("not an update")
-        except ValueError:
-            return PlainTextResponse("bad request", status_code=400)
-        try:
-            outcome = await carebot.telegram.handle_update_json(data)
-        except Exception:  # noqa: BLE001 - answer 500 so Telegram delivers it again
-            log.exception("telegram update %s failed", data.get("update_id"))
-            return PlainTextResponse("error", status_code=500)
-        carebot.metrics.count_inbound("telegram", duplicate=bool(outcome and outcome.duplicate))
-        return PlainTextResponse("ok")
+
+        async def handle(body: bytes) -> Response:
+            assert telegram is not None
+            try:
+                data = json.loads(body)
+            except ValueError:  # UnicodeDecodeError is one
+                raise UnusableInput("not JSON") from None
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise UnusableInput("not an update (no integer update_id)")
+            outcome = await telegram.handle_update_json(data)
+            carebot.metrics.count_inbound("telegram", duplicate=bool(outcome and outcome.duplicate))
+            return PlainTextResponse("ok")
+
+        return await guarded("telegram", request, handle, lambda: PlainTextResponse("ok"), refuse)
 
     async def slack_events(request: Request) -> Response:
-        if carebot.slack is None or not carebot.slack.started:
+        slack = carebot.slack
+        if slack is None or not slack.started:
             return PlainTextResponse("slack is not configured", status_code=404)
-        status, body, headers = await carebot.slack.dispatch(
-            await request.body(), dict(request.headers)
-        )
-        if status == 401:
-            log.warning("slack request refused: bad or stale signature")
-        carebot.metrics.count_inbound("slack", duplicate=False)
-        return Response(body, status_code=status, headers=headers)
 
-    async def sms_form(request: Request, path: str) -> dict[str, str] | None:
-        """The form Twilio posted, if its signature over the public URL holds."""
-        if carebot.sms is None:
-            return None
-        params = {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
-        if not carebot.sms.signed(path, params, request.headers.get("X-Twilio-Signature", "")):
-            log.warning("twilio request refused: bad signature on %s", path)
-            return None
-        return params
+        async def handle(body: bytes) -> Response:
+            try:
+                status, answer, headers = await slack.dispatch(body, request.headers)
+            except NotAuthentic:
+                log.warning("slack request refused: bad or stale signature")
+                carebot.metrics.count_refused("slack", "not-authentic")
+                return PlainTextResponse("invalid request", status_code=401)
+            carebot.metrics.count_inbound("slack", duplicate=False)
+            return Response(answer, status_code=status, headers=headers)
 
-    async def sms_inbound(request: Request) -> Response:
-        params = await sms_form(request, "/sms/twilio")
-        if params is None:
-            return PlainTextResponse("forbidden", status_code=403)
+        return await guarded("slack", request, handle, lambda: Response(b"", status_code=200))
+
+    def sms_endpoint(
+        path: str, act: Callable[[object], Awaitable[None]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            sms = carebot.sms
+            if sms is None:
+                return PlainTextResponse("sms is not configured", status_code=404)
+
+            async def handle(body: bytes) -> Response:
+                try:
+                    form = read_form(body)
+                except UnusableInput:
+                    form = None
+                signature = request.headers.get("X-Twilio-Signature", "")
+                if form is None or not sms.signed(path, request.url.query, form, signature):
+                    log.warning("twilio request refused: bad signature on %s", path)
+                    carebot.metrics.count_refused("sms", "not-authentic")
+                    return PlainTextResponse("forbidden", status_code=403)
+                await act(form)
+                return _twiml()
+
+            return await guarded("sms", request, handle, _twiml)
+
+        return endpoint
+
+    async def sms_inbound(form: object) -> None:
         assert carebot.sms is not None
-        try:
-            outcome = await carebot.sms.receive(params)
-        except Exception:  # noqa: BLE001 - 500: Twilio retries the webhook
-            log.exception("sms %s failed", params.get("MessageSid"))
-            return PlainTextResponse("error", status_code=500)
+        outcome = await carebot.sms.receive(form)  # type: ignore[arg-type]
         carebot.metrics.count_inbound("sms", duplicate=bool(outcome and outcome.duplicate))
-        return Response("<Response/>", media_type="text/xml")
 
-    async def sms_status(request: Request) -> Response:
-        params = await sms_form(request, "/sms/twilio/status")
-        if params is None:
-            return PlainTextResponse("forbidden", status_code=403)
-        await carebot.delivery_status(
-            "sms",
-            params.get("MessageSid", ""),
-            params.get("MessageStatus", ""),
-            params.get("ErrorCode") or None,
-        )
-        return Response("<Response/>", media_type="text/xml")
+    async def sms_status(form: object) -> None:
+        assert carebot.sms is not None
+        provider_id, state, code, opted_out = carebot.sms.report(form)  # type: ignore[arg-type]
+        await carebot.delivery_status("sms", provider_id, state, code, opted_out=opted_out)
 
     async def healthz(request: Request) -> Response:
         checks: dict[str, str] = {}
@@ -97,32 +182,26 @@ def build_web(carebot: CareBot) -> Starlette:
             checks["database"] = "ok"
         except Exception:  # noqa: BLE001
             checks["database"] = "unreachable"
-        if carebot.telegram is not None:
-            checks["telegram"] = "started" if carebot.telegram.started else "stopped"
-        if carebot.slack is not None:
-            checks["slack"] = "started" if carebot.slack.started else "stopped"
-        if carebot.sms is not None:
-            checks["sms"] = "started" if carebot.sms.started else "stopped"
-        healthy = checks["database"] == "ok" and all(
-            v in ("ok", "started") for v in checks.values()
-        )
+        checks.update(carebot.channel_health())
+        healthy = all(v in ("ok", "started") for v in checks.values())
         return JSONResponse(
             {"status": "ok" if healthy else "unhealthy", "checks": checks},
             status_code=200 if healthy else 503,
         )
 
     async def metrics(request: Request) -> Response:
-        return PlainTextResponse(
-            carebot.metrics.render(carebot.outbox.totals),
-            media_type="text/plain; version=0.0.4",
-        )
+        return Response(carebot.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[
             Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
             Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/sms/twilio", sms_inbound, methods=["POST"]),
-            Route("/sms/twilio/status", sms_status, methods=["POST"]),
+            Route("/sms/twilio", sms_endpoint("/sms/twilio", sms_inbound), methods=["POST"]),
+            Route(
+                "/sms/twilio/status",
+                sms_endpoint("/sms/twilio/status", sms_status),
+                methods=["POST"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ]

@@ -108,8 +108,10 @@ class Outgoing:
         guardian_id: str | None,
         buttons: tuple[ButtonSpec, ...] = (),
         not_before: datetime | None = None,
+        author_staff_id: str | None = None,
     ) -> int:
-        """Queue one message made of ``parts`` (paragraphs) to an address."""
+        """Queue one message made of ``parts`` (paragraphs) to an address; ``author_staff_id``
+        is the staff member whose words these are (told if it fails for good)."""
         refused: set[str] = set()
         if channel in self.numbered_channels:
             refused = too_revealing_for_sms(parts)
@@ -141,6 +143,7 @@ class Outgoing:
             buttons=tuple(issued),
             now=self.now,
             not_before=not_before,
+            author_staff_id=author_staff_id,
         )
         if refused:
             # The row stays, failed, so the refusal is in the record; the text is not sent.
@@ -210,6 +213,7 @@ class Outgoing:
         buttons: tuple[ButtonSpec, ...] = (),
         not_before: datetime | None = None,
         compact: list[Msg] | None = None,
+        author_staff_id: str | None = None,
     ) -> int | None:
         """Queue a message on the guardian's channel; None if they cannot be reached.
 
@@ -229,6 +233,7 @@ class Outgoing:
             guardian_id=guardian.id,
             buttons=buttons,
             not_before=not_before,
+            author_staff_id=author_staff_id,
         )
 
 
@@ -254,13 +259,18 @@ class Context:
     #: An address that opted out gets nothing, except the answers to STOP/START/HELP and to an
     #: emergency, whose handlers set this.
     may_answer_opted_out: bool = False
+    #: Nothing is to be answered (the provider already answered this message).
+    silent: bool = False
 
     @property
     def language(self) -> str:
         return current_language.get()
 
     async def reply(self, *parts: Msg, buttons: tuple[ButtonSpec, ...] = ()) -> int | None:
-        """Answer on the channel and address the event came from (None: it opted out)."""
+        """Answer on the channel and address the event came from (None: it opted out, or
+        the provider already answered)."""
+        if self.silent:
+            return None
         if (
             self.identity is not None
             and self.identity.opted_out_at

@@ -29,6 +29,11 @@ class Inbound(BaseModel):
             answer those words as the carriers' rules say, before anything else.
         numbered_replies: the channel has no buttons; "1", "2"… answer the numbered choices of
             the last message that offered some.
+        carrier_answered: the provider already acted on a carrier keyword and answered it
+            (Twilio's Advanced Opt-Out says ``OptOutType=STOP|START|HELP``): record it, never
+            answer it a second time.
+        attachment: what the message carried besides text (``photo``, ``sticker``, ``voice``,
+            ``media`` for an MMS): carebot reads only text, and says so.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -50,6 +55,8 @@ class Inbound(BaseModel):
     home: bool = False
     carrier_keywords: bool = False
     numbered_replies: bool = False
+    carrier_answered: str | None = None
+    attachment: str | None = None
 
     def command(self) -> tuple[str, str] | None:
         """('/start abc' -> ('start', 'abc')); None if the text is not a command."""

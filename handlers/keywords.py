@@ -42,12 +42,15 @@ def keyword(text: str | None) -> str:
 async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
     if not event.carrier_keywords:
         return False
-    word = keyword(event.text)
+    # The provider's word wins (a practice may add its own opt-out words at Twilio).
+    word = event.carrier_answered or keyword(event.text)
     if word not in OPT_OUT | OPT_IN | HELP | WRONG_NUMBER:
         return False
     if word in SPANISH:
         ctx.set_language("es")
-    ctx.may_answer_opted_out = True  # the carriers' rules ask for exactly these answers
+    # The carriers' rules ask for exactly these answers, once: none if the provider answered.
+    ctx.may_answer_opted_out = event.carrier_answered is None
+    ctx.silent = event.carrier_answered is not None
     practice = ctx.practice
     if word in HELP:
         await ctx.reply(
@@ -70,7 +73,7 @@ async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
         if identity is not None:
             await ctx.record.identities.opt_out(identity.id, ctx.now)
             await _audit(ctx, "identity.opted_out", identity.id)
-        log.info("opt-out event=%s withdrawn=%d", event.event_id, withdrawn)
+        log.info("opt-out event=%s withdrawn=%d", event.event_id, len(withdrawn))
         await ctx.reply(
             _(
                 "You're unsubscribed from {practice} messages and will get nothing more. Reply"

@@ -124,7 +124,7 @@ class Pipeline:
         await record.messages.record_inbound(
             channel=event.channel,
             address=event.address,
-            body=event.text if event.text is not None else "[button]",
+            body=_history_body(event),
             guardian_id=guardian.id if guardian else None,
             staff_id=None,
             provider_message_id=event.provider_message_id,
@@ -339,3 +339,12 @@ class Pipeline:
                 await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
             return
         await self._router.actions[token.action](event, ctx, token)
+
+
+def _history_body(event: Inbound) -> str:
+    """What the history keeps of a family's message: its text, never an attachment itself."""
+    if event.text is None:
+        return "[button]"
+    if event.attachment is not None:
+        return f"[{event.attachment}] {event.text}".rstrip()
+    return event.text

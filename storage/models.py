@@ -137,6 +137,14 @@ class OutboundMessage(Row):
     thread_message_id: int | None = None
     #: The provider's id of the thread's first message, once that one was sent.
     thread_provider_id: str | None = None
+    #: A long message goes out in parts (the channel's own length unit): how many are out.
+    parts_sent: int = 0
+    #: The provider's id of the first part, once one went out.
+    provider_message_id: str | None = None
+    #: The staff member who wrote it, if one did (told if it fails for good).
+    author_staff_id: str | None = None
+    #: When its last send began (for a message whose fate is unknown after a crash).
+    sending_at: datetime | None = None
 
 
 class ActionToken(Row):

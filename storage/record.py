@@ -18,6 +18,7 @@ from storage.practice import PracticeRepo
 from storage.reminders import ReminderRepo
 from storage.staff import StaffRepo
 from storage.tokens import ActionTokenRepo
+from storage.unusable import UnusableRequestRepo
 
 
 class Record:
@@ -80,3 +81,7 @@ class Record:
     @cached_property
     def handoffs(self) -> HandoffRepo:
         return HandoffRepo(self.conn)
+
+    @cached_property
+    def unusable(self) -> UnusableRequestRepo:
+        return UnusableRequestRepo(self.conn)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from bot.channels.parts import split_text
 from storage.models import OutboundMessage
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a channel can carry; renderers degrade what it cannot (buttons -> numbered replies)."""
+    """What a channel can carry; renderers degrade what it cannot (buttons -> numbered replies).
+
+    ``max_length`` is counted in ``length_unit`` (Telegram: UTF-16 code units; SMS: segments);
+    ``fits`` says whether one part of a message does. A longer message goes out in parts.
+    """
 
     supports_buttons: bool
     supports_threads: bool
     max_length: int
+    length_unit: str
+    fits: Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,16 @@ class PermanentFailure(DeliveryError):
     """The platform refused this message for good (e.g. 400 Bad Request)."""
 
 
+class PartlySent(DeliveryError):
+    """Some parts of a long message went out before ``cause`` stopped the rest."""
+
+    def __init__(self, parts_sent: int, first_provider_id: str | None, cause: DeliveryError):
+        super().__init__(str(cause))
+        self.parts_sent = parts_sent
+        self.first_provider_id = first_provider_id
+        self.cause = cause
+
+
 class ChannelAdapter(Protocol):
     """Translates outbound messages into one platform's API calls."""
 
@@ -60,6 +78,57 @@ class ChannelAdapter(Protocol):
     capabilities: Capabilities
     limits: RateLimits
 
-    async def send(self, message: OutboundMessage) -> str:
-        """Send one message; return the provider's message id or raise a DeliveryError."""
+    async def send(self, message: OutboundMessage) -> Sent:
+        """Send one message (its parts from ``message.parts_sent`` on); raise a DeliveryError
+        (:class:`PartlySent` when some parts went out first)."""
         ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a send returns: the provider's id of the first part, and how many parts in all."""
+
+    provider_id: str
+    parts: int = 1
+
+
+@runtime_checkable
+class LooksUpSent(Protocol):
+    """A channel whose provider can say whether a message already went out (Twilio's message
+    list): a message whose fate is unknown after a crash is looked up before it is re-sent."""
+
+    async def find_sent(self, message: OutboundMessage) -> str | None:
+        """The provider's id of this message if the provider has it, else None.
+
+        Raises:
+            DeliveryError: the provider could not be asked (the message is then re-sent).
+        """
+        ...
+
+
+async def send_parts(
+    message: OutboundMessage,
+    capabilities: Capabilities,
+    send_one: Callable[[str, bool], Awaitable[str]],
+    split: Callable[[str], list[str]] | None = None,
+) -> Sent:
+    """Send ``message`` in parts that fit the channel, from the first one not yet out; the
+    last part carries the buttons (``send_one(text, is_last)`` returns the provider's id)."""
+    parts = (split or (lambda body: split_text(body, capabilities.fits)))(message.body)
+    first = message.provider_message_id
+    for index in range(message.parts_sent, len(parts)):
+        try:
+            provider_id = await send_one(parts[index], index == len(parts) - 1)
+        except DeliveryError as error:
+            if index > message.parts_sent:
+                raise PartlySent(index, first, error) from error
+            raise
+        if index == 0 or first is None:
+            first = provider_id
+    assert first is not None
+    return Sent(first, len(parts))
+
+
+class UnusableInput(Exception):
+    """An authentic request carebot cannot use (its shape, its encoding): recorded, answered so
+    that the platform does not send it again. The message says why, never what it held."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -19,6 +19,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import (
@@ -27,8 +28,12 @@ from bot.channels.base import (
     RateLimits,
     RecipientUnreachable,
     RetryLater,
+    Sent,
     TemporaryFailure,
+    UnusableInput,
+    send_parts,
 )
+from bot.channels.parts import fits_characters
 from bot.channels.slack_render import (
     modal,
     plain_text,
@@ -36,6 +41,8 @@ from bot.channels.slack_render import (
     stored_buttons,
     submitted_fields,
 )
+from bot.channels.starting import StartRefused
+from bot.edge import describe_failure
 from handlers.events import Inbound
 from handlers.pipeline import Outcome
 from handlers.staff.screens import Section
@@ -52,14 +59,51 @@ FAILED_NOTE = (
     " minute; if it keeps happening, tell your admin."
 )
 
+#: Slack truncates a message's text at 40,000 characters; a longer one goes out in parts.
+MAX_LENGTH = 39_000
+
 Handle = Callable[[Inbound], Awaitable[Outcome]]
+
+
+class NotAuthentic(Exception):
+    """A request on ``/slack/events`` that Slack did not sign (or signed more than five
+    minutes ago): refused with 401 before anything in its body is read."""
+
+
+class QuietBolt(logging.Filter):
+    """Bolt's log lines, without what they quote: Bolt logs a refused request with its whole
+    body (at INFO) and an unhandled one with parts of it; carebot's logs carry ids, never text.
+    What remains is the level, where it was logged, and an exception's type and place."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        what = f"slack-bolt {record.levelname.lower()} in {record.module}.{record.funcName}"
+        if record.exc_info and record.exc_info[1] is not None:
+            what += f": {describe_failure(record.exc_info[1])}"
+        record.msg, record.args = what, None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def bolt_logger() -> logging.Logger:
+    """The logger every Bolt component copies its level and filters from."""
+    logger = logging.getLogger("carebot.slack.bolt")
+    logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, QuietBolt) for f in logger.filters):
+        logger.addFilter(QuietBolt())
+    return logger
 
 
 class SlackChannel:
     """Receives staff events (HTTP or Socket Mode) and posts staff messages."""
 
     name = CHANNEL
-    capabilities = Capabilities(supports_buttons=True, supports_threads=True, max_length=40000)
+    capabilities = Capabilities(
+        supports_buttons=True,
+        supports_threads=True,
+        max_length=MAX_LENGTH,
+        length_unit="characters",
+        fits=fits_characters(MAX_LENGTH),
+    )
 
     def __init__(
         self,
@@ -82,25 +126,43 @@ class SlackChannel:
         self.started = False
         self._app_token = app_token
         self._socket: AsyncSocketModeHandler | None = None
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret.strip() else None
 
     async def start(self) -> None:
-        """One shared HTTP session for every API call; learn the workspace (``auth.test``)."""
+        """One shared HTTP session for every API call; learn the workspace (``auth.test``).
+
+        Raises:
+            StartRefused: Slack refused the token.
+            aiohttp.ClientError: Slack could not be reached (the caller tries again later).
+        """
         self._session = aiohttp.ClientSession()
-        self.client = AsyncWebClient(
-            token=self._token, base_url=self._api_url, session=self._session
-        )
-        auth = await self.client.auth_test()
-        self.team_id = str(auth["team_id"])
-        self.app = AsyncApp(
-            client=self.client,
-            signing_secret=self._signing_secret,
-            logger=logging.getLogger("carebot.slack.bolt"),
-        )
-        self._register(self.app)
-        if self._app_token:
-            # Socket Mode: Slack pushes the same requests over a websocket we open (no public URL).
-            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
-            await self._socket.connect_async()
+        try:
+            self.client = AsyncWebClient(
+                token=self._token, base_url=self._api_url, session=self._session
+            )
+            try:
+                auth = await self.client.auth_test()
+            except SlackApiError as error:
+                code = str(error.response.get("error", ""))
+                if error.response.status_code < 500 and code != "ratelimited":
+                    raise StartRefused(
+                        f"CAREBOT_SLACK__BOT_TOKEN: Slack refused the token ({code})"
+                    ) from None
+                raise
+            self.team_id = str(auth["team_id"])
+            self.app = AsyncApp(
+                client=self.client,
+                signing_secret=self._signing_secret,
+                logger=bolt_logger(),
+            )
+            self._register(self.app)
+            if self._app_token:
+                # Socket Mode: Slack pushes the same requests over a websocket we open.
+                self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+                await self._socket.connect_async()
+        except BaseException:
+            await self.stop()
+            raise
         self.started = True
 
     async def stop(self) -> None:
@@ -112,12 +174,38 @@ class SlackChannel:
             self._session = None
         self.started = False
 
-    async def dispatch(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict]:
-        """Run one HTTP request through Bolt; returns status, body and headers to answer."""
+    def authentic(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Whether Slack signed these raw bytes less than five minutes ago (checked before
+        anything parses the body)."""
+        if self._verifier is None:
+            return False
+        try:
+            return self._verifier.is_valid_request(body, headers)
+        except (ValueError, TypeError):  # a timestamp that is not a number
+            return False
+
+    async def dispatch(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, dict]:
+        """Run one signed HTTP request through Bolt; returns status, body and headers.
+
+        Raises:
+            NotAuthentic: not signed by Slack, or signed too long ago.
+            UnusableInput: signed, but not something Bolt can read (the caller records it and
+                answers 200, so Slack does not retry it).
+        """
         assert self.app is not None
-        response = await self.app.async_dispatch(
-            AsyncBoltRequest(body=body.decode("utf-8"), headers=headers)
-        )
+        if not self.authentic(body, headers):
+            raise NotAuthentic()
+        try:
+            request = AsyncBoltRequest(body=body.decode("utf-8"), headers=dict(headers))
+        except Exception as error:  # noqa: BLE001 - any body Bolt cannot parse is unusable
+            raise UnusableInput(f"unreadable body ({type(error).__name__})") from None
+        response = await self.app.async_dispatch(request)
+        if response.status == 404:
+            # A kind of request carebot has no listener for: answered, so Slack stops sending.
+            log.info("slack request of a kind carebot does not handle; answered 200")
+            return 200, b"", {}
+        if response.status >= 500:
+            raise UnusableInput("bolt could not handle the request")
         return response.status, response.body.encode(), response.first_headers_without_set_cookie()
 
     # --- inbound -------------------------------------------------------------------------
@@ -127,10 +215,17 @@ class SlackChannel:
 
     def _register(self, app: AsyncApp) -> None:
         app.command(re.compile(r"^/carebot"))(self._on_command)
-        app.action(re.compile(r".+"))(self._on_action)
-        app.view(re.compile(r".+"))(self._on_view)
+        app.action(re.compile(r".*"))(self._on_action)
+        app.view_submission(re.compile(r".*"))(self._on_view)
         app.event("app_home_opened")(self._on_home)
         app.event("message")(self._on_message)
+        # Whatever else Slack sends (another command, a view closed, an options load, a
+        # shortcut, an event type carebot has no use for) is acknowledged and ignored.
+        app.command(re.compile(r".*"))(_acknowledge)
+        app.view_closed(re.compile(r".*"))(_acknowledge)
+        app.options(re.compile(r".*"))(_no_options)
+        app.shortcut(re.compile(r".*"))(_acknowledge)
+        app.event(re.compile(r".*"))(_ignore)
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -308,17 +403,35 @@ class SlackChannel:
         except SlackApiError as error:
             log.warning("views.open failed: %s", error.response.get("error"))
 
-    async def send(self, message: OutboundMessage) -> str:
-        """Post a staff message (in its thread, if it has one); return Slack's ``ts``."""
+    async def send(self, message: OutboundMessage) -> Sent:
+        """Post a staff message (in its thread, if it has one); its ``ts`` is the provider id."""
         assert self.client is not None
+        client = self.client
         target = message.address.split(":", 1)[1]
-        blocks = section_blocks([Section(message.body, stored_buttons(message.buttons))])
+        buttons = stored_buttons(message.buttons)
+
+        async def one(text: str, last: bool) -> str:
+            return await self._post(
+                client, target, text, buttons if last else (), message.thread_provider_id
+            )
+
+        return await send_parts(message, self.capabilities, one)
+
+    async def _post(
+        self,
+        client: AsyncWebClient,
+        target: str,
+        text: str,
+        buttons: tuple[Any, ...],
+        thread: str | None,
+    ) -> str:
+        blocks = section_blocks([Section(text, buttons)])
         try:
-            response = await self.client.chat_postMessage(
+            response = await client.chat_postMessage(
                 channel=target,
-                text=message.body[:3000],
+                text=text,
                 blocks=blocks,
-                thread_ts=message.thread_provider_id,
+                thread_ts=thread,
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -335,3 +448,15 @@ class SlackChannel:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TemporaryFailure(type(error).__name__) from error
         return str(response["ts"])
+
+
+async def _acknowledge(ack: AsyncAck) -> None:
+    await ack()
+
+
+async def _no_options(ack: AsyncAck) -> None:
+    await ack(options=[])
+
+
+async def _ignore() -> None:
+    """An event carebot does not act on (Bolt acknowledges events itself)."""

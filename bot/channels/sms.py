@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
+from starlette.datastructures import ImmutableMultiDict
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -26,8 +28,12 @@ from bot.channels.base import (
     RateLimits,
     RecipientOptedOut,
     RetryLater,
+    Sent,
     TemporaryFailure,
+    UnusableInput,
+    send_parts,
 )
+from bot.channels.parts import split_text
 from handlers.events import Inbound
 from handlers.pipeline import Outcome
 from storage.models import OutboundMessage
@@ -36,6 +42,23 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "sms"
 OPTED_OUT = 21610  # Twilio: the recipient replied STOP to this number
+#: A long text goes out in parts of at most this many segments (Twilio's own ceiling is 1,600
+#: characters, which it sends as up to ten concatenated segments).
+MAX_SEGMENTS = 10
+MAX_CHARACTERS = 1600
+#: A text whose fate is unknown after a crash is looked for among the latest this many texts
+#: to its number, created at most this long before its send began.
+LOOKUP_PAGE = 20
+#: Twilio's Advanced Opt-Out has already acted on and answered these (``OptOutType``).
+OPT_OUT_TYPES = {"STOP": "stop", "START": "start", "HELP": "help"}
+LOOKUP_SLACK = timedelta(seconds=60)
+#: Twilio's delivery-report statuses -> the record's delivery states (storage stays
+#: provider-neutral); a status not listed here is recorded as unusable.
+REPORTED_STATUS = {
+    "accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "sent",
+    "sent": "sent", "delivered": "delivered", "read": "delivered", "undelivered": "failed",
+    "failed": "failed", "canceled": "failed", "partially_delivered": "delivered",
+}  # fmt: skip
 
 
 # GSM 03.38: the default alphabet (one septet each) and its extension table (two each).
@@ -44,6 +67,27 @@ GSM7_BASIC = (
     "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = "^{}\\[~]|€\f"
+
+
+def fits_sms(part: str) -> bool:
+    """Whether one part of a text is within the ten segments (and 1,600 characters) Twilio
+    sends as one message."""
+    return len(part) <= MAX_CHARACTERS and segments(part)[0] <= MAX_SEGMENTS
+
+
+def read_form(body: bytes) -> ImmutableMultiDict[str, str]:
+    """Twilio's form exactly as posted: every parameter, blank ones included, in order.
+
+    Raises:
+        UnusableInput: the body is not URL-encoded UTF-8 (Twilio never sends that, so its
+            signature cannot hold either).
+    """
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise UnusableInput("not a URL-encoded UTF-8 form") from None
+    return ImmutableMultiDict(pairs)
 
 
 def segments(text: str) -> tuple[int, str]:
@@ -91,7 +135,13 @@ class SmsChannel:
     """Sends and receives text messages through Twilio."""
 
     name = CHANNEL
-    capabilities = Capabilities(supports_buttons=False, supports_threads=False, max_length=1600)
+    capabilities = Capabilities(
+        supports_buttons=False,
+        supports_threads=False,
+        max_length=MAX_SEGMENTS,
+        length_unit="segments",
+        fits=fits_sms,
+    )
 
     def __init__(
         self,
@@ -126,47 +176,100 @@ class SmsChannel:
             self._http = None
         self.started = False
 
-    def signed(self, path: str, params: dict[str, str], signature: str) -> bool:
-        """Whether Twilio signed this form post to ``public_url + path``."""
-        return bool(signature) and self._validator.validate(
-            self.public_url + path, params, signature
-        )
+    def signed(
+        self, path: str, query: str, form: ImmutableMultiDict[str, str], signature: str
+    ) -> bool:
+        """Whether Twilio signed this form post to ``public_url + path`` (with its query
+        string, if the URL Twilio was given had one), over every parameter as posted."""
+        url = self.public_url + path + (f"?{query}" if query else "")
+        return bool(signature) and self._validator.validate(url, form, signature)
 
-    async def receive(self, params: dict[str, str]) -> Outcome | None:
-        """An inbound text (already verified) through the pipeline."""
-        sender, sid = params.get("From", ""), params.get("MessageSid", "")
+    def report(self, form: ImmutableMultiDict[str, str]) -> tuple[str, str, str | None, bool]:
+        """A status callback as (provider id, delivery state, error code, opted out).
+
+        Raises:
+            UnusableInput: no message id, or a status Twilio does not document.
+        """
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        state = REPORTED_STATUS.get(status)
+        if not sid or state is None:
+            raise UnusableInput("status callback without a message id or a known status")
+        code = form.get("ErrorCode") or None
+        return sid, state, code, code == str(OPTED_OUT)
+
+    async def receive(self, form: ImmutableMultiDict[str, str]) -> Outcome | None:
+        """An inbound text (already verified) through the pipeline.
+
+        Raises:
+            UnusableInput: the form has no sender or message id.
+        """
+        sender, sid = form.get("From", ""), form.get("MessageSid", "")
         if not sender or not sid:
-            return None
+            raise UnusableInput("inbound message without From or MessageSid")
+        media = form.get("NumMedia", "0")
         return await self._handle(
             Inbound(
                 channel=CHANNEL,
                 address=f"{CHANNEL}:{sender}",
                 event_id=sid,
-                text=params.get("Body", ""),
+                text=form.get("Body", ""),
                 provider_message_id=sid,
                 carrier_keywords=True,
                 numbered_replies=True,
+                attachment="media" if media.isdigit() and int(media) > 0 else None,
+                carrier_answered=OPT_OUT_TYPES.get(form.get("OptOutType", "").upper()),
             )
         )
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage) -> Sent:
+        """Send a text in parts of at most ten segments each, in order."""
         assert self.client is not None
         to = message.address.split(":", 1)[1]
+        client = self.client
+
+        async def one(text: str, last: bool) -> str:
+            try:
+                sent = await client.messages.create_async(
+                    to=to,
+                    from_=self._from,
+                    body=text,
+                    status_callback=f"{self.public_url}/sms/twilio/status",
+                )
+            except TwilioRestException as error:
+                raise _delivery_error(error) from error
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise TemporaryFailure(type(error).__name__) from error
+            return str(sent.sid)
+
+        return await send_parts(message, self.capabilities, one)
+
+    async def find_sent(self, message: OutboundMessage) -> str | None:
+        """Whether Twilio has this text already (its fate was unknown after a crash): the
+        latest texts to the number, matched on the first part's words and creation time."""
+        assert self.client is not None
+        to = message.address.split(":", 1)[1]
+        first = split_text(message.body, fits_sms)[0]
+        since = (message.sending_at or datetime.min.replace(tzinfo=UTC)) - LOOKUP_SLACK
         try:
-            sent = await self.client.messages.create_async(
-                to=to,
-                from_=self._from,
-                body=message.body[: self.capabilities.max_length],
-                status_callback=f"{self.public_url}/sms/twilio/status",
+            latest = await self.client.messages.list_async(
+                to=to, from_=self._from, limit=LOOKUP_PAGE, page_size=LOOKUP_PAGE
             )
         except TwilioRestException as error:
-            if error.code == OPTED_OUT:
-                raise RecipientOptedOut("recipient opted out (21610)") from error
-            if error.status == 429:
-                raise RetryLater(5, "rate limited (429)") from error
-            if error.status >= 500:
-                raise TemporaryFailure(f"twilio {error.status}") from error
-            raise PermanentFailure(f"twilio {error.code}") from error
+            raise _delivery_error(error) from error
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TemporaryFailure(type(error).__name__) from error
-        return str(sent.sid)
+        for found in latest:
+            created = found.date_created
+            if found.body == first and (created is None or created >= since):
+                return str(found.sid)
+        return None
+
+
+def _delivery_error(error: TwilioRestException) -> Exception:
+    if error.code == OPTED_OUT:
+        return RecipientOptedOut("recipient opted out (21610)")
+    if error.status == 429 or error.code == 20429:
+        return RetryLater(1, "rate limited (429)")
+    if error.status >= 500:
+        return TemporaryFailure(f"twilio {error.status}")
+    return PermanentFailure(f"twilio {error.code}")

@@ -18,7 +18,14 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import (
@@ -27,8 +34,14 @@ from bot.channels.base import (
     RateLimits,
     RecipientUnreachable,
     RetryLater,
+    Sent,
     TemporaryFailure,
+    UnusableInput,
+    send_parts,
 )
+from bot.channels.parts import fits_utf16
+from bot.channels.starting import StartRefused
+from bot.edge import describe_failure, is_transient
 from handlers.events import Inbound
 from handlers.pipeline import Outcome
 from handlers.texts import Msg, Translator
@@ -37,7 +50,16 @@ from storage.models import OutboundMessage
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-ALLOWED_UPDATES = ["message", "callback_query"]
+#: Update kinds carebot asks for: a family's messages, their button presses, and whether they
+#: blocked the bot (``my_chat_member``). Anything else that arrives is answered and ignored.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+#: What a message without text is, by the field that carries it (first match wins).
+ATTACHMENTS = (
+    "photo", "video", "animation", "sticker", "voice", "video_note", "audio", "document",
+    "contact", "location", "venue", "poll", "dice",
+)  # fmt: skip
+MAX_LENGTH = 4096  # UTF-16 code units
+POLL_SECONDS = 30
 BUTTONS_PER_ROW = 3
 # How many webhook requests Telegram may have open at once (its default is 40). Every update's
 # effect commits through the record's single writer, so more connections only queue up in front
@@ -45,8 +67,22 @@ BUTTONS_PER_ROW = 3
 WEBHOOK_CONNECTIONS = 16
 
 
+def parse_update(data: dict[str, Any], bot: Bot | None) -> Update:
+    """An update as python-telegram-bot reads it.
+
+    Raises:
+        UnusableInput: the update has a shape PTB cannot read (``"message": 5``, a message
+            without ``date``, a callback without its fields): authentic but unusable.
+    """
+    try:
+        return Update.de_json(data, bot)
+    except Exception as error:  # noqa: BLE001 - any shape PTB cannot read is unusable
+        raise UnusableInput(f"malformed update ({type(error).__name__})") from None
+
+
 def to_inbound(update: Update) -> Inbound | None:
-    """The normalized event of an update, or None for updates carebot does not act on."""
+    """The normalized event of an update, or None for updates carebot does not act on
+    (edits, group chats, channel posts, reactions, inline queries, kinds added later)."""
     if update.callback_query is not None:
         query = update.callback_query
         return Inbound(
@@ -59,6 +95,7 @@ def to_inbound(update: Update) -> Inbound | None:
     message = update.message
     if message is None or message.from_user is None or message.chat.type != "private":
         return None
+    attachment = next((kind for kind in ATTACHMENTS if getattr(message, kind, None)), None)
     return Inbound(
         channel=CHANNEL,
         address=f"{CHANNEL}:{message.from_user.id}",
@@ -66,7 +103,20 @@ def to_inbound(update: Update) -> Inbound | None:
         text=message.text or message.caption or "",
         language_hint=message.from_user.language_code,
         provider_message_id=str(message.message_id),
+        attachment=attachment,
     )
+
+
+def membership(update: Update) -> tuple[str, bool] | None:
+    """(address, blocked) when a family blocked (``kicked``) or unblocked the bot in their
+    private chat; None for any other update."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private" or change.from_user is None:
+        return None
+    status = change.new_chat_member.status
+    if status not in ("kicked", "member"):
+        return None
+    return f"{CHANNEL}:{change.from_user.id}", status == "kicked"
 
 
 def keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
@@ -81,7 +131,13 @@ class TelegramChannel:
     """The Telegram adapter: receive (webhook or polling) and send."""
 
     name = CHANNEL
-    capabilities = Capabilities(supports_buttons=True, supports_threads=False, max_length=4096)
+    capabilities = Capabilities(
+        supports_buttons=True,
+        supports_threads=False,
+        max_length=MAX_LENGTH,
+        length_unit="UTF-16 code units",
+        fits=fits_utf16(MAX_LENGTH),
+    )
 
     def __init__(
         self,
@@ -89,6 +145,8 @@ class TelegramChannel:
         api_url: str,
         handle: Callable[[Inbound], Awaitable[Outcome]],
         limits: RateLimits,
+        on_membership: Callable[[str, bool, str], Awaitable[None]] | None = None,
+        on_unusable: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.bot = Bot(
             token,
@@ -98,13 +156,24 @@ class TelegramChannel:
         )
         self.limits = limits
         self._handle = handle
+        self._on_membership = on_membership
+        #: Told of an authentic update carebot could not use: (update id, why).
+        self._on_unusable = on_unusable
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._polling: asyncio.Task[None] | None = None
         self.started = False
 
     async def start(self) -> None:
-        """Initialize the bot (``getMe``)."""
-        await self.bot.initialize()
+        """Initialize the bot (``getMe``).
+
+        Raises:
+            StartRefused: Telegram refused the token.
+            NetworkError: Telegram could not be reached (the caller tries again later).
+        """
+        try:
+            await self.bot.initialize()
+        except InvalidToken:
+            raise StartRefused("CAREBOT_TELEGRAM__TOKEN: Telegram refused the bot token") from None
         self.started = True
 
     async def stop(self) -> None:
@@ -134,21 +203,42 @@ class TelegramChannel:
                 await self.bot.set_my_commands(commands)
 
     async def set_webhook(self, url: str, secret: str) -> None:
-        await self.bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            max_connections=WEBHOOK_CONNECTIONS,
-        )
+        """Register the webhook.
+
+        Raises:
+            StartRefused: Telegram will not take this URL or secret (its reason says why).
+        """
+        try:
+            await self.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=WEBHOOK_CONNECTIONS,
+            )
+        except BadRequest as error:
+            raise StartRefused(
+                f"CAREBOT_PUBLIC_URL or CAREBOT_TELEGRAM__WEBHOOK_SECRET: Telegram refused the"
+                f" webhook ({error.message})"
+            ) from None
 
     async def handle_update_json(self, data: dict[str, Any]) -> Outcome | None:
-        """Handle one webhook body; errors propagate: the caller answers 500, Telegram retries."""
-        update = Update.de_json(data, self.bot)
-        return await self.handle_update(update)
+        """Handle one webhook body.
+
+        Raises:
+            UnusableInput: the update's shape cannot be read (the caller records it, answers
+                200, and Telegram does not send it again).
+        """
+        return await self.handle_update(parse_update(data, self.bot))
 
     async def handle_update(self, update: Update) -> Outcome | None:
+        blocked = membership(update)
+        if blocked is not None:
+            if self._on_membership is not None:
+                await self._on_membership(blocked[0], blocked[1], str(update.update_id))
+            return None
         event = to_inbound(update)
         if event is None:
+            log.info("telegram update %s ignored: not a kind carebot acts on", update.update_id)
             return None
         chat_id = int(event.address.split(":", 1)[1])
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
@@ -169,49 +259,76 @@ class TelegramChannel:
         """Poll getUpdates in the background (for a practice without a public URL)."""
         self._polling = asyncio.create_task(self._poll())
 
+    async def _fetch_updates(self, offset: int | None) -> list[Any]:
+        """One long poll, as raw JSON: each update is then read on its own, so one malformed
+        update cannot stop the rest (PTB's get_updates parses, and logs, the whole batch)."""
+        data: dict[str, Any] = {"timeout": POLL_SECONDS, "allowed_updates": ALLOWED_UPDATES}
+        if offset is not None:
+            data["offset"] = offset
+        result = await self.bot._post(  # noqa: SLF001 - the raw call behind get_updates
+            "getUpdates", data, read_timeout=POLL_SECONDS + 10.0
+        )
+        return result if isinstance(result, list) else []
+
     async def _poll(self) -> None:
         await self.bot.delete_webhook()
         offset: int | None = None
         while True:
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=30, allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await self._fetch_updates(offset)
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error))
                 continue
             except TelegramError as error:
-                log.warning("getUpdates failed: %s", error)
+                log.warning("getUpdates failed: %s", type(error).__name__)
                 await asyncio.sleep(3)
                 continue
-            for update in updates:
+            for raw in updates:
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                if not isinstance(update_id, int):
+                    log.warning("telegram sent an update without an update_id; skipped")
+                    continue
                 try:
-                    await self.handle_update(update)
-                except Exception:  # noqa: BLE001 - re-read this update on the next poll
-                    log.exception("update %s failed; it will be read again", update.update_id)
-                    await asyncio.sleep(3)
-                    break
-                offset = update.update_id + 1
+                    await self.handle_update(parse_update(raw, self.bot))
+                except UnusableInput as unusable:
+                    if self._on_unusable is not None:
+                        await self._on_unusable(str(update_id), str(unusable))
+                except Exception as error:  # noqa: BLE001
+                    if is_transient(error):
+                        log.warning(
+                            "update %s failed (%s); it will be read again",
+                            update_id,
+                            type(error).__name__,
+                        )
+                        await asyncio.sleep(3)
+                        break
+                    if self._on_unusable is not None:
+                        await self._on_unusable(str(update_id), describe_failure(error))
+                offset = update_id + 1
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage) -> Sent:
+        """Send a message in parts of at most 4,096 UTF-16 code units; buttons on the last."""
         chat_id = int(message.address.split(":", 1)[1])
-        try:
-            sent = await self.bot.send_message(
-                chat_id,
-                message.body[: self.capabilities.max_length],
-                reply_markup=keyboard(message),
-            )
-        except RetryAfter as error:
-            raise RetryLater(_seconds(error)) from error
-        except Forbidden as error:
-            raise RecipientUnreachable(error.message) from error
-        except BadRequest as error:
-            raise PermanentFailure(error.message) from error
-        except NetworkError as error:
-            raise TemporaryFailure(str(error)) from error
-        except TelegramError as error:
-            raise PermanentFailure(str(error)) from error
-        return str(sent.message_id)
+        markup = keyboard(message)
+
+        async def one(text: str, last: bool) -> str:
+            try:
+                sent = await self.bot.send_message(
+                    chat_id, text, reply_markup=markup if last else None
+                )
+            except RetryAfter as error:
+                raise RetryLater(_seconds(error)) from error
+            except Forbidden as error:
+                raise RecipientUnreachable(error.message) from error
+            except BadRequest as error:
+                raise PermanentFailure(error.message) from error
+            except NetworkError as error:
+                raise TemporaryFailure(type(error).__name__) from error
+            except TelegramError as error:
+                raise PermanentFailure(type(error).__name__) from error
+            return str(sent.message_id)
+
+        return await send_parts(message, self.capabilities, one)
 
 
 def _seconds(error: RetryAfter) -> float:

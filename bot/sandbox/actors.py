@@ -20,6 +20,7 @@ from bot.sandbox import slack_signing
 from bot.sandbox.emulators import PRACTICE_NUMBER, Emulators
 from bot.sandbox.fake_twilio import SentSms, signed_form
 from bot.sandbox.tg_chats import callback_datas
+from bot.sandbox.twilio_forms import inbound_form, status_form
 
 
 class ActionFailed(Exception):
@@ -75,13 +76,13 @@ class FamilyPhones:
     async def _report_delivered(self, sent: SentSms) -> bool:
         """The handset got it: Twilio's signed status callback, to the URL the bot gave."""
         assert sent.status_callback, "the fake reports only texts that asked for it"
-        params = {
-            "MessageSid": sent.sid,
-            "AccountSid": self.fakes.twilio.account_sid,
-            "From": sent.from_,
-            "To": sent.to,
-            "MessageStatus": "delivered",
-        }
+        params = status_form(
+            account_sid=self.fakes.twilio.account_sid,
+            message_sid=sent.sid,
+            from_=sent.from_,
+            to=sent.to,
+            status="delivered",
+        )
         try:
             return await self._post_signed(sent.status_callback, params) == 200
         except httpx.HTTPError:
@@ -120,14 +121,13 @@ class FamilyPhones:
         """Text the practice from ``number``, as Twilio delivers it: a signed form POST."""
         if not body.strip():
             raise ActionFailed("an empty text is not sent")
-        params = {
-            "MessageSid": f"SMsandbox{next(self._sids):08d}{zlib.crc32(number.encode()):08x}",
-            "AccountSid": self.fakes.twilio.account_sid,
-            "From": number,
-            "To": PRACTICE_NUMBER,
-            "Body": body,
-            "NumSegments": "1",
-        }
+        params = inbound_form(
+            account_sid=self.fakes.twilio.account_sid,
+            from_=number,
+            to=PRACTICE_NUMBER,
+            body=body,
+            message_sid=f"SMsandbox{next(self._sids):08d}{zlib.crc32(number.encode()):08x}",
+        )
         self.texts.append(SmsLine(number, body, inbound=True))
         status = await self._post_signed(self.public_url.rstrip("/") + "/sms/twilio", params)
         if status != 200:

@@ -14,8 +14,10 @@ import itertools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qs, urlencode
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,6 +45,15 @@ def signed_form(
     return urlencode(params), headers
 
 
+class SupportsNow(Protocol):
+    def now(self) -> datetime: ...
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 @dataclass
 class SentSms:
     sid: str
@@ -50,8 +61,37 @@ class SentSms:
     from_: str
     body: str
     status_callback: str | None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     status: str = "queued"
     history: list[str] = field(default_factory=list)
+
+    def resource(self, account_sid: str) -> dict[str, Any]:
+        """The Message resource as Twilio's API answers it (every documented field)."""
+        stamp = format_datetime(self.created_at.astimezone(UTC), usegmt=True)
+        return {
+            "account_sid": account_sid,
+            "api_version": "2010-04-01",
+            "body": self.body,
+            "date_created": stamp,
+            "date_sent": None if self.status == "queued" else stamp,
+            "date_updated": stamp,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": self.from_,
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": self.sid,
+            "status": self.status,
+            "subresource_uris": {
+                "media": f"/2010-04-01/Accounts/{account_sid}/Messages/{self.sid}/Media.json"
+            },
+            "to": self.to,
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{self.sid}.json",
+        }
 
 
 @dataclass
@@ -64,7 +104,13 @@ class _Failure:
 class FakeTwilio:
     """Messages.json create, with Twilio's errors (21610 opted out, 429, 5xx) on demand."""
 
-    def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        clock: SupportsNow | None = None,
+    ) -> None:
+        self._clock: SupportsNow = clock or _SystemClock()
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.sent: list[SentSms] = []
@@ -82,6 +128,7 @@ class FakeTwilio:
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._list, methods=["GET"]),
             ]
         )
 
@@ -115,9 +162,7 @@ class FakeTwilio:
         async with asyncio.timeout(seconds), self._activity:
             await self._activity.wait_for(predicate)
 
-    async def _create(self, request: Request) -> Response:
-        params = {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
-        self.requests.append(params)
+    def _refused(self, request: Request) -> Response | None:
         expected = (
             "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         )
@@ -125,6 +170,41 @@ class FakeTwilio:
             return _error(401, 20003, "Authenticate")
         if request.path_params["sid"] != self.account_sid:
             return _error(404, 20404, "The requested resource was not found")
+        return None
+
+    async def _list(self, request: Request) -> Response:
+        """Messages.json read: newest first, filtered by To and From, one page."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        query = request.query_params
+        found = [
+            m
+            for m in reversed(self.sent)
+            if m.to == query.get("To", m.to) and m.from_ == query.get("From", m.from_)
+        ]
+        size = int(query.get("PageSize", "50") or 50)
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json?PageSize={size}&Page=0"
+        return JSONResponse(
+            {
+                "messages": [m.resource(self.account_sid) for m in found[:size]],
+                "end": min(size, len(found)) - 1,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        )
+
+    async def _create(self, request: Request) -> Response:
+        params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        self.requests.append(params)
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         if self._failures:
             failure = self._failures.pop(0)
             return _error(failure.status, failure.code, failure.message)
@@ -136,6 +216,7 @@ class FakeTwilio:
             from_=params.get("From", ""),
             body=params["Body"],
             status_callback=params.get("StatusCallback"),
+            created_at=self._clock.now(),
         )
         async with self._activity:
             self.sent.append(message)
@@ -146,22 +227,7 @@ class FakeTwilio:
             task = asyncio.create_task(self._deliver(message, self.report_delivery))
             self._reports.add(task)
             task.add_done_callback(self._reports.discard)
-        return JSONResponse(
-            {
-                "sid": message.sid,
-                "account_sid": self.account_sid,
-                "to": message.to,
-                "from": message.from_,
-                "body": message.body,
-                "status": "queued",
-                "num_segments": "1",
-                "direction": "outbound-api",
-                "error_code": None,
-                "error_message": None,
-                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message.sid}.json",
-            },
-            status_code=201,
-        )
+        return JSONResponse(message.resource(self.account_sid), status_code=201)
 
 
 def _error(status: int, code: int, message: str) -> Response:

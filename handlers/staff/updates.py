@@ -98,6 +98,7 @@ async def update_submitted(event: Inbound, ctx: Context) -> None:
                 ),
                 _("{text}", text=text),
             ],
+            author_staff_id=ctx.staff.id,
         )
         reached += sent is not None
         log.info("update %d to guardian=%s queued=%s", update_id, guardian.id, sent is not None)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from bot.app import CareBot
 from bot.config import PracticeSettings, Settings, SmsSettings
 from bot.sandbox.fake_twilio import FakeTwilio, signed_form, twilio_signature
 from bot.sandbox.server import serve_app
+from bot.sandbox.twilio_forms import inbound_form, status_form
 from bot.web import build_web
 from storage.clock import FakeClock
 from storage.db import Database
@@ -42,15 +44,16 @@ class SmsStack:
         response = await self.client.post(path, content=body, headers=headers)
         return response.status_code
 
-    async def text(self, body: str, sender: str = ANA, sid: str | None = None) -> int:
-        params = {
-            "MessageSid": sid or f"SMin{next(_sids):06d}",
-            "AccountSid": self.twilio.account_sid,
-            "From": sender,
-            "To": FROM,
-            "Body": body,
-            "NumMedia": "0",
-        }
+    async def text(self, body: str, sender: str = ANA, sid: str | None = None, **form: Any) -> int:
+        """A text from ``sender`` as Twilio posts it: every parameter, blank ones included."""
+        params = inbound_form(
+            account_sid=self.twilio.account_sid,
+            from_=sender,
+            to=FROM,
+            body=body,
+            message_sid=sid or f"SMin{next(_sids):06d}",
+            **form,
+        )
         status = await self.post("/sms/twilio", params)
         await self.deliver()
         return status
@@ -64,6 +67,17 @@ class SmsStack:
             ):
                 return
             self.harness.clock.advance(timedelta(seconds=1))
+
+    def report(self, sid: str, status: str, error_code: str | None = None) -> dict[str, str]:
+        """Twilio's status callback for a text we sent (every parameter it posts)."""
+        return status_form(
+            account_sid=self.twilio.account_sid,
+            message_sid=sid,
+            from_=FROM,
+            to=ANA,
+            status=status,
+            error_code=error_code,
+        )
 
     async def remind(self) -> None:
         await self.carebot.reminders.run_due()
@@ -181,7 +195,9 @@ async def test_help_in_english(sms: SmsStack) -> None:
 
 async def test_a_forged_or_missing_signature_is_refused_and_writes_nothing(sms: SmsStack) -> None:
     before = await sms.harness.scalar("SELECT COUNT(*) FROM message")
-    params = {"MessageSid": "SMforged", "From": ANA, "To": FROM, "Body": "STOP"}
+    params = inbound_form(
+        account_sid=sms.twilio.account_sid, from_=ANA, to=FROM, body="STOP", message_sid="SMx"
+    )
     assert await sms.post("/sms/twilio", params, signature="bm90IGEgc2lnbmF0dXJl") == 403
     assert await sms.post("/sms/twilio", params, signature="") == 403
     wrong_url = twilio_signature(
@@ -227,12 +243,12 @@ async def test_status_callbacks_in_any_order(sms: SmsStack) -> None:
     await sms.text("help")
     [sent] = sms.twilio.sent
     status = "SELECT status FROM message WHERE provider_message_id = ?"
-    delivered = {"MessageSid": sent.sid, "MessageStatus": "delivered", "To": ANA}
-    late_sent = {"MessageSid": sent.sid, "MessageStatus": "sent", "To": ANA}
+    delivered = sms.report(sent.sid, "delivered")
+    late_sent = sms.report(sent.sid, "sent")
     assert await sms.post("/sms/twilio/status", delivered) == 200
     assert await sms.post("/sms/twilio/status", late_sent) == 200
     assert await sms.harness.scalar(status, sent.sid) == "delivered"
-    forged = {"MessageSid": sent.sid, "MessageStatus": "failed", "To": ANA}
+    forged = sms.report(sent.sid, "failed")
     assert await sms.post("/sms/twilio/status", forged, signature="x") == 403
     assert await sms.harness.scalar(status, sent.sid) == "delivered"
 
@@ -240,9 +256,7 @@ async def test_status_callbacks_in_any_order(sms: SmsStack) -> None:
 async def test_a_status_report_of_21610_opts_the_number_out(sms: SmsStack) -> None:
     await sms.text("help")
     [sent] = sms.twilio.sent
-    report = {
-        "MessageSid": sent.sid, "MessageStatus": "undelivered", "ErrorCode": "21610", "To": ANA,
-    }  # fmt: skip
+    report = sms.report(sent.sid, "undelivered", "21610")
     assert await sms.post("/sms/twilio/status", report) == 200
     assert (
         await sms.harness.scalar(

@@ -50,7 +50,7 @@ async def test_start_up_registers_the_menu_in_both_languages_and_the_webhook(
     assert stack.fake.webhook.secret_token is not None
     registered = stack.fake.calls("setWebhook")[-1].params
     assert registered["max_connections"] == 16
-    assert registered["allowed_updates"] == ["message", "callback_query"]
+    assert registered["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
 
 
 async def test_a_webhook_without_the_secret_is_refused_and_writes_nothing(stack: Stack) -> None:

@@ -11,6 +11,7 @@ from bot.sandbox import slack_signing
 from bot.sandbox.emulators import PRACTICE_NUMBER, emulators
 from bot.sandbox.fake_twilio import signed_form
 from bot.sandbox.server import serve_app
+from bot.sandbox.twilio_forms import inbound_form
 from bot.web import build_web
 from handlers.demo import load_demo
 from storage.clock import FakeClock
@@ -45,8 +46,13 @@ async def test_the_demo_practice_answers_on_all_three_channels(
                 await fakes.slack.wait_for_calls("response_url")
                 assert fakes.slack.notes_for("U0DEMO05")[0].startswith("*The practice")
                 # SMS: a demo parent who consented asks for help.
-                params = {"MessageSid": "SMdemo1", "From": "+15550100101", "To": PRACTICE_NUMBER,
-                          "Body": "HELP"}  # fmt: skip
+                params = inbound_form(
+                    account_sid=fakes.twilio.account_sid,
+                    from_="+15550100101",
+                    to=PRACTICE_NUMBER,
+                    body="HELP",
+                    message_sid="SMdemo1",
+                )
                 body, headers = signed_form(
                     fakes.twilio.auth_token, "https://sandbox.invalid/sms/twilio", params
                 )

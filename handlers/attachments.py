@@ -1,0 +1,30 @@
+"""A message without words (a photo, a sticker, a voice note, a picture-only MMS).
+
+carebot reads only text, and never keeps or forwards what a family attached (it could be
+clinical, and the chat channels may not carry it). The family hears that it was not seen and
+how to reach a person. A photo with a caption is handled as its caption.
+"""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.events import Inbound
+from handlers.router import Router
+from handlers.texts import _
+
+router = Router()
+
+
+@router.text(linked_only=False)
+async def attachment_only(event: Inbound, ctx: Context) -> bool:
+    if event.attachment is None or (event.text or "").strip():
+        return False
+    await ctx.reply(
+        _(
+            "Sorry, I can only read text, so I couldn't see what you sent. Please write it in"
+            " words, or call {practice} at {phone}.",
+            practice=ctx.practice.name,
+            phone=ctx.practice.phone,
+        )
+    )
+    return True
