@@ -14,6 +14,7 @@ from bot.channels.starting import ChannelStarter
 from bot.channels.telegram import TelegramChannel
 from bot.config import ConfigError, Settings
 from bot.i18n import BabelTranslator
+from bot.logs import quiet_libraries
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.practice import sync_practice
@@ -92,6 +93,7 @@ class CareBot:
         self.settings = settings
         self.db = db
         self.clock = clock
+        quiet_libraries()
         self.translator = BabelTranslator()
         self.metrics = Metrics()
         self.desk = staff_desk(settings)

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
 
+from bot.channels.starting import StartRefused, StartupFailed
 from bot.config import ConfigError, Settings, load_settings, missing_for_run
+from bot.logs import quiet_libraries
 from storage.clock import SystemClock
-from storage.db import Database
+from storage.db import Database, DatabaseUnusable
 
 KINDS = ("patients", "guardians", "staff", "care-team", "appointments")
 
@@ -72,14 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # httpx logs every request URL at INFO, and a Telegram URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("twilio").setLevel(logging.WARNING)  # logs every request, at length
+    quiet_libraries()
     try:
         settings = load_settings(args.config)
         return asyncio.run(_dispatch(args, settings))
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, UsageError, StartRefused, StartupFailed) as error:
         print(f"carebot: {error}", file=sys.stderr)
+        return 2
+    except DatabaseUnusable as error:
+        print(f"carebot: CAREBOT_DATABASE: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

@@ -22,6 +22,10 @@ class StartRefused(Exception):
     retry will help. The message names the setting to fix, in one line."""
 
 
+class StartupFailed(Exception):
+    """Serving cannot start (the port is taken, the host unknown): one line to print."""
+
+
 Start = Callable[[], Awaitable[None]]
 
 

@@ -1,0 +1,241 @@
+"""``carebot run`` (and the other commands) as an operator starts them: real processes against
+the fake platforms served by this test, each failure one line and exit 2, fast."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_twilio import FakeTwilio, signed_form
+from bot.sandbox.server import serve_app
+from bot.sandbox.twilio_forms import inbound_form
+
+PUBLIC = "https://carebot.example.org"
+PRACTICE = {
+    "CAREBOT_PRACTICE__NAME": "Bright Steps Therapy",
+    "CAREBOT_PRACTICE__PHONE": "+1 555 010 2030",
+    "CAREBOT_PRACTICE__TIMEZONE": "America/New_York",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREBOT_")}
+    env |= {"CAREBOT_DATABASE": str(tmp_path / "carebot.db"), **PRACTICE, **settings}
+    return env
+
+
+async def carebot(env: dict[str, str], *args: str, seconds: float = 20) -> tuple[int, str, str]:
+    """Run a carebot command to its end; returns (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(seconds):
+        out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+@dataclass
+class Running:
+    process: asyncio.subprocess.Process
+    url: str
+
+    async def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(signum)
+        async with asyncio.timeout(20):
+            _, err = await self.process.communicate()
+        return self.process.returncode or 0, err.decode()
+
+
+@contextlib.asynccontextmanager
+async def running(env: dict[str, str]) -> AsyncIterator[Running]:
+    """``carebot run`` until the test is done (killed if still running)."""
+    port = free_port()
+    env = {**env, "CAREBOT_HTTP__PORT": str(port)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    assert process.stderr is not None
+    try:
+        seen = []
+        async with asyncio.timeout(20):  # until it says it serves (or exits)
+            while not seen or not seen[-1].startswith("carebot: serving on"):
+                line = (await process.stderr.readline()).decode()
+                if not line:
+                    raise AssertionError(f"carebot run exited: {''.join(seen)}")
+                seen.append(line)
+        yield Running(process, url)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def sms_settings(twilio: FakeTwilio, root: str) -> dict[str, str]:
+    return {
+        "CAREBOT_PUBLIC_URL": PUBLIC,
+        "CAREBOT_SMS__ACCOUNT_SID": twilio.account_sid,
+        "CAREBOT_SMS__AUTH_TOKEN": twilio.auth_token,
+        "CAREBOT_SMS__FROM_NUMBER": "+15550100000",
+        "CAREBOT_SMS__API_URL": root,
+    }
+
+
+def telegram_settings(root: str, token: str = "123456:TEST") -> dict[str, str]:
+    return {
+        "CAREBOT_PUBLIC_URL": PUBLIC,
+        "CAREBOT_TELEGRAM__TOKEN": token,
+        "CAREBOT_TELEGRAM__API_URL": root,
+        "CAREBOT_TELEGRAM__WEBHOOK_SECRET": "secret-for-tests",
+    }
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["check"], ["run"], ["demo-data"], ["practice"]])
+async def test_a_database_that_is_not_sqlite_is_one_line_and_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "carebot.db").write_text("name,phone\nAna,+15551230001\n")
+    twilio = FakeTwilio()
+    env = environment(tmp_path, **sms_settings(twilio, "http://127.0.0.1:9"))
+    started = time.monotonic()
+    code, out, err = await carebot(env, *command)
+    assert code == 2
+    assert one_line(err) == (
+        f"carebot: CAREBOT_DATABASE: {tmp_path / 'carebot.db'} is not a SQLite database"
+        " (or it is damaged)"
+    )
+    assert time.monotonic() - started < 10
+    assert (tmp_path / "carebot.db").read_text().startswith("name,phone")  # left as it was
+
+
+async def test_import_into_a_database_that_is_not_sqlite(tmp_path: Path) -> None:
+    (tmp_path / "carebot.db").write_bytes(b"\x00\x01 not a database at all" * 100)
+    patients = tmp_path / "patients.csv"
+    patients.write_text("patient_id,first_name,last_name,date_of_birth,language\n")
+    code, _, err = await carebot(environment(tmp_path), "import", "patients", str(patients))
+    assert code == 2
+    assert "is not a SQLite database" in one_line(err)
+
+
+async def test_a_missing_database_folder_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "carebot.db"
+    env = environment(tmp_path, CAREBOT_DATABASE=str(missing))
+    code, _, err = await carebot(env, "check")
+    assert code == 2
+    assert one_line(err) == (
+        f"carebot: CAREBOT_DATABASE: {missing}: the folder {missing.parent} does not exist"
+    )
+
+
+async def test_a_port_in_use_stops_start_up_before_anything_starts(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    async with serve_app(fake.app) as root:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = environment(tmp_path, CAREBOT_HTTP__PORT=str(port), **telegram_settings(root))
+            code, _, err = await carebot(env, "run")
+    assert code == 2
+    assert one_line(err).startswith(
+        f"carebot: CAREBOT_HTTP__PORT: cannot listen on 127.0.0.1:{port}"
+    )
+    assert fake.requests == []  # no channel started, nothing was sent
+
+
+async def test_a_token_telegram_refuses_is_one_line(tmp_path: Path) -> None:
+    fake = FakeTelegram(token="123456:RIGHT")
+    async with serve_app(fake.app) as root:
+        env = environment(tmp_path, **telegram_settings(root, token="123456:WRONG"))
+        code, _, err = await carebot(env, "run")
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "carebot: CAREBOT_TELEGRAM__TOKEN: Telegram refused the bot token"
+    )
+    assert "Traceback" not in err
+
+
+async def test_an_unreachable_telegram_is_retried_while_sms_works(tmp_path: Path) -> None:
+    """Telegram's API is down at start: carebot serves anyway, /healthz says which channel is
+    down, texts are answered, and once the API is back Telegram starts by itself."""
+    twilio = FakeTwilio()
+    telegram_port = free_port()
+    telegram = FakeTelegram()
+    async with serve_app(twilio.app) as twilio_root:
+        env = environment(
+            tmp_path,
+            **telegram_settings(f"http://127.0.0.1:{telegram_port}")
+            | sms_settings(twilio, twilio_root),
+        )
+        async with running(env) as bot, httpx.AsyncClient(base_url=bot.url) as client:
+            health = await client.get("/healthz")
+            assert health.status_code == 503
+            checks = health.json()["checks"]
+            assert checks["sms"] == "started" and checks["database"] == "ok"
+            assert checks["telegram"].startswith("down (")
+            # A family texts HELP meanwhile: answered.
+            form = inbound_form(
+                account_sid=twilio.account_sid, from_="+15551230001", to="+15550100000",
+                body="HELP", message_sid="SMwhiledown",
+            )  # fmt: skip
+            body, headers = signed_form(twilio.auth_token, PUBLIC + "/sms/twilio", form)
+            assert (
+                await client.post("/sms/twilio", content=body, headers=headers)
+            ).status_code == 200
+            await twilio.wait_for_sent(1, timeout=10)
+            assert "For help call +1 555 010 2030" in twilio.sent[0].body
+            # Telegram comes back: carebot starts it without a restart.
+            async with serve_app(telegram.app, port=telegram_port):
+                await telegram.wait_for_calls("setWebhook", timeout=15)
+                assert (await client.get("/healthz")).status_code == 200
+                assert telegram.webhook.url == PUBLIC + "/telegram/webhook"
+                code, err = await bot.stop()
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
+async def test_sigterm_drains_and_exits_0(tmp_path: Path) -> None:
+    twilio = FakeTwilio()
+    async with serve_app(twilio.app) as root:
+        async with running(environment(tmp_path, **sms_settings(twilio, root))) as bot:
+            started = time.monotonic()
+            code, err = await bot.stop(signal.SIGTERM)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert time.monotonic() - started < 10
+
+
+async def test_ctrl_c_exits_0(tmp_path: Path) -> None:
+    twilio = FakeTwilio()
+    async with serve_app(twilio.app) as root:
+        async with running(environment(tmp_path, **sms_settings(twilio, root))) as bot:
+            code, err = await bot.stop(signal.SIGINT)
+    assert code == 0, err
+    assert "Traceback" not in err
