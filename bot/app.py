@@ -161,6 +161,7 @@ class CareBot:
                 sms.api_url,
                 settings.public_url,
                 self.handle,
+                RateLimits(sms.max_messages_per_second, 1.0),
             )
             self.outbox.add_adapter(self.sms)
 

@@ -106,6 +106,8 @@ class SmsSettings(BaseModel):
     auth_token: SecretStr | None = None
     from_number: str | None = None
     api_url: str | None = None
+    #: A long code sends about one text a second; toll-free numbers and short codes more.
+    max_messages_per_second: float = Field(1.0, gt=0, le=100)
 
 
 class PracticeSettings(BaseModel):
