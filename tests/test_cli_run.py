@@ -20,7 +20,10 @@ import pytest
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_twilio import FakeTwilio, signed_form
 from bot.sandbox.server import serve_app
+from bot.sandbox.slack_fake import FakeSlack
+from bot.sandbox.slack_signing import sign
 from bot.sandbox.twilio_forms import inbound_form
+from tests.canaries import leaked
 
 PUBLIC = "https://carebot.example.org"
 PRACTICE = {
@@ -239,3 +242,59 @@ async def test_ctrl_c_exits_0(tmp_path: Path) -> None:
             code, err = await bot.stop(signal.SIGINT)
     assert code == 0, err
     assert "Traceback" not in err
+
+
+async def test_the_process_logs_no_names_numbers_or_texts(tmp_path: Path) -> None:
+    """Hostile, malformed and ordinary requests carrying a family's name, number and words,
+    into a real ``carebot run``: its whole log (stderr) has none of them."""
+    twilio, slack, telegram = FakeTwilio(), FakeSlack(), FakeTelegram()
+    words = "Zephyrine Quillfeather here, my son's rash is spreading, purple giraffe"
+    phone = "+15557770199"
+    async with (
+        serve_app(twilio.app) as twilio_root,
+        serve_app(slack.app) as slack_root,
+        serve_app(telegram.app) as telegram_root,
+    ):
+        slack.root = slack_root
+        env = environment(
+            tmp_path,
+            **sms_settings(twilio, twilio_root)
+            | telegram_settings(telegram_root)
+            | {
+                "CAREBOT_SLACK__BOT_TOKEN": slack.token,
+                "CAREBOT_SLACK__SIGNING_SECRET": "slack-secret",
+                "CAREBOT_SLACK__API_URL": f"{slack_root}/api/",
+                "CAREBOT_SLACK__ESCALATION_CHANNEL": "C0COORD",
+            },
+        )
+        async with running(env) as bot, httpx.AsyncClient(base_url=bot.url) as client:
+            form = inbound_form(
+                account_sid=twilio.account_sid, from_=phone, to="+15550100000", body=words,
+                message_sid="SMcanary1",
+            )  # fmt: skip
+            body, headers = signed_form(twilio.auth_token, PUBLIC + "/sms/twilio", form)
+            assert (
+                await client.post("/sms/twilio", content=body, headers=headers)
+            ).status_code == 200
+            forged = {**headers, "X-Twilio-Signature": "Zm9yZ2Vk"}
+            assert (
+                await client.post("/sms/twilio", content=body, headers=forged)
+            ).status_code == 403
+            slack_body = f'{{"type": "event_callback", "event": {{"text": "{words}"}}}}'.encode()
+            answer = await client.post(
+                "/slack/events", content=slack_body, headers=sign("slack-secret", slack_body)
+            )
+            assert answer.status_code == 200  # signed, authentic, of no use: kept as a row
+            unsigned = await client.post("/slack/events", content=slack_body + b"{{{")
+            assert unsigned.status_code == 401
+            secret = {"X-Telegram-Bot-Api-Secret-Token": "secret-for-tests"}
+            malformed = {"update_id": 1, "message": {"text": words, "chat": {"id": 1}}}
+            sent = await client.post("/telegram/webhook", json=malformed, headers=secret)
+            assert sent.status_code == 200
+            big = await client.post("/slack/events", content=words.encode() * 50_000)
+            assert big.status_code == 413
+            await twilio.wait_for_sent(1, timeout=10)  # the unknown number was answered
+            code, stderr = await bot.stop()
+    assert code == 0
+    assert leaked(stderr) == [], stderr
+    assert phone not in stderr and "rash" not in stderr
