@@ -53,10 +53,14 @@ CHANNEL = "telegram"
 #: Update kinds carebot asks for: a family's messages, their button presses, and whether they
 #: blocked the bot (``my_chat_member``). Anything else that arrives is answered and ignored.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-#: What a message without text is, by the field that carries it (first match wins).
+#: What a message without text is, by the field that carries it (first match wins: an
+#: animation also carries a ``document``). A private message with neither words nor one of
+#: these is a service message (the family pinned a message, set auto-delete, allowed the bot
+#: to write): nothing they said, so nothing to answer or pass to a person.
 ATTACHMENTS = (
     "photo", "video", "animation", "sticker", "voice", "video_note", "audio", "document",
-    "contact", "location", "venue", "poll", "dice",
+    "contact", "location", "venue", "poll", "dice", "story", "live_photo", "paid_media",
+    "checklist", "game", "invoice",
 )  # fmt: skip
 MAX_LENGTH = 4096  # UTF-16 code units
 POLL_SECONDS = 30
@@ -82,7 +86,8 @@ def parse_update(data: dict[str, Any], bot: Bot | None) -> Update:
 
 def to_inbound(update: Update) -> Inbound | None:
     """The normalized event of an update, or None for updates carebot does not act on
-    (edits, group chats, channel posts, reactions, inline queries, kinds added later)."""
+    (edits, group chats, channel posts, reactions, inline queries, service messages, kinds
+    added later)."""
     if update.callback_query is not None:
         query = update.callback_query
         return Inbound(
@@ -96,6 +101,8 @@ def to_inbound(update: Update) -> Inbound | None:
     if message is None or message.from_user is None or message.chat.type != "private":
         return None
     attachment = next((kind for kind in ATTACHMENTS if getattr(message, kind, None)), None)
+    if not (message.text or message.caption) and attachment is None:
+        return None
     return Inbound(
         channel=CHANNEL,
         address=f"{CHANNEL}:{message.from_user.id}",
