@@ -1,8 +1,10 @@
-"""A message without words (a photo, a sticker, a voice note, a picture-only MMS).
+"""A message without words (a photo, a sticker, a voice note, a picture-only MMS, a blank text).
 
 carebot reads only text, and never keeps or forwards what a family attached (it could be
 clinical, and the chat channels may not carry it). The family hears that it was not seen and
-how to reach a person. A photo with a caption is handled as its caption.
+how to reach a person. A photo with a caption is handled as its caption. A text with no words
+and nothing attached (a carrier stripped the media, a phone sent it blank) is answered the same
+way: there is nothing in it for a person to read, so it is never escalated.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ router = Router()
 
 @router.text(linked_only=False)
 async def attachment_only(event: Inbound, ctx: Context) -> bool:
-    if event.attachment is None or (event.text or "").strip():
+    if (event.text or "").strip():
         return False
     await ctx.reply(
         _(
