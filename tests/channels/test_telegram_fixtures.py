@@ -237,6 +237,65 @@ async def test_a_caption_from_someone_not_linked_gets_the_polite_refusal(stack: 
     assert NOT_INVITED in reply
 
 
+def without_words(user_id: int, **content: Any) -> dict[str, Any]:
+    """The recorded text message with its words replaced by ``content`` (Bot API ``Message``
+    fields no fixture file holds: a forwarded story, service messages)."""
+    message = update("text", user_id)
+    del message["message"]["text"]
+    message["message"].update(content)
+    return message
+
+
+STORY = {"story": {"chat": {"id": -1001987654321, "type": "channel", "title": "Sol"}, "id": 17}}
+SERVICE_MESSAGES = {
+    # The family pinned carebot's reminder in their chat.
+    "pinned_message": {
+        "pinned_message": {
+            "message_id": 1184,
+            "from": {"id": 7391846205, "is_bot": True, "first_name": "Carebot"},
+            "chat": {"id": ANA_ID, "type": "private", "first_name": "Ana"},
+            "date": 1718110242,
+            "text": "Reminder: Maya has an appointment on Thursday.",
+        }
+    },
+    # They turned on auto-delete for the chat.
+    "message_auto_delete_timer_changed": {
+        "message_auto_delete_timer_changed": {"message_auto_delete_time": 86400}
+    },
+    # They allowed the bot to write to them (from a login or attachment menu).
+    "write_access_allowed": {"write_access_allowed": {"from_request": True}},
+}
+
+
+async def test_a_forwarded_story_is_answered_only_text(stack: Stack) -> None:
+    await linked_family(stack)
+    sent_before = len(stack.texts_to(ANA_ID))
+    assert await stack.post_update(without_words(ANA_ID, **STORY)) == 200
+    await stack.deliver_all()
+    [reply] = stack.texts_to(ANA_ID)[sent_before:]
+    assert reply.startswith(ONLY_TEXT)
+    assert await stack.harness.scalar("SELECT COUNT(*) FROM escalation") == 0
+    assert (
+        await stack.harness.scalar(
+            "SELECT body FROM message WHERE direction = 'in' ORDER BY id DESC LIMIT 1"
+        )
+        == "[story]"
+    )
+
+
+@pytest.mark.parametrize("kind", list(SERVICE_MESSAGES))
+async def test_a_service_message_in_the_chat_is_not_something_the_family_said(
+    stack: Stack, kind: str
+) -> None:
+    """Pinning a reminder is not a question for a coordinator."""
+    await linked_family(stack)
+    before, sent = await counts(stack), len(stack.fake.sent_messages())
+    assert await stack.post_update(without_words(ANA_ID, **SERVICE_MESSAGES[kind])) == 200
+    await stack.deliver_all()
+    assert len(stack.fake.sent_messages()) == sent
+    assert await counts(stack) == before  # no message row, no escalation
+
+
 @pytest.mark.parametrize("name", IGNORED)
 async def test_kinds_carebot_does_not_act_on_are_answered_and_leave_no_trace(
     stack: Stack, name: str

@@ -184,6 +184,20 @@ async def test_a_picture_with_words_is_handled_as_the_words(sms: SmsStack) -> No
     assert reply.startswith("Bright Steps Therapy: appointment reminders and messages.")
 
 
+@pytest.mark.parametrize("body", ["", "   "])
+async def test_a_blank_text_is_answered_only_text_not_passed_to_a_person(
+    sms: SmsStack, body: str
+) -> None:
+    """A text with no words and no media (an MMS a carrier stripped, a phone that sends blank
+    texts): there is nothing for a coordinator to read."""
+    form = inbound(sms, "inbound_sms", body=body)
+    assert await sms.post("/sms/twilio", form) == 200
+    await sms.deliver()
+    [reply] = sms.twilio.to(ANA)
+    assert reply.startswith(ONLY_TEXT)
+    assert await sms.harness.scalar("SELECT COUNT(*) FROM escalation") == 0
+
+
 async def test_advanced_opt_out_stop_is_recorded_without_a_second_answer(sms: SmsStack) -> None:
     form = inbound(sms, "inbound_stop")
     assert form["OptOutType"] == "STOP"
