@@ -61,6 +61,10 @@ FAILED_NOTE = (
     " minute; if it keeps happening, tell your admin."
 )
 
+#: Message subtypes that are still a person writing: a thread reply also sent to the channel
+#: ("Also send to #channel"). Every other subtype (edits, deletions, joins) is not.
+WRITTEN_SUBTYPES = frozenset({"thread_broadcast"})
+
 #: A request signed longer ago than this (seconds) is refused, as Slack's documentation asks.
 MAX_SIGNATURE_AGE = 5 * 60
 
@@ -336,8 +340,10 @@ class SlackChannel:
         )
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
-            return  # our own posts, edits, joins: not a person writing to us
+        if event.get("bot_id") or not event.get("user"):
+            return  # our own posts: not a person writing to us
+        if event.get("subtype") not in (None, *WRITTEN_SUBTYPES):
+            return  # edits, deletions, joins, file shares: not a message written to us
         thread = event.get("thread_ts")
         if thread == event.get("ts"):
             thread = None
