@@ -162,6 +162,38 @@ async def test_a_recorded_thread_reply_is_relayed_to_the_family(sstack: SlackSta
     assert sstack.family_texts()[-1] == "Dana (Bright Steps Therapy): Yes, from 8 & on"
 
 
+async def test_a_thread_reply_also_sent_to_the_channel_is_relayed_too(sstack: SlackStack) -> None:
+    """ "Also send to #channel" makes the reply a ``thread_broadcast`` (docs.slack.dev/reference/
+    events/message/thread_broadcast): still the coordinator's answer to the family."""
+    await sstack.family_says("Is the parking lot open on Saturday?")
+    root = root_post(sstack)
+    data = fixture(
+        sstack,
+        "event_message_thread_reply",
+        user_id=DANA,
+        channel_id=COORDINATORS,
+        text="Yes, all day",
+    )
+    event = data["event"]
+    event["thread_ts"] = root.ts
+    event["subtype"] = "thread_broadcast"
+    event["root"] = {
+        "type": "message",
+        "text": root.text,
+        "user": "U07C4R3B0TU",
+        "bot_id": "B07C4R3B0TB",
+        "ts": root.ts,
+        "thread_ts": root.ts,
+        "reply_count": 1,
+        "reply_users_count": 1,
+        "latest_reply": event["ts"],
+        "reply_users": [DANA],
+        "is_locked": False,
+    }
+    await sstack.act(signed("event_message_thread_reply", data))
+    assert sstack.family_texts()[-1] == "Dana (Bright Steps Therapy): Yes, all day"
+
+
 async def test_a_recorded_home_opened_publishes_the_home_tab(sstack: SlackStack) -> None:
     await sstack.act(signed("event_app_home_opened", fixture(sstack, "event_app_home_opened")))
     await sstack.slack.wait_for_calls("views.publish")
