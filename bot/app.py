@@ -271,8 +271,8 @@ class CareBot:
         self.metrics.count_unusable(channel)
         log.warning("%s request unusable (%s), kept as a row", channel, reason)
 
-    async def _unusable_update(self, update_id: str, reason: str) -> None:
-        await self.record_unusable("telegram", reason, 0, update_id)
+    async def _unusable_update(self, update_id: str, reason: str, size: int) -> None:
+        await self.record_unusable("telegram", reason, size, update_id)
 
     async def membership_changed(self, address: str, blocked: bool, event_id: str) -> None:
         """A family blocked the bot (nothing more is sent to them; what is queued fails) or

@@ -48,6 +48,13 @@ def build_web(carebot: CareBot) -> Starlette:
     """The Starlette app serving carebot's endpoints."""
     limit = carebot.settings.http.max_body_bytes
 
+    def starting(channel: str) -> Response:
+        """A configured channel that is not up yet (its platform unreachable at start): the
+        platform sends the request again later."""
+        return PlainTextResponse(
+            f"{channel} is starting", status_code=503, headers={"Retry-After": "5"}
+        )
+
     def too_large(channel: str) -> Response:
         log.warning("%s request refused: body over %d bytes", channel, limit)
         carebot.metrics.count_refused(channel, "too-large")
@@ -63,7 +70,7 @@ def build_web(carebot: CareBot) -> Starlette:
         """The declared size, then ``refuse`` (an authenticity check on the headers alone),
         then the body (size counted as it is read), then the endpoint's own checks and work;
         whatever goes wrong, never a 500."""
-        size = 0
+        size, event_id = 0, None
         try:
             if declared_size(request) > limit:
                 return too_large(channel)
@@ -79,7 +86,7 @@ def build_web(carebot: CareBot) -> Starlette:
             log.warning("%s request refused: %s", channel, error)
             return PlainTextResponse("bad request", status_code=400)
         except UnusableInput as unusable:
-            reason = str(unusable)
+            reason, event_id = str(unusable), unusable.event_id
         except Exception as error:  # noqa: BLE001 - a request must never be answered 500
             if is_transient(error):
                 log.warning("%s request failed for now (%s)", channel, describe_failure(error))
@@ -87,7 +94,7 @@ def build_web(carebot: CareBot) -> Starlette:
             reason = f"failed: {describe_failure(error)}"
             log.error("%s request could not be handled: %s", channel, reason)
         try:
-            await carebot.record_unusable(channel, reason, size)
+            await carebot.record_unusable(channel, reason, size, event_id)
         except Exception as error:  # noqa: BLE001
             log.error("%s: could not record an unusable request (%s)", channel, error)
             return PlainTextResponse("busy, try again", status_code=503)
@@ -97,6 +104,8 @@ def build_web(carebot: CareBot) -> Starlette:
         telegram = carebot.telegram
 
         def refuse() -> Response | None:
+            if telegram is not None and not telegram.started:
+                return starting("telegram")
             secret = carebot.settings.telegram.webhook_secret
             given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
             if (
@@ -113,11 +122,14 @@ def build_web(carebot: CareBot) -> Starlette:
             assert telegram is not None
             try:
                 data = json.loads(body)
-            except ValueError:  # UnicodeDecodeError is one
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                 raise UnusableInput("not JSON") from None
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise UnusableInput("not an update (no integer update_id)")
-            outcome = await telegram.handle_update_json(data)
+            try:
+                outcome = await telegram.handle_update_json(data)
+            except UnusableInput as unusable:
+                raise UnusableInput(str(unusable), str(data["update_id"])) from None
             carebot.metrics.count_inbound("telegram", duplicate=bool(outcome and outcome.duplicate))
             return PlainTextResponse("ok")
 
@@ -125,8 +137,10 @@ def build_web(carebot: CareBot) -> Starlette:
 
     async def slack_events(request: Request) -> Response:
         slack = carebot.slack
-        if slack is None or not slack.started:
+        if slack is None:
             return PlainTextResponse("slack is not configured", status_code=404)
+        if not slack.started:
+            return starting("slack")
 
         async def handle(body: bytes) -> Response:
             try:

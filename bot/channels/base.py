@@ -131,4 +131,9 @@ async def send_parts(
 
 class UnusableInput(Exception):
     """An authentic request carebot cannot use (its shape, its encoding): recorded, answered so
-    that the platform does not send it again. The message says why, never what it held."""
+    that the platform does not send it again. The message says why, never what it held;
+    ``event_id`` is the provider's id for it, when one could be read."""
+
+    def __init__(self, reason: str, event_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.event_id = event_id

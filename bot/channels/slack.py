@@ -234,9 +234,9 @@ class SlackChannel:
         return f"{CHANNEL}:{team_id or self.team_id}/{user_id}"
 
     def _register(self, app: AsyncApp) -> None:
-        app.command(re.compile(r"^/carebot"))(self._on_command)
-        app.action(re.compile(r".*"))(self._on_action)
-        app.view_submission(re.compile(r".*"))(self._on_view)
+        app.command(re.compile(r"^/carebot"))(_shape_checked(self._on_command))
+        app.action(re.compile(r".*"))(_shape_checked(self._on_action))
+        app.view_submission(re.compile(r".*"))(_shape_checked(self._on_view))
         app.event("app_home_opened")(self._on_home)
         app.event("message")(self._on_message)
         # Whatever else Slack sends (another command, a view closed, an options load, a
@@ -342,8 +342,9 @@ class SlackChannel:
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("bot_id") or not event.get("user"):
             return  # our own posts: not a person writing to us
-        if event.get("subtype") not in (None, *WRITTEN_SUBTYPES):
-            return  # edits, deletions, joins, file shares: not a message written to us
+        subtype = event.get("subtype")
+        if subtype not in (None, "file_share", *WRITTEN_SUBTYPES):
+            return  # edits, deletions, joins: not a message written to us
         thread = event.get("thread_ts")
         if thread == event.get("ts"):
             thread = None
@@ -359,6 +360,7 @@ class SlackChannel:
             conversation=event.get("channel"),
             thread=thread,
             provider_message_id=event.get("ts"),
+            attachment="file" if subtype == "file_share" or event.get("files") else None,
         )
         outcome = await self._run(inbound, user, None, conversation=event.get("channel"))
         if outcome is not None:
@@ -482,3 +484,22 @@ async def _no_options(ack: AsyncAck) -> None:
 
 async def _ignore() -> None:
     """An event carebot does not act on (Bolt acknowledges events itself)."""
+
+
+Listener = Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]
+
+
+def _shape_checked(listener: Listener) -> Listener:
+    """A listener that survives a signed request of an unexpected shape (no user, no view):
+    acknowledged at once and logged by the failure's type. (Bolt answers a listener that fails
+    after its ack only when Slack's three seconds are up, so Slack would send it again.)"""
+
+    async def checked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            await listener(ack, body)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            log.warning("slack request of an unexpected shape (%s)", describe_failure(error))
+            if ack.response is None:
+                await ack()
+
+    return checked

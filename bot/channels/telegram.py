@@ -9,6 +9,7 @@ inbound de-duplication drops what was already done.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -87,7 +88,23 @@ def parse_update(data: dict[str, Any], bot: Bot | None) -> Update:
 def to_inbound(update: Update) -> Inbound | None:
     """The normalized event of an update, or None for updates carebot does not act on
     (edits, group chats, channel posts, reactions, inline queries, service messages, kinds
-    added later)."""
+    added later).
+
+    Raises:
+        UnusableInput: an update PTB accepted but whose fields are not what the Bot API
+            documents (a callback without ``from``, a message without ``chat``, an id that is
+            not a number, a text that is not a string).
+    """
+    try:
+        event = _to_inbound(update)
+    except (AttributeError, TypeError, ValueError) as error:  # pydantic's errors are ValueErrors
+        raise UnusableInput(f"update of an unexpected shape ({type(error).__name__})") from None
+    if event is not None and not event.address.split(":", 1)[1].lstrip("-").isdigit():
+        raise UnusableInput("update of an unexpected shape (a user id that is not a number)")
+    return event
+
+
+def _to_inbound(update: Update) -> Inbound | None:
     if update.callback_query is not None:
         query = update.callback_query
         return Inbound(
@@ -118,9 +135,11 @@ def membership(update: Update) -> tuple[str, bool] | None:
     """(address, blocked) when a family blocked (``kicked``) or unblocked the bot in their
     private chat; None for any other update."""
     change = update.my_chat_member
-    if change is None or change.chat.type != "private" or change.from_user is None:
+    if change is None or getattr(change.chat, "type", None) != "private":
         return None
-    status = change.new_chat_member.status
+    if change.from_user is None or not isinstance(change.from_user.id, int):
+        return None
+    status = getattr(change.new_chat_member, "status", None)
     if status not in ("kicked", "member"):
         return None
     return f"{CHANNEL}:{change.from_user.id}", status == "kicked"
@@ -153,7 +172,7 @@ class TelegramChannel:
         handle: Callable[[Inbound], Awaitable[Outcome]],
         limits: RateLimits,
         on_membership: Callable[[str, bool, str], Awaitable[None]] | None = None,
-        on_unusable: Callable[[str, str], Awaitable[None]] | None = None,
+        on_unusable: Callable[[str, str, int], Awaitable[None]] | None = None,
     ) -> None:
         self.bot = Bot(
             token,
@@ -164,7 +183,7 @@ class TelegramChannel:
         self.limits = limits
         self._handle = handle
         self._on_membership = on_membership
-        #: Told of an authentic update carebot could not use: (update id, why).
+        #: Told of an authentic update carebot could not use: (update id, why, its size).
         self._on_unusable = on_unusable
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._polling: asyncio.Task[None] | None = None
@@ -290,16 +309,19 @@ class TelegramChannel:
                 log.warning("getUpdates failed: %s", type(error).__name__)
                 await asyncio.sleep(3)
                 continue
+            moved = False
             for raw in updates:
                 update_id = raw.get("update_id") if isinstance(raw, dict) else None
                 if not isinstance(update_id, int):
                     log.warning("telegram sent an update without an update_id; skipped")
                     continue
+                moved = True
                 try:
                     await self.handle_update(parse_update(raw, self.bot))
                 except UnusableInput as unusable:
                     if self._on_unusable is not None:
-                        await self._on_unusable(str(update_id), str(unusable))
+                        size = len(json.dumps(raw, ensure_ascii=False).encode())
+                        await self._on_unusable(str(update_id), str(unusable), size)
                 except Exception as error:  # noqa: BLE001
                     if is_transient(error):
                         log.warning(
@@ -310,8 +332,10 @@ class TelegramChannel:
                         await asyncio.sleep(3)
                         break
                     if self._on_unusable is not None:
-                        await self._on_unusable(str(update_id), describe_failure(error))
+                        await self._on_unusable(str(update_id), describe_failure(error), 0)
                 offset = update_id + 1
+            if updates and not moved:
+                await asyncio.sleep(1)  # nothing readable to move the offset past: no spin
 
     async def send(self, message: OutboundMessage) -> Sent:
         """Send a message in parts of at most 4,096 UTF-16 code units; buttons on the last."""

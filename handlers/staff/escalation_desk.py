@@ -203,7 +203,7 @@ async def reassigned(event: Inbound, ctx: Context) -> None:
 async def staff_reply(event: Inbound, ctx: Context) -> None:
     """A staff reply in an escalation's thread reaches the family; other threads are ignored."""
     assert ctx.staff is not None and event.thread is not None
-    if not event.conversation or not event.text:
+    if not event.conversation or not (event.text or event.attachment):
         return
     escalation = await ctx.record.escalations.by_thread(
         ctx.desk.channel, f"{ctx.desk.channel}:{event.conversation}", event.thread
@@ -221,6 +221,14 @@ async def staff_reply(event: Inbound, ctx: Context) -> None:
             f"Escalation #{escalation.id} is resolved, so the family did not get this message."
         )
         return
+    if event.attachment is not None:
+        # A file may hold anything; the family's channels carry words only.
+        ctx.show(
+            "carebot passes on words only: the family did not get the file."
+            + ("" if event.text else " Write what it says in the thread, or call them.")
+        )
+        if not event.text:
+            return
     if escalation.status == "open":
         await ctx.record.escalations.claim(escalation.id, ctx.staff.id, ctx.now, None)
     await ctx.record.escalations.staff_replied(escalation.id, ctx.now)
