@@ -78,6 +78,7 @@ def slash_command(
             "command": command,
             "text": text,
             "api_app_id": "A0CAREBOT",
+            "is_enterprise_install": "false",
             "response_url": response_url,
             "trigger_id": trigger_id or trigger(),
         },
@@ -101,15 +102,25 @@ def block_action(
 ) -> tuple[bytes, dict[str, str]]:
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": team_id},
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": team_id,
+        },
         "api_app_id": "A0CAREBOT",
-        "team": {"id": team_id, "domain": "carebot-fake"},
+        "token": "legacy-verification-token",
         "trigger_id": trigger_id or trigger(),
+        "team": {"id": team_id, "domain": "carebot-fake"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "state": {"values": {}},
         "actions": [
             {
                 "type": "button",
                 "action_id": action_id,
                 "block_id": "b1",
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
                 "value": value,
                 "action_ts": f"{time.time():.6f}",
             }
@@ -122,7 +133,15 @@ def block_action(
             "message_ts": message_ts,
             "channel_id": channel_id,
         }
-        payload["message"] = {"ts": message_ts, "text": ""}
+        payload["message"] = {
+            "type": "message",
+            "user": "U0CAREBOT",
+            "bot_id": "B0CAREBOT",
+            "ts": message_ts,
+            "text": "",
+            "team": team_id,
+            "blocks": [],
+        }
         payload["response_url"] = response_url or ""
     if view is not None:
         payload["view"] = view
@@ -160,10 +179,19 @@ def view_submission(
     payload = {
         "type": "view_submission",
         "team": {"id": team_id, "domain": "carebot-fake"},
-        "user": {"id": user_id, "team_id": team_id},
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": team_id,
+        },
         "api_app_id": "A0CAREBOT",
+        "token": "legacy-verification-token",
         "trigger_id": trigger(),
         "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
     }
     return _payload(secret, payload, **signing)
 
@@ -176,12 +204,24 @@ def _event(
         {
             "token": "legacy-verification-token",
             "team_id": team_id,
+            "context_team_id": team_id,
+            "context_enterprise_id": None,
             "api_app_id": "A0CAREBOT",
+            "event": event,
             "type": "event_callback",
             "event_id": event_id or f"Ev{next(_ids):010d}",
             "event_time": int(time.time()),
-            "event": event,
-            "authorizations": [{"team_id": team_id, "user_id": "U0CAREBOT", "is_bot": True}],
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team_id,
+                    "user_id": "U0CAREBOT",
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": f"4-fake{next(_ids):08x}",
         },
         **signing,
     )
@@ -199,12 +239,25 @@ def message_event(
     event_id: str | None = None,
     **signing: Any,
 ) -> tuple[bytes, dict[str, str]]:
+    ts = f"{time.time():.6f}"
     event = {
+        "client_msg_id": f"{next(_ids):08x}-fake-msg",
         "type": "message",
-        "channel": channel,
-        "user": user_id,
         "text": text,
-        "ts": f"{time.time():.6f}",
+        "user": user_id,
+        "ts": ts,
+        "blocks": [
+            {
+                "type": "rich_text",
+                "block_id": "b1",
+                "elements": [
+                    {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+                ],
+            }
+        ],
+        "team": team_id,
+        "channel": channel,
+        "event_ts": ts,
         "channel_type": channel_type,
     }
     if thread_ts:
@@ -215,5 +268,11 @@ def message_event(
 def app_home_opened(
     secret: str, *, team_id: str, user_id: str, event_id: str | None = None, **signing: Any
 ) -> tuple[bytes, dict[str, str]]:
-    event = {"type": "app_home_opened", "user": user_id, "channel": "D0HOME", "tab": "home"}
+    event = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": "D0HOME",
+        "tab": "home",
+        "event_ts": f"{time.time():.6f}",
+    }
     return _event(secret, team_id, event, event_id, **signing)
