@@ -19,35 +19,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import SecretStr
-
-from bot.app import CareBot
-from bot.config import (
-    HttpSettings,
-    PracticeSettings,
-    Settings,
-    SlackSettings,
-    SmsSettings,
-    TelegramSettings,
-)
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.config import HttpSettings
 from bot.sandbox.fake_twilio import FakeTwilio
-from bot.sandbox.server import serve_app
-from bot.sandbox.slack_fake import FakeSlack
-from bot.web import build_web
 from storage.clock import FakeClock
-from storage.db import Database
+from tests.channels import stacks
 from tests.harness import Harness
 
 T = TypeVar("T")
 
-PUBLIC = "https://carebot.example.org"
-TELEGRAM_SECRET = "webhook-secret-for-tests"
-SLACK_SIGNING = "slack-signing-secret-for-tests"
+PUBLIC = stacks.PUBLIC
+TELEGRAM_SECRET = stacks.SECRET
+SLACK_SIGNING = stacks.SLACK_SIGNING
 TWILIO_ACCOUNT = "AC5e1f7a93c2d84b06a9e3f1c7b2d0a846"
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
-COORDINATORS = "C0COORD"
-SMS_FROM = "+15550100000"
+COORDINATORS = stacks.COORDINATORS
+SMS_FROM = stacks.SMS_FROM
 #: A guardian who texts (consent given), a linked Telegram user and a Slack coordinator, with
 #: the ids the recorded fixtures in tests/fixtures/ use, so mutated fixtures reach real people.
 GUARDIAN_PHONE = "+15035550123"
@@ -143,57 +129,15 @@ class LiveBot:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         clock = FakeClock(START)
-        telegram = FakeTelegram(clock=clock)
-        slack = FakeSlack()
         twilio = FakeTwilio(account_sid=TWILIO_ACCOUNT, auth_token=TWILIO_TOKEN)
-        async with (
-            serve_app(telegram.app) as tg_root,
-            serve_app(slack.app) as slack_root,
-            serve_app(twilio.app) as twilio_root,
-        ):
-            slack.root = self.slack_root = slack_root
-            settings = Settings(
-                database=str(self.db_path),
-                public_url=PUBLIC,
-                http=HttpSettings(max_body_bytes=MAX_BODY_BYTES),
-                telegram=TelegramSettings(
-                    token=SecretStr(telegram.token),
-                    api_url=tg_root,
-                    webhook_secret=SecretStr(TELEGRAM_SECRET),
-                ),
-                slack=SlackSettings(
-                    bot_token=SecretStr(slack.token),
-                    signing_secret=SecretStr(SLACK_SIGNING),
-                    api_url=f"{slack_root}/api/",
-                    escalation_channel=COORDINATORS,
-                ),
-                sms=SmsSettings(
-                    account_sid=twilio.account_sid,
-                    auth_token=SecretStr(twilio.auth_token),
-                    from_number=SMS_FROM,
-                    api_url=twilio_root,
-                ),
-                practice=PracticeSettings(
-                    name="Bright Steps Therapy",
-                    phone="+1 555 010 2030",
-                    timezone="America/New_York",
-                ),
-            )
-            db = await Database.open(settings.database)
-            try:
-                carebot = CareBot(settings, db, clock)
-                await carebot.start(run_outbox=False)
-                try:
-                    await self._seed(Harness(db, clock))
-                    async with serve_app(build_web(carebot)) as bot_root:
-                        self.url = bot_root
-                        self._baseline = set(asyncio.all_tasks())
-                        self._ready.set()
-                        await self._stop.wait()
-                finally:
-                    await carebot.stop()
-            finally:
-                await db.close()
+        http = HttpSettings(max_body_bytes=MAX_BODY_BYTES)
+        async with stacks.all_channels(self.db_path, clock, twilio, http=http) as stack:
+            self.slack_root = stack.slack.root
+            await self._seed(stack.harness)
+            self.url = stack.root
+            self._baseline = set(asyncio.all_tasks())
+            self._ready.set()
+            await self._stop.wait()
 
     async def _seed(self, harness: Harness) -> None:
         await harness.family("g-ana", "Ana", [("p-maya", "Maya", "2019-03-14")])

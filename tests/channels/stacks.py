@@ -56,11 +56,12 @@ class AllChannels:
 
 @contextlib.asynccontextmanager
 async def all_channels(
-    db_path: Path, clock: FakeClock, **settings: Any
+    db_path: Path, clock: FakeClock, twilio: FakeTwilio | None = None, **settings: Any
 ) -> AsyncIterator[AllChannels]:
     """The whole bot on the three fakes; ``settings`` are passed to :class:`Settings`
-    (``http=HttpSettings(max_body_bytes=4096)``, ...)."""
-    telegram, slack, twilio = FakeTelegram(clock=clock), FakeSlack(), FakeTwilio()
+    (``http=HttpSettings(max_body_bytes=4096)``, ...); ``twilio`` gives the fake Twilio
+    account its credentials, when a test signs with known ones."""
+    telegram, slack, twilio = FakeTelegram(clock=clock), FakeSlack(), twilio or FakeTwilio()
     async with (
         serve_app(telegram.app) as telegram_root,
         serve_app(slack.app) as slack_root,
