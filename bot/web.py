@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from bot.app import CareBot
 from bot.channels.base import UnusableInput
-from bot.channels.slack import NotAuthentic
+from bot.channels.slack_requests import NotAuthentic
 from bot.channels.sms import read_form
 from bot.edge import (
     BodyTooLarge,

@@ -9,11 +9,8 @@ the pipeline has already claimed: they do nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -26,16 +23,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import (
     Capabilities,
-    PermanentFailure,
     RateLimits,
-    RecipientUnreachable,
-    RetryLater,
     Sent,
-    TemporaryFailure,
     UnusableInput,
     send_parts,
 )
 from bot.channels.parts import fits_characters
+from bot.channels.slack_post import post
 from bot.channels.slack_render import (
     modal,
     plain_text,
@@ -43,8 +37,16 @@ from bot.channels.slack_render import (
     stored_buttons,
     submitted_fields,
 )
+from bot.channels.slack_requests import (
+    NotAuthentic,
+    acknowledge,
+    bolt_logger,
+    ignore,
+    no_options,
+    shape_checked,
+    signed_by_slack,
+)
 from bot.channels.starting import StartRefused
-from bot.edge import describe_failure
 from handlers.events import Inbound
 from handlers.pipeline import Outcome
 from handlers.staff.screens import Section
@@ -53,9 +55,6 @@ from storage.models import OutboundMessage
 log = logging.getLogger(__name__)
 
 CHANNEL = "slack"
-# A person who left the workspace: stop writing to them. A missing or archived channel is a
-# configuration error instead: those fail loudly (logged as errors) without blocking anyone.
-UNREACHABLE = {"account_inactive", "user_disabled"}
 FAILED_NOTE = (
     "Sorry, carebot couldn't handle that just now (nothing was sent). Please try again in a"
     " minute; if it keeps happening, tell your admin."
@@ -65,41 +64,10 @@ FAILED_NOTE = (
 #: ("Also send to #channel"). Every other subtype (edits, deletions, joins) is not.
 WRITTEN_SUBTYPES = frozenset({"thread_broadcast"})
 
-#: A request signed longer ago than this (seconds) is refused, as Slack's documentation asks.
-MAX_SIGNATURE_AGE = 5 * 60
-
 #: Slack truncates a message's text at 40,000 characters; a longer one goes out in parts.
 MAX_LENGTH = 39_000
 
 Handle = Callable[[Inbound], Awaitable[Outcome]]
-
-
-class NotAuthentic(Exception):
-    """A request on ``/slack/events`` that Slack did not sign (or signed more than five
-    minutes ago): refused with 401 before anything in its body is read."""
-
-
-class QuietBolt(logging.Filter):
-    """Bolt's log lines, without what they quote: Bolt logs a refused request with its whole
-    body (at INFO) and an unhandled one with parts of it; carebot's logs carry ids, never text.
-    What remains is the level, where it was logged, and an exception's type and place."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        what = f"slack-bolt {record.levelname.lower()} in {record.module}.{record.funcName}"
-        if record.exc_info and record.exc_info[1] is not None:
-            what += f": {describe_failure(record.exc_info[1])}"
-        record.msg, record.args = what, None
-        record.exc_info, record.exc_text, record.stack_info = None, None, None
-        return True
-
-
-def bolt_logger() -> logging.Logger:
-    """The logger every Bolt component copies its level and filters from."""
-    logger = logging.getLogger("carebot.slack.bolt")
-    logger.setLevel(logging.WARNING)
-    if not any(isinstance(f, QuietBolt) for f in logger.filters):
-        logger.addFilter(QuietBolt())
-    return logger
 
 
 class SlackChannel:
@@ -184,25 +152,8 @@ class SlackChannel:
         self.started = False
 
     def authentic(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        """Whether Slack signed these raw bytes less than five minutes ago (checked before
-        anything decodes or parses the body).
-
-        The HMAC is taken over the bytes as received: slack_sdk's ``SignatureVerifier`` decodes
-        them as UTF-8 first, so a body Slack signed that is not UTF-8 would read as forged
-        (401, and Slack retries it) instead of authentic but unusable.
-        """
-        if self._secret is None:
-            return False
-        lowered = {key.lower(): value for key, value in headers.items()}
-        timestamp = lowered.get("x-slack-request-timestamp", "")
-        signature = lowered.get("x-slack-signature", "")
-        if not signature or not (timestamp.isascii() and timestamp.isdigit()):
-            return False
-        if len(timestamp) > 12 or abs(time.time() - int(timestamp)) > MAX_SIGNATURE_AGE:
-            return False
-        signed = b"v0:" + timestamp.encode() + b":" + body
-        expected = "v0=" + hmac.new(self._secret, signed, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+        """Whether Slack signed these raw bytes less than five minutes ago."""
+        return signed_by_slack(self._secret, body, headers)
 
     async def dispatch(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, dict]:
         """Run one signed HTTP request through Bolt; returns status, body and headers.
@@ -234,18 +185,18 @@ class SlackChannel:
         return f"{CHANNEL}:{team_id or self.team_id}/{user_id}"
 
     def _register(self, app: AsyncApp) -> None:
-        app.command(re.compile(r"^/carebot"))(_shape_checked(self._on_command))
-        app.action(re.compile(r".*"))(_shape_checked(self._on_action))
-        app.view_submission(re.compile(r".*"))(_shape_checked(self._on_view))
+        app.command(re.compile(r"^/carebot"))(shape_checked(self._on_command))
+        app.action(re.compile(r".*"))(shape_checked(self._on_action))
+        app.view_submission(re.compile(r".*"))(shape_checked(self._on_view))
         app.event("app_home_opened")(self._on_home)
         app.event("message")(self._on_message)
         # Whatever else Slack sends (another command, a view closed, an options load, a
         # shortcut, an event type carebot has no use for) is acknowledged and ignored.
-        app.command(re.compile(r".*"))(_acknowledge)
-        app.view_closed(re.compile(r".*"))(_acknowledge)
-        app.options(re.compile(r".*"))(_no_options)
-        app.shortcut(re.compile(r".*"))(_acknowledge)
-        app.event(re.compile(r".*"))(_ignore)
+        app.command(re.compile(r".*"))(acknowledge)
+        app.view_closed(re.compile(r".*"))(acknowledge)
+        app.options(re.compile(r".*"))(no_options)
+        app.shortcut(re.compile(r".*"))(acknowledge)
+        app.event(re.compile(r".*"))(ignore)
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -435,71 +386,8 @@ class SlackChannel:
         buttons = stored_buttons(message.buttons)
 
         async def one(text: str, last: bool) -> str:
-            return await self._post(
+            return await post(
                 client, target, text, buttons if last else (), message.thread_provider_id
             )
 
         return await send_parts(message, self.capabilities, one)
-
-    async def _post(
-        self,
-        client: AsyncWebClient,
-        target: str,
-        text: str,
-        buttons: tuple[Any, ...],
-        thread: str | None,
-    ) -> str:
-        blocks = section_blocks([Section(text, buttons)])
-        try:
-            response = await client.chat_postMessage(
-                channel=target,
-                text=text,
-                blocks=blocks,
-                thread_ts=thread,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as error:
-            code = str(error.response.get("error", ""))
-            if error.response.status_code == 429 or code == "ratelimited":
-                retry = float(error.response.headers.get("Retry-After", "1") or 1)
-                raise RetryLater(retry) from error
-            if error.response.status_code >= 500:
-                raise TemporaryFailure(code or str(error.response.status_code)) from error
-            if code in UNREACHABLE:
-                raise RecipientUnreachable(code) from error
-            raise PermanentFailure(code) from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise TemporaryFailure(type(error).__name__) from error
-        return str(response["ts"])
-
-
-async def _acknowledge(ack: AsyncAck) -> None:
-    await ack()
-
-
-async def _no_options(ack: AsyncAck) -> None:
-    await ack(options=[])
-
-
-async def _ignore() -> None:
-    """An event carebot does not act on (Bolt acknowledges events itself)."""
-
-
-Listener = Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]
-
-
-def _shape_checked(listener: Listener) -> Listener:
-    """A listener that survives a signed request of an unexpected shape (no user, no view):
-    acknowledged at once and logged by the failure's type. (Bolt answers a listener that fails
-    after its ack only when Slack's three seconds are up, so Slack would send it again.)"""
-
-    async def checked(ack: AsyncAck, body: dict[str, Any]) -> None:
-        try:
-            await listener(ack, body)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            log.warning("slack request of an unexpected shape (%s)", describe_failure(error))
-            if ack.response is None:
-                await ack()
-
-    return checked

@@ -1,0 +1,53 @@
+"""Posting one staff message to Slack, and what Slack's answer means for the outbox."""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels.base import PermanentFailure, RecipientUnreachable, RetryLater, TemporaryFailure
+from bot.channels.slack_render import section_blocks
+from handlers.staff.screens import Section, StaffButton
+
+# A person who left the workspace: stop writing to them. A missing or archived channel is a
+# configuration error instead: those fail loudly (logged as errors) without blocking anyone.
+UNREACHABLE = {"account_inactive", "user_disabled"}
+
+
+async def post(
+    client: AsyncWebClient,
+    target: str,
+    text: str,
+    buttons: tuple[StaffButton, ...],
+    thread: str | None,
+) -> str:
+    """``chat.postMessage`` (in ``thread``, if given); returns the post's ``ts``.
+
+    Raises:
+        RetryLater: 429 (``Retry-After`` seconds). TemporaryFailure: a 5xx or the network.
+        RecipientUnreachable: the person left the workspace. PermanentFailure: anything else.
+    """
+    blocks = section_blocks([Section(text, buttons)])
+    try:
+        response = await client.chat_postMessage(
+            channel=target,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except SlackApiError as error:
+        code = str(error.response.get("error", ""))
+        if error.response.status_code == 429 or code == "ratelimited":
+            retry = float(error.response.headers.get("Retry-After", "1") or 1)
+            raise RetryLater(retry) from error
+        if error.response.status_code >= 500:
+            raise TemporaryFailure(code or str(error.response.status_code)) from error
+        if code in UNREACHABLE:
+            raise RecipientUnreachable(code) from error
+        raise PermanentFailure(code) from error
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise TemporaryFailure(type(error).__name__) from error
+    return str(response["ts"])
