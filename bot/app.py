@@ -257,7 +257,7 @@ class CareBot:
         (reports come in any order); a recipient who opted out is recorded as opted out."""
         async with self.db.transaction() as conn:
             record = Record(conn)
-            address = await record.messages.report_status(provider_id, state, error_code)
+            address = await record.outbox.report_status(provider_id, state, error_code)
             if address is not None and opted_out:
                 await record.identities.opt_out_address(channel, address, self.clock.now())
                 log.warning("provider reports message %s: recipient opted out", provider_id)

@@ -38,6 +38,7 @@ from bot.channels.base import (
     Sent,
     TemporaryFailure,
 )
+from bot.outbox_recovery import CountOutcome, RecoveryReport, recover
 from storage.clock import Clock, from_db
 from storage.db import Database
 from storage.models import OutboundMessage
@@ -56,8 +57,6 @@ SWEEP_SECONDS = 60.0
 
 #: Told, inside the transaction that failed them, of messages that failed for good.
 OnFailed = Callable[[Record, list[int], datetime], Awaitable[int]]
-#: Counts an outcome for the metrics: (channel, outcome, how many).
-CountOutcome = Callable[[str, str, int], None]
 
 
 @dataclass
@@ -70,15 +69,6 @@ class DeliveryReport:
     def add(self, other: DeliveryReport) -> None:
         for name in ("sent", "retried", "failed", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
-class RecoveryReport:
-    """What start-up found of the messages a crash left in flight."""
-
-    unknown: int = 0
-    found: int = 0
-    resent: int = 0
 
 
 @dataclass
@@ -142,49 +132,13 @@ class Outbox:
     # -- after a crash ------------------------------------------------------------------------
 
     async def recover(self) -> RecoveryReport:
-        """Resolve what a previous process left ``sending`` (see the module's docstring), and
-        fail what is queued for a channel that is not configured at all."""
-        report = RecoveryReport()
-        now = self._clock.now()
-        async with self._db.transaction() as conn:
-            report.unknown = await Record(conn).messages.in_flight_to_unknown()
-        while True:
-            async with self._db.query() as conn:
-                unknown = await Record(conn).messages.unknown(self._round_size)
-            if not unknown:
-                break
-            found: dict[int, str] = {}
-            for message in unknown:
-                channel = self._channels.get(message.channel)
-                finder = channel.adapter if channel is not None else None
-                if isinstance(finder, LooksUpSent) and channel is not None and channel.ready:
-                    try:
-                        provider_id = await finder.find_sent(message)
-                    except DeliveryError as error:
-                        log.warning("message %d: could not look it up (%s)", message.id, error)
-                        provider_id = None
-                    if provider_id is not None:
-                        found[message.id] = provider_id
-            async with self._db.transaction() as conn:
-                messages = Record(conn).messages
-                for message in unknown:
-                    if message.id in found:
-                        await messages.found_at_provider(message.id, found[message.id], now)
-                        self._count(message.channel, "found", 1)
-                    else:
-                        await messages.send_again(message.id, now)
-                        self._count(message.channel, "resent", 1)
-            report.found += len(found)
-            report.resent += len(unknown) - len(found)
-        if report.unknown:
-            log.warning(
-                "outbox: %d message(s) were in flight when carebot stopped: %d found at the"
-                " provider, %d sent again (flagged resent: possible duplicates)",
-                report.unknown,
-                report.found,
-                report.resent,
-            )
-        return report
+        """Resolve what a previous process left ``sending`` (bot/outbox_recovery.py)."""
+        finders = {
+            name: channel.adapter
+            for name, channel in self._channels.items()
+            if isinstance(channel.adapter, LooksUpSent) and channel.ready
+        }
+        return await recover(self._db, self._clock, finders, self._count, self._round_size)
 
     # -- delivery -----------------------------------------------------------------------------
 
@@ -193,7 +147,7 @@ class Outbox:
         a practice without Slack, say): it could never go, and must not wait unseen."""
         async with self._db.transaction() as conn:
             record = Record(conn)
-            failed = await record.messages.fail_queued_elsewhere(
+            failed = await record.outbox.fail_queued_elsewhere(
                 list(self._channels), "channel not configured"
             )
             if failed and self._on_failed is not None:
@@ -218,7 +172,7 @@ class Outbox:
         if not channel.ready:
             return report
         async with self._db.query() as conn:
-            due = deque(await Record(conn).messages.due(name, self._clock.now(), self._round_size))
+            due = deque(await Record(conn).outbox.due(name, self._clock.now(), self._round_size))
         while due and not self._stopping:
             now = self._clock.now()
             chunk: list[OutboundMessage] = []
@@ -276,7 +230,7 @@ class Outbox:
             else:
                 ready.append(message)
         async with self._db.transaction() as conn:
-            started = await Record(conn).messages.start_sending([m.id for m in ready], now)
+            started = await Record(conn).outbox.start_sending([m.id for m in ready], now)
         going = [m for m in ready if m.id in started]
         results += await asyncio.gather(*(self._send_one(channel, m) for m in going))
         return results
@@ -303,30 +257,30 @@ class Outbox:
         async with self._db.transaction() as conn:
             record = Record(conn)
             sent = [(r.message.id, r.sent.provider_id, r.sent.parts) for r in results if r.sent]
-            await record.messages.mark_all_sent(sent, now)
+            await record.outbox.mark_all_sent(sent, now)
             report.sent += len(sent)
             waiting = [r.message.id for r in results if r.waiting]
             if waiting:
-                await record.messages.postpone(waiting, now + timedelta(seconds=1))
+                await record.outbox.postpone(waiting, now + timedelta(seconds=1))
                 report.deferred += len(waiting)
             for result in results:
                 message, error = result.message, result.error
                 if error is None:
                     continue
                 if isinstance(error, PartlySent):
-                    await record.messages.parts_out(
+                    await record.outbox.parts_out(
                         message.id, error.parts_sent, error.first_provider_id
                     )
                     error = error.cause
                 if isinstance(error, RetryLater):
                     until = now + timedelta(seconds=max(error.retry_after, 0.05))
                     channel.paused_until = max(channel.paused_until or until, until)
-                    await record.messages.retry_later(message.id, until, "rate limited")
+                    await record.outbox.retry_later(message.id, until, "rate limited")
                     log.warning("message %d rate limited, retry at %s", message.id, until)
                     report.retried += 1
                 elif isinstance(error, TemporaryFailure) and message.attempts + 1 < MAX_ATTEMPTS:
                     delay = min(2 ** (message.attempts + 1), MAX_BACKOFF_SECONDS)
-                    await record.messages.retry_later(
+                    await record.outbox.retry_later(
                         message.id, now + timedelta(seconds=delay), str(error)[:200]
                     )
                     log.warning("message %d failed (%s), retry in %ds", message.id, error, delay)
@@ -377,7 +331,7 @@ class Outbox:
         channel = self._channels[name]
         now = self._clock.now()
         async with self._db.query() as conn:
-            text = await Record(conn).messages.next_due_at(name)
+            text = await Record(conn).outbox.next_due_at(name)
         candidates = [from_db(text)] if text else []
         if channel.next_deferred:
             candidates.append(channel.next_deferred)

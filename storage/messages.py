@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiosqlite
 
-from storage.clock import from_db, to_db
-from storage.models import Button, OutboundMessage
+from storage.clock import to_db
+from storage.models import Button
 from storage.rows import fetch_all, fetch_one
 
 
@@ -23,18 +23,6 @@ class ViewRequestRow(Protocol):
     body: str
     provider_message_id: str | None
     at: str
-
-
-# Delivery states in their order: a report never moves a message back (reports come in any order).
-_RANK = {"queued": 0, "sending": 0, "sent": 1, "unknown": 1, "delivered": 2, "failed": 2}
-
-_OUTBOUND_COLUMNS = (
-    "SELECT m.id, m.channel, m.address, m.guardian_id, m.template, m.body, m.attempts,"
-    " m.parts_sent, m.provider_message_id, m.author_staff_id, m.sending_at,"
-    " CASE WHEN t.status = 'failed' THEN NULL ELSE m.thread_message_id END"
-    " AS thread_message_id, t.provider_message_id AS thread_provider_id"
-    " FROM message m LEFT JOIN message t ON t.id = m.thread_message_id"
-)
 
 
 @dataclass(frozen=True)
@@ -188,106 +176,6 @@ class MessageRepo:
             )
         return message_id
 
-    async def due(self, channel: str, now: datetime, limit: int) -> list[OutboundMessage]:
-        """The next message of each address on one channel, if it is due, oldest first.
-
-        Only an address's head (its first queued message that is due or waiting for a retry)
-        is offered, so a message never overtakes an earlier one to the same address that is
-        waiting for a retry; a message held for later (quiet hours) does not hold back the
-        ones after it.
-        """
-        when = to_db(now)
-        rows = await fetch_all(
-            self._conn,
-            _OUTBOUND_COLUMNS + " WHERE m.id IN (SELECT MIN(id) FROM message"
-            " WHERE channel = ? AND status = 'queued' AND (not_before <= ? OR attempts > 0)"
-            " GROUP BY address) AND m.not_before <= ? ORDER BY m.not_before, m.id LIMIT ?",
-            (channel, when, when, limit),
-        )
-        return await self._outbound(rows)
-
-    async def _outbound(self, rows: list[Any]) -> list[OutboundMessage]:
-        if not rows:
-            return []
-        ids = [row["id"] for row in rows]
-        button_rows = await fetch_all(
-            self._conn,
-            f"SELECT message_id, label, token FROM message_button WHERE message_id IN"
-            f" ({','.join('?' * len(ids))}) ORDER BY message_id, position",
-            ids,
-        )
-        buttons: dict[int, list[Button]] = {}
-        for b in button_rows:
-            buttons.setdefault(b["message_id"], []).append(
-                Button(label=b["label"], token=b["token"])
-            )
-        return [
-            OutboundMessage(
-                id=row["id"],
-                channel=row["channel"],
-                address=row["address"],
-                guardian_id=row["guardian_id"],
-                template=row["template"],
-                body=row["body"],
-                attempts=row["attempts"],
-                buttons=tuple(buttons.get(row["id"], ())),
-                thread_message_id=row["thread_message_id"],
-                thread_provider_id=row["thread_provider_id"],
-                parts_sent=row["parts_sent"],
-                provider_message_id=row["provider_message_id"],
-                author_staff_id=row["author_staff_id"],
-                sending_at=from_db(row["sending_at"]) if row["sending_at"] else None,
-            )
-            for row in rows
-        ]
-
-    async def start_sending(self, message_ids: list[int], now: datetime) -> set[int]:
-        """Mark messages ``sending`` (the caller commits before any platform call); returns
-        those still queued (a STOP may have withdrawn one in between)."""
-        if not message_ids:
-            return set()
-        marks = ",".join("?" * len(message_ids))
-        rows = await fetch_all(
-            self._conn,
-            f"UPDATE message SET status = 'sending', sending_at = ? WHERE id IN ({marks})"
-            " AND status = 'queued' RETURNING id",
-            [to_db(now), *message_ids],
-        )
-        return {row[0] for row in rows}
-
-    async def in_flight_to_unknown(self) -> int:
-        """After a crash: a message left ``sending`` may or may not have reached the platform."""
-        cur = await self._conn.execute(
-            "UPDATE message SET status = 'unknown' WHERE status = 'sending'"
-        )
-        return cur.rowcount
-
-    async def unknown(self, limit: int) -> list[OutboundMessage]:
-        """Messages whose fate is unknown (see :meth:`in_flight_to_unknown`), oldest first."""
-        rows = await fetch_all(
-            self._conn,
-            _OUTBOUND_COLUMNS + " WHERE m.status = 'unknown' ORDER BY m.id LIMIT ?",
-            (limit,),
-        )
-        return await self._outbound(rows)
-
-    async def found_at_provider(self, message_id: int, provider_id: str, now: datetime) -> None:
-        """An unknown message the provider has: it went out; it is not sent again."""
-        await self._conn.execute(
-            "UPDATE message SET status = 'sent', provider_message_id = ?, recovery = 'found',"
-            " recovered_at = ?, sent_at = COALESCE(sent_at, sending_at) WHERE id = ?"
-            " AND status = 'unknown'",
-            (provider_id, to_db(now), message_id),
-        )
-
-    async def send_again(self, message_id: int, now: datetime) -> None:
-        """An unknown message is queued again, flagged: the family may get it twice."""
-        await self._conn.execute(
-            "UPDATE message SET status = 'queued', recovery = 'resent', recovered_at = ?"
-            " WHERE id = ? AND status = 'unknown'",
-            (to_db(now), message_id),
-        )
-
     async def last_template_to(self, channel: str, address: str) -> str | None:
         """The template (first message id) of the latest message sent to an address."""
         row = await fetch_one(
@@ -337,45 +225,6 @@ class MessageRepo:
         )
         return [(r[0], r[1], r[2]) for r in reversed(rows)]
 
-    async def next_due_at(self, channel: str) -> str | None:
-        row = await fetch_one(
-            self._conn,
-            "SELECT MIN(not_before) FROM message WHERE channel = ? AND status = 'queued'",
-            (channel,),
-        )
-        return row[0] if row else None
-
-    async def mark_all_sent(self, sent: list[tuple[int, str, int]], now: datetime) -> None:
-        """Mark messages sent: (message id, provider id of the first part, parts sent)."""
-        await self._conn.executemany(
-            "UPDATE message SET status = 'sent', provider_message_id = ?, parts_sent = ?,"
-            " sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?",
-            [(provider, parts, to_db(now), message_id) for message_id, provider, parts in sent],
-        )
-
-    async def parts_out(self, message_id: int, parts_sent: int, provider_id: str | None) -> None:
-        """Some parts of a long message went out before a failure: a retry goes on from there."""
-        await self._conn.execute(
-            "UPDATE message SET parts_sent = ?,"
-            " provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?",
-            (parts_sent, provider_id, message_id),
-        )
-
-    async def retry_later(self, message_id: int, not_before: datetime, error: str) -> None:
-        await self._conn.execute(
-            "UPDATE message SET status = 'queued', attempts = attempts + 1, not_before = ?,"
-            " error = ? WHERE id = ?",
-            (to_db(not_before), error, message_id),
-        )
-
-    async def postpone(self, message_ids: list[int], until: datetime) -> None:
-        """Not an attempt: these wait for something else (their thread's first message)."""
-        await self._conn.executemany(
-            "UPDATE message SET status = 'queued', not_before = ? WHERE id = ?"
-            " AND status IN ('queued', 'sending')",
-            [(to_db(until), message_id) for message_id in message_ids],
-        )
-
     async def mark_failed(self, message_id: int, error: str) -> None:
         await self._conn.execute(
             "UPDATE message SET status = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
@@ -389,17 +238,6 @@ class MessageRepo:
             "UPDATE message SET status = 'failed', error = ? WHERE status = 'queued'"
             " AND channel = ? AND address = ? RETURNING id",
             (error, channel, address),
-        )
-        return [row[0] for row in rows]
-
-    async def fail_queued_elsewhere(self, channels: list[str], error: str) -> list[int]:
-        """Fail what is queued on any channel but these (a channel carebot does not run)."""
-        marks = ",".join("?" * len(channels))
-        rows = await fetch_all(
-            self._conn,
-            f"UPDATE message SET status = 'failed', error = ? WHERE status = 'queued'"
-            f" AND channel NOT IN ({marks}) RETURNING id",
-            [error, *channels],
         )
         return [row[0] for row in rows]
 
@@ -424,27 +262,6 @@ class MessageRepo:
             )
             for r in rows
         ]
-
-    async def report_status(
-        self, provider_id: str, state: str, error_code: str | None
-    ) -> str | None:
-        """Apply a provider's delivery report (``queued``, ``sent``, ``delivered`` or
-        ``failed``, as the adapter translated it); never moves a message backwards. Returns the
-        message's address, or None if the id is unknown."""
-        row = await fetch_one(
-            self._conn,
-            "SELECT id, address, status FROM message WHERE provider_message_id = ?"
-            " AND direction = 'out'",
-            (provider_id,),
-        )
-        if row is None:
-            return None
-        if state in _RANK and _RANK[state] > _RANK.get(row["status"], 0):
-            await self._conn.execute(
-                "UPDATE message SET status = ?, error = COALESCE(?, error) WHERE id = ?",
-                (state, f"provider error {error_code}" if error_code else None, row["id"]),
-            )
-        return str(row["address"])
 
     async def status(self, message_id: int) -> str | None:
         row = await fetch_one(self._conn, "SELECT status FROM message WHERE id = ?", (message_id,))

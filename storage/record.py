@@ -13,6 +13,7 @@ from storage.handoffs import CareUpdateRepo, HandoffRepo
 from storage.identities import IdentityRepo
 from storage.invites import InviteRepo
 from storage.messages import MessageRepo
+from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.practice import PracticeRepo
 from storage.reminders import ReminderRepo
@@ -85,3 +86,7 @@ class Record:
     @cached_property
     def unusable(self) -> UnusableRequestRepo:
         return UnusableRequestRepo(self.conn)
+
+    @cached_property
+    def outbox(self) -> OutboxRepo:
+        return OutboxRepo(self.conn)

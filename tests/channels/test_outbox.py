@@ -68,7 +68,7 @@ async def test_after_a_crash_a_message_in_flight_is_sent_again_and_flagged(stack
     first = await queue(stack, f"telegram:{ANA_ID}", "your reminder")
     later = await queue(stack, f"telegram:{ANA_ID}", "and this one after it")
     async with stack.harness.db.transaction() as conn:  # the crash: marked, never answered
-        await Record(conn).messages.start_sending([first], stack.clock.now())
+        await Record(conn).outbox.start_sending([first], stack.clock.now())
     report = await stack.carebot.outbox.recover()
     assert (report.unknown, report.found, report.resent) == (1, 0, 1)
     assert await stack.harness.scalar(
