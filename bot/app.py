@@ -162,6 +162,9 @@ class CareBot:
                 settings.public_url,
                 self.handle,
                 RateLimits(sms.max_messages_per_second, 1.0),
+                shared_key=(
+                    sms.webhook_shared_key.get_secret_value() if sms.webhook_shared_key else None
+                ),
             )
             self.outbox.add_adapter(self.sms)
 

@@ -108,6 +108,9 @@ class SmsSettings(BaseModel):
     api_url: str | None = None
     #: A long code sends about one text a second; toll-free numbers and short codes more.
     max_messages_per_second: float = Field(1.0, gt=0, le=100)
+    #: The SharedKey secret, when a Twilio Webhook Rule signs carebot's URLs with a shared key
+    #: (HMAC-SHA256) instead of the Auth Token.
+    webhook_shared_key: SecretStr | None = None
 
 
 class PracticeSettings(BaseModel):

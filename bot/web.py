@@ -168,7 +168,10 @@ def build_web(carebot: CareBot) -> Starlette:
                 except UnusableInput:
                     form = None
                 signature = request.headers.get("X-Twilio-Signature", "")
-                if form is None or not sms.signed(path, request.url.query, form, signature):
+                settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings", "")
+                if form is None or not sms.signed(
+                    path, request.url.query, form, signature, settings
+                ):
                     log.warning("twilio request refused: bad signature on %s", path)
                     carebot.metrics.count_refused("sms", "not-authentic")
                     return PlainTextResponse("forbidden", status_code=403)

@@ -19,7 +19,7 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
 from bot.channels.base import (
@@ -152,6 +152,7 @@ class SmsChannel:
         public_url: str,
         handle: Callable[[Inbound], Awaitable[Outcome]],
         limits: RateLimits | None = None,
+        shared_key: str | None = None,
     ) -> None:
         self._sid = account_sid
         self._token = auth_token
@@ -160,6 +161,7 @@ class SmsChannel:
         self.public_url = public_url.rstrip("/")
         self._handle = handle
         self._validator = RequestValidator(auth_token)
+        self._shared = RequestValidator(shared_key) if shared_key else None
         self.limits = limits or RateLimits(max_per_second=1, per_address_interval=1.0)
         self._http: AsyncTwilioHttpClient | None = None
         self.client: Client | None = None
@@ -177,12 +179,32 @@ class SmsChannel:
         self.started = False
 
     def signed(
-        self, path: str, query: str, form: ImmutableMultiDict[str, str], signature: str
+        self,
+        path: str,
+        query: str,
+        form: ImmutableMultiDict[str, str],
+        signature: str,
+        signature_settings: str = "",
     ) -> bool:
         """Whether Twilio signed this form post to ``public_url + path`` (with its query
-        string, if the URL Twilio was given had one), over every parameter as posted."""
+        string, if the URL Twilio was given had one), over every parameter as posted.
+
+        With the Auth Token (HMAC-SHA1) by default; with the configured shared key and the
+        algorithm Twilio names when a Webhook Rule signs with a shared key (it says so in
+        ``X-Twilio-Webhooks-Signature-Settings``).
+        """
+        if not signature:
+            return False
         url = self.public_url + path + (f"?{query}" if query else "")
-        return bool(signature) and self._validator.validate(url, form, signature)
+        if not signature_settings:
+            return self._validator.validate(url, form, signature)
+        if self._shared is None:
+            log.warning(
+                "twilio signed with a shared key; set CAREBOT_SMS__WEBHOOK_SHARED_KEY to accept it"
+            )
+            return False
+        algorithm = get_signature_algorithm(signature_settings)
+        return self._shared.validate(url, form, signature, algorithm=algorithm)
 
     def report(self, form: ImmutableMultiDict[str, str]) -> tuple[str, str, str | None, bool]:
         """A status callback as (provider id, delivery state, error code, opted out).
