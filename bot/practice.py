@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import ConfigError, Settings, parse_hours
-from handlers.reminders import plan_reminders
+from handlers.reminders import plan_ahead
 from storage.db import Database
 from storage.models import Practice
 from storage.practice import SETTINGS
@@ -75,5 +75,5 @@ async def sync_practice(db: Database, settings: Settings, now: datetime) -> Prac
         record = Record(conn)
         practice, origins = configured_practice(settings, await record.practice.get())
         await record.practice.save(practice, now, origins)
-        await plan_reminders(record, practice, now)
+    await plan_ahead(db, practice, now)
     return practice

@@ -19,6 +19,7 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.models import Appointment, Guardian, Practice, Reminder
 from storage.record import Record
+from storage.reminders import PlannedReminder
 
 log = logging.getLogger(__name__)
 
@@ -27,31 +28,105 @@ def recipient_timezone(guardian: Guardian, practice: Practice) -> str:
     return guardian.timezone or practice.timezone
 
 
-async def plan_reminders(record: Record, practice: Practice, now: datetime) -> int:
-    """Bring reminder rows of booked future visits in line with the schedule.
+#: Planning looks this far past the longest reminder offset (a visit entering the window is
+#: planned well before its first reminder is due).
+PLAN_MARGIN = timedelta(hours=48)
+#: Visits planned per transaction (each keeps the writer for a few milliseconds).
+PLAN_BATCH = 200
+#: Due reminders handled per transaction (each a few milliseconds of the writer's time: a
+#: family's answer or a delivery report never waits long behind a fan-out).
+DUE_BATCH = 20
 
-    Returns how many were added. Reminders of visits no longer booked are withdrawn by the
-    dispatcher when they come due (and at once by the handler that cancels a visit).
-    """
+
+def plan_horizon(practice: Practice) -> timedelta:
+    """How far ahead reminders are planned: the longest offset plus a margin."""
+    return timedelta(hours=max(practice.reminder_offsets_hours, default=0)) + PLAN_MARGIN
+
+
+def planning_rules(practice: Practice) -> str:
+    """What planned reminders depend on: a change of it re-plans the window."""
+    quiet = f"{practice.quiet_hours_start:%H:%M}-{practice.quiet_hours_end:%H:%M}"
+    return ",".join(str(h) for h in practice.reminder_offsets_hours) + "|" + quiet
+
+
+async def plan_appointments(
+    record: Record, practice: Practice, appointments: list[Appointment], now: datetime
+) -> int:
+    """Bring the reminders of these visits in line with their schedule (in the caller's
+    transaction, a handful of statements for the whole list): pending reminders for a visit's
+    old start are withdrawn, and every booked visit inside the planning window gets a pending
+    reminder per guardian and offset for its current start. Returns how many were added."""
+    booked = [a for a in appointments if a.status == "booked"]
+    # Pending reminders for an old start go, whether or not the new start is in the window.
+    await record.reminders.withdraw_other_starts([(a.id, a.start_at) for a in booked], now)
+    until = now + plan_horizon(practice)
+    visits = [a for a in booked if now < a.start_at <= until]
+    if not visits:
+        return 0
+    existing: dict[str, list[Reminder]] = {}
+    for reminder in await record.reminders.for_appointments([a.id for a in visits]):
+        existing.setdefault(reminder.appointment_id, []).append(reminder)
+    families = await record.people.guardians_of_patients([a.patient_id for a in visits])
+    wanted: list[PlannedReminder] = []
+    for appointment in visits:
+        for guardian in families.get(appointment.patient_id, []):
+            wanted += _plan_for(
+                practice, appointment, guardian, existing.get(appointment.id, []), now
+            )
+    return await record.reminders.add_many(wanted, now)
+
+
+async def plan_reminders(record: Record, practice: Practice, now: datetime) -> int:
+    """Plan every booked visit of the window in the caller's one transaction (a small record:
+    the demo, tests). A running carebot plans with :func:`plan_ahead` instead."""
     added = 0
-    for appointment in await record.appointments.booked_after(now):
-        await record.reminders.withdraw_pending(
-            appointment.id, now, except_start=appointment.start_at
-        )
-        existing = await record.reminders.for_appointment(appointment.id)
-        for guardian in await record.people.guardians_of(appointment.patient_id):
-            added += await _plan_for(record, practice, appointment, guardian, existing, now)
+    position = (now, "")
+    until = now + plan_horizon(practice)
+    while batch := await record.appointments.booked_between(position, until, PLAN_BATCH):
+        added += await plan_appointments(record, practice, batch, now)
+        position = (batch[-1].start_at, batch[-1].id)
     return added
 
 
-async def _plan_for(
-    record: Record,
+async def plan_ahead(db: Database, practice: Practice, now: datetime) -> int:
+    """Plan what entered the window since the last planning, in small transactions.
+
+    The window is ``now`` to ``now`` + :func:`plan_horizon`. Only visits beyond the furthest
+    point already planned are read, unless the rules (offsets, quiet hours) changed, which
+    re-plans the whole window. A visit changed inside the window (an import moving it) is
+    re-planned by whoever changed it. Returns how many reminders were added.
+    """
+    until = now + plan_horizon(practice)
+    rules = planning_rules(practice)
+    async with db.query() as conn:
+        planned = await Record(conn).reminders.planned()
+    start = now if planned is None or planned[1] != rules else max(planned[0], now)
+    if planned is not None and planned[1] == rules and planned[0] >= until:
+        return 0
+    added = 0
+    position = (start, "")
+    while True:
+        async with db.transaction() as conn:
+            record = Record(conn)
+            batch = await record.appointments.booked_between(position, until, PLAN_BATCH)
+            added += await plan_appointments(record, practice, batch, now)
+            if len(batch) < PLAN_BATCH:
+                await record.reminders.set_planned(until, rules, now)
+                break
+            position = (batch[-1].start_at, batch[-1].id)
+            await record.reminders.set_planned(batch[-1].start_at, rules, now)
+    if added:
+        log.info("planned %d reminders up to %s", added, until)
+    return added
+
+
+def _plan_for(
     practice: Practice,
     appointment: Appointment,
     guardian: Guardian,
     existing: list[Reminder],
     now: datetime,
-) -> int:
+) -> list[PlannedReminder]:
     start = appointment.start_at
     mine = [r for r in existing if r.guardian_id == guardian.id and r.appointment_start_at == start]
     already = {r.offset_hours for r in mine}
@@ -64,22 +139,23 @@ async def _plan_for(
     if past and not any(r.offset_hours in passed for r in mine):
         future.append(min(past))
     zone = recipient_timezone(guardian, practice)
-    added = 0
+    planned = []
     for hours in future:
         due = max(start - timedelta(hours=hours), now)
         send_at = next_allowed(due, zone, practice.quiet_hours_start, practice.quiet_hours_end)
         if send_at >= start:
             continue
-        added += await record.reminders.add(
-            appointment_id=appointment.id,
-            guardian_id=guardian.id,
-            offset_hours=hours,
-            appointment_start_at=start,
-            due_at=due,
-            send_at=send_at,
-            now=now,
+        planned.append(
+            PlannedReminder(
+                appointment_id=appointment.id,
+                guardian_id=guardian.id,
+                offset_hours=hours,
+                appointment_start_at=start,
+                due_at=due,
+                send_at=send_at,
+            )
         )
-    return added
+    return planned
 
 
 class ReminderDispatcher:
@@ -99,20 +175,39 @@ class ReminderDispatcher:
         self._numbered = numbered_channels
         self._weekly_cap = weekly_cap
 
+    async def plan(self) -> int:
+        """Plan what entered the planning window since the last time (see :func:`plan_ahead`)."""
+        async with self._db.query() as conn:
+            practice = await Record(conn).practice.get()
+        if practice is None:
+            return 0
+        return await plan_ahead(self._db, practice, self._clock.now())
+
     async def run_due(self) -> int:
-        """Queue every due reminder (one message per guardian and day); returns messages queued."""
-        now = self._clock.now()
-        async with self._db.transaction() as conn:
-            record = Record(conn)
-            practice = await record.practice.get()
-            if practice is None:
-                return 0
-            out = Outgoing(record, now, practice, self._translator, self._numbered)
-            done: set[int] = set()
-            for reminder in await record.reminders.due(now):
-                if reminder.id not in done:
-                    done |= await self._send_group(record, practice, out, reminder, now)
-        return len(out.queued)
+        """Plan what entered the planning window since the last time, then queue every due
+        reminder (one message per guardian and day), :data:`DUE_BATCH` at a time, each batch
+        its own short transaction; returns the messages queued."""
+        await self.plan()
+        queued = 0
+        seen: set[int] = set()
+        while True:
+            now = self._clock.now()
+            async with self._db.transaction() as conn:
+                record = Record(conn)
+                practice = await record.practice.get()
+                if practice is None:
+                    return queued
+                out = Outgoing(record, now, practice, self._translator, self._numbered)
+                due = await record.reminders.due(now, DUE_BATCH)
+                fresh = [r for r in due if r.id not in seen]
+                done: set[int] = set()
+                for reminder in fresh:
+                    seen.add(reminder.id)
+                    if reminder.id not in done:
+                        done |= await self._send_group(record, practice, out, reminder, now)
+            queued += len(out.queued)
+            if not fresh or len(due) < DUE_BATCH:
+                return queued
 
     async def _daily_cap(
         self,

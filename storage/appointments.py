@@ -121,6 +121,27 @@ class AppointmentRepo:
         )
         return [_appointment(row) for row in rows]
 
+    async def booked_between(
+        self,
+        after: tuple[datetime, str],
+        until: datetime,
+        limit: int,
+        patient_ids: list[str] | None = None,
+    ) -> list[Appointment]:
+        """Booked visits starting after ``after`` (a (start, id) position: keyset paging) and
+        no later than ``until``, in start order, at most ``limit`` (of these patients, if
+        given)."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM appointment WHERE status = 'booked'"
+            " AND (start_at > ? OR (start_at = ? AND id > ?)) AND start_at <= ?"
+        )
+        params: list[object] = [to_db(after[0]), to_db(after[0]), after[1], to_db(until)]
+        if patient_ids is not None:
+            sql += f" AND patient_id IN ({','.join('?' * len(patient_ids))})"
+            params += patient_ids
+        rows = await fetch_all(self._conn, sql + " ORDER BY start_at, id LIMIT ?", [*params, limit])
+        return [_appointment(row) for row in rows]
+
     async def booked_after(self, after: datetime) -> list[Appointment]:
         """Every booked appointment starting after ``after`` (for reminder planning)."""
         rows = await fetch_all(

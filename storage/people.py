@@ -158,6 +158,27 @@ class PeopleRepo:
         )
         return [_guardian(row) for row in rows]
 
+    async def guardians_of_patients(self, patient_ids: list[str]) -> dict[str, list[Guardian]]:
+        """Each patient's guardians (one query for many patients)."""
+        if not patient_ids:
+            return {}
+        unique = sorted(set(patient_ids))
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT gp.patient_id AS patient_id,"
+            f" {', '.join('g.' + c.strip() for c in _GUARDIAN.split(','))}"
+            " FROM guardian g JOIN guardian_patient gp ON gp.guardian_id = g.id"
+            f" WHERE gp.patient_id IN ({','.join('?' * len(unique))}) ORDER BY g.id",
+            unique,
+        )
+        found: dict[str, list[Guardian]] = {p: [] for p in unique}
+        for row in rows:
+            data = {k: row[k] for k in row.keys()}
+            patient_id = data.pop("patient_id")
+            data["sms_consent"] = bool(data["sms_consent"])
+            found[patient_id].append(Guardian(**data))
+        return found
+
     async def is_guardian_of(self, guardian_id: str, patient_id: str) -> bool:
         row = await fetch_one(
             self._conn,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -22,6 +23,18 @@ def _reminder(row: aiosqlite.Row) -> Reminder:
     for key in ("appointment_start_at", "due_at", "send_at"):
         data[key] = from_db(data[key])
     return Reminder(**data)
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """A reminder planning wants to exist (added unless its dedupe key does)."""
+
+    appointment_id: str
+    guardian_id: str
+    offset_hours: int
+    appointment_start_at: datetime
+    due_at: datetime
+    send_at: datetime
 
 
 def dedupe_key(appointment_id: str, guardian_id: str, offset_hours: int, start: datetime) -> str:
@@ -64,6 +77,74 @@ class ReminderRepo:
             ),
         )
         return cur.rowcount == 1
+
+    async def add_many(self, reminders: list[PlannedReminder], now: datetime) -> int:
+        """Add pending reminders in one statement batch; ones whose dedupe key exists are
+        skipped. Returns how many were added."""
+        if not reminders:
+            return 0
+        before = self._conn.total_changes
+        await self._conn.executemany(
+            "INSERT INTO reminder (appointment_id, guardian_id, offset_hours, appointment_start_at,"
+            " due_at, send_at, status, dedupe_key, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+            [
+                (
+                    r.appointment_id,
+                    r.guardian_id,
+                    r.offset_hours,
+                    to_db(r.appointment_start_at),
+                    to_db(r.due_at),
+                    to_db(r.send_at),
+                    dedupe_key(r.appointment_id, r.guardian_id, r.offset_hours,
+                               r.appointment_start_at),
+                    to_db(now),
+                    to_db(now),
+                )
+                for r in reminders
+            ],
+        )
+        return self._conn.total_changes - before
+
+    async def for_appointments(self, appointment_ids: list[str]) -> list[Reminder]:
+        """Every reminder of these appointments (one query)."""
+        if not appointment_ids:
+            return []
+        marks = ",".join("?" * len(appointment_ids))
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {_COLUMNS} FROM reminder WHERE appointment_id IN ({marks})",
+            appointment_ids,
+        )
+        return [_reminder(row) for row in rows]
+
+    async def withdraw_other_starts(
+        self, starts: list[tuple[str, datetime]], now: datetime
+    ) -> int:
+        """Withdraw pending reminders of these appointments made for another start time."""
+        before = self._conn.total_changes
+        await self._conn.executemany(
+            "UPDATE reminder SET status = 'withdrawn', updated_at = ? WHERE appointment_id = ?"
+            " AND appointment_start_at <> ? AND status = 'pending'",
+            [(to_db(now), appointment_id, to_db(start)) for appointment_id, start in starts],
+        )
+        return self._conn.total_changes - before
+
+    async def planned(self) -> tuple[datetime, str] | None:
+        """How far ahead the schedule is planned, and under which rules."""
+        row = await fetch_one(
+            self._conn, "SELECT planned_until, rules FROM reminder_planning WHERE id = 1"
+        )
+        return (from_db(row[0]), str(row[1])) if row else None
+
+    async def set_planned(self, until: datetime, rules: str, now: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO reminder_planning (id, planned_until, rules, updated_at)"
+            " VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " planned_until = excluded.planned_until, rules = excluded.rules,"
+            " updated_at = excluded.updated_at",
+            (to_db(until), rules, to_db(now)),
+        )
 
     async def for_appointment(self, appointment_id: str) -> list[Reminder]:
         rows = await fetch_all(

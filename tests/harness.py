@@ -14,7 +14,7 @@ from bot.app import build_router
 from bot.i18n import BabelTranslator
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
-from handlers.reminders import ReminderDispatcher, plan_reminders
+from handlers.reminders import ReminderDispatcher, plan_appointments
 from handlers.staff.desk import StaffDesk
 from handlers.staff.watch import StaffWatch
 from storage.clock import FakeClock
@@ -183,7 +183,9 @@ class Harness:
             )
             practice = await record.practice.get()
             assert practice is not None
-            await plan_reminders(record, practice, now)
+            saved = await record.appointments.get(appointment_id)
+            assert saved is not None
+            await plan_appointments(record, practice, [saved], now)
 
     async def invite(self, guardian_id: str) -> str:
         async with self.db.transaction() as conn:
@@ -306,7 +308,8 @@ class Harness:
         assert "all set" in replies[0].body or "listo" in replies[0].body, replies[0].body
 
     async def run_reminders(self) -> list[Reply]:
-        """Queue what is due now; return the reminder messages queued."""
+        """Plan what entered the window, then queue what is due now; return the reminder
+        messages queued."""
         async with self.db.read() as conn:
             cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM message")
             before = (await cur.fetchone())[0]

@@ -11,6 +11,7 @@ import pytest
 from bot.cli import main
 from handlers.demo import DEMO_PRACTICE
 from handlers.imports import COLUMNS, KINDS, ImportRejected, RowError, import_csv
+from handlers.reminders import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.record import Record
@@ -423,15 +424,24 @@ async def test_a_moved_appointment_is_reminded_afresh_and_others_untouched(
         assert {
             (r.appointment_start_at, r.status) for r in reminders if r.id in {o.id for o in old}
         } == {(datetime(2026, 11, 27, 20, 30, tzinfo=UTC), "withdrawn")}
-        fresh = [r for r in reminders if r.status == "pending"]
-        assert {(r.offset_hours, r.appointment_start_at) for r in fresh} == {
-            (72, new_start),
-            (24, new_start),
-        }
+        # Monday is past the planning window (72 h + 48 h): nothing is pending for it yet.
+        assert [r for r in reminders if r.status == "pending"] == []
         assert (
             await record.appointments.get("a-2"),
             await record.reminders.for_appointment("a-2"),
         ) == untouched
+    # Once the new start is inside the window, planning gives it fresh reminders.
+    clock.set(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))
+    async with seeded.transaction() as conn:
+        record = Record(conn)
+        practice = await record.practice.get()
+        assert practice is not None
+        await plan_reminders(record, practice, clock.now())
+        fresh = [r for r in await record.reminders.for_appointment("a-1") if r.status == "pending"]
+    assert {(r.offset_hours, r.appointment_start_at) for r in fresh} == {
+        (72, new_start),
+        (24, new_start),
+    }
 
 
 async def test_a_reimport_keeps_answers_and_cancellations(
