@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -121,7 +122,9 @@ class CareBot:
             self.translator,
             NUMBERED_CHANNELS,
             weekly_cap=settings.practice.sms_weekly_cap,
+            on_backlog=self.metrics.reminder_backlog,
         )
+        db.observers.append(self.metrics.writer_transaction.observe)
         self.watch = StaffWatch(db, clock, self.translator, self.desk)
         self.telegram: TelegramChannel | None = None
         self.slack: SlackChannel | None = None
@@ -229,6 +232,8 @@ class CareBot:
         """Stop: the outbox finishes the chunk in flight (its outcomes are recorded, for at most
         ``drain_seconds``), then the channels close."""
         await self.starter.stop()
+        with contextlib.suppress(ValueError):
+            self.db.observers.remove(self.metrics.writer_transaction.observe)
         self.outbox.stop()
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks, timeout=drain_seconds)

@@ -7,7 +7,7 @@ one process, each counting only its own work).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -45,6 +45,27 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+
+        self.writer_transaction = Histogram(
+            "carebot_writer_transaction_seconds",
+            "How long each write transaction held the record's only writer.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.reminders_due = Gauge(
+            "carebot_reminders_due",
+            "Pending reminders whose time has come, at the last dispatch.",
+            registry=self.registry,
+        )
+        self.reminders_late = Gauge(
+            "carebot_reminders_late",
+            "Of those, how many are more than five minutes past their time.",
+            registry=self.registry,
+        )
+
+    def reminder_backlog(self, due: int, late: int) -> None:
+        self.reminders_due.set(due)
+        self.reminders_late.set(late)
 
     def count_inbound(self, channel: str, *, duplicate: bool) -> None:
         self.inbound.labels(channel, str(duplicate).lower()).inc()

@@ -9,6 +9,7 @@ key (appointment, guardian, offset, start) keeps each reminder to one row, so on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,8 @@ PLAN_BATCH = 200
 #: Due reminders handled per transaction (each a few milliseconds of the writer's time: a
 #: family's answer or a delivery report never waits long behind a fan-out).
 DUE_BATCH = 20
+#: A due reminder still pending this long after its time is late (the backlog metric).
+LATE = timedelta(minutes=5)
 
 
 def plan_horizon(practice: Practice) -> timedelta:
@@ -168,7 +171,9 @@ class ReminderDispatcher:
         translator: Translator,
         numbered_channels: frozenset[str] = frozenset(),
         weekly_cap: int = 0,
+        on_backlog: Callable[[int, int], None] | None = None,
     ) -> None:
+        self._on_backlog = on_backlog
         self._db = db
         self._clock = clock
         self._translator = translator
@@ -188,6 +193,11 @@ class ReminderDispatcher:
         reminder (one message per guardian and day), :data:`DUE_BATCH` at a time, each batch
         its own short transaction; returns the messages queued."""
         await self.plan()
+        if self._on_backlog is not None:
+            now = self._clock.now()
+            async with self._db.query() as conn:
+                due, late = await Record(conn).reminders.backlog(now, now - LATE)
+            self._on_backlog(due, late)
         queued = 0
         seen: set[int] = set()
         while True:

@@ -188,6 +188,17 @@ class ReminderRepo:
         )
         return [_reminder(row) for row in rows]
 
+    async def backlog(self, now: datetime, late_before: datetime) -> tuple[int, int]:
+        """(due, late): pending reminders whose time has come, and those of them whose time
+        was before ``late_before`` (an index range, not a table scan)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT COUNT(*), COALESCE(SUM(send_at < ?), 0) FROM reminder"
+            " WHERE status = 'pending' AND send_at <= ?",
+            (to_db(late_before), to_db(now)),
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     async def next_send_at(self) -> datetime | None:
         row = await fetch_one(
             self._conn, "SELECT MIN(send_at) FROM reminder WHERE status = 'pending'"
