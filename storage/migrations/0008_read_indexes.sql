@@ -1,0 +1,15 @@
+-- The read paths staff and families use on every request, at a practice's size (10,000
+-- patients, half a million visits a year): each query finds its rows through an index instead
+-- of reading a table from end to end (tests/storage/test_query_plans.py checks the plans).
+
+-- A clinician's care-team patients (the update and handoff forms, a clinician's search): the
+-- primary key starts with the patient, so by staff member it was a scan.
+CREATE INDEX care_team_by_staff ON care_team (staff_id, patient_id);
+
+-- A clinician's day (/carebot today, the Home tab): their visits of the day, not the whole
+-- practice's day filtered.
+CREATE INDEX appointment_by_staff_start ON appointment (staff_id, start_at);
+
+-- A reply in an escalation's Slack thread: the escalation whose thread starts with that post.
+CREATE INDEX escalation_by_thread ON escalation (thread_message_id)
+    WHERE thread_message_id IS NOT NULL;
