@@ -11,6 +11,16 @@ from storage.models import DayEntry, Guardian, Patient, Staff
 from storage.people import _GUARDIAN, _PATIENT, _STAFF, _guardian, _patient, _staff
 from storage.rows import fetch_all, fetch_one
 
+#: What staff may type to find a patient, as the expressions migration 0008 indexes.
+_SEARCHED = (
+    "lower(p.id)",
+    "lower(p.first_name)",
+    "lower(p.last_name)",
+    "lower(p.first_name || ' ' || p.last_name)",
+)
+_WHOLE = " OR ".join(f"{e} = :n" for e in _SEARCHED)
+_PREFIX = " OR ".join(f"({e} >= :n AND {e} < :after)" for e in _SEARCHED)
+
 
 def _prefixed(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
@@ -65,15 +75,41 @@ class StaffRepo:
         )
         return [_patient(row) for row in rows]
 
-    async def find_patients(self, words: str) -> list[Patient]:
-        """Patients whose id, first name, last name or full name matches ``words`` (any case)."""
+    async def find_patients(
+        self, words: str, *, staff_id: str | None = None, limit: int = 20
+    ) -> list[Patient]:
+        """Patients whose id, first name, last name or full name is ``words`` (any case, accents
+        as typed), by name; if none is, those where one of them starts with ``words``. With
+        ``staff_id``, only that clinician's care-team patients. At most ``limit``.
+
+        Each comparison is on an expression the record indexes (migration 0008), so a search
+        reads the matching rows only, never the whole patient table.
+        """
         needle = " ".join(words.split()).lower()
+        if not needle:
+            return []
+        exact = await self._search(_WHOLE, {"n": needle}, staff_id, limit)
+        if exact:
+            return exact
+        # Every text starting with the needle sorts from it up to it followed by the highest
+        # code point (text compares as UTF-8 bytes).
+        return await self._search(
+            _PREFIX, {"n": needle, "after": needle + "\U0010ffff"}, staff_id, limit
+        )
+
+    async def _search(
+        self, where: str, params: dict[str, object], staff_id: str | None, limit: int
+    ) -> list[Patient]:
+        sql = f"SELECT {_prefixed(_PATIENT, 'p')} FROM patient p WHERE ({where})"
+        if staff_id is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM care_team ct"
+                " WHERE ct.patient_id = p.id AND ct.staff_id = :staff)"
+            )
         rows = await fetch_all(
             self._conn,
-            f"SELECT {_PATIENT} FROM patient WHERE lower(id) = ? OR lower(first_name) = ?"
-            " OR lower(last_name) = ? OR lower(first_name || ' ' || last_name) = ?"
-            " ORDER BY first_name, last_name, id",
-            (needle, needle, needle, needle),
+            sql + " ORDER BY p.first_name, p.last_name, p.id LIMIT :limit",
+            {**params, "staff": staff_id, "limit": limit},
         )
         return [_patient(row) for row in rows]
 

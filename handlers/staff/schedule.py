@@ -13,7 +13,6 @@ from handlers.staff.desk import command_args, escape, escape_known, mention, per
 from handlers.staff.posts import (
     answer_state,
     appointment_line,
-    can_see,
     state_label,
     stored_time,
     when,
@@ -86,6 +85,15 @@ async def today(event: Inbound, ctx: Context) -> None:
     ctx.shown.extend(await day_view(ctx))
 
 
+#: At most this many patients are named when several match what was typed.
+MATCHES_SHOWN = 20
+
+
+def _sees_everyone(ctx: Context) -> bool:
+    """Coordinators and admins see every patient; a clinician their care team (posts.can_see)."""
+    return ctx.staff is not None and ctx.staff.role in ("coordinator", "admin")
+
+
 @router.staff_command("patient", read_only=True)
 async def patient_summary(event: Inbound, ctx: Context) -> None:
     assert ctx.staff is not None
@@ -93,14 +101,21 @@ async def patient_summary(event: Inbound, ctx: Context) -> None:
     if not words:
         ctx.show("Which patient? `/carebot patient <first name, full name or id>`")
         return
-    found = [p for p in await ctx.record.staff.find_patients(words) if await can_see(ctx, p.id)]
+    # Whom the caller may see is part of the search (one query, never one per match).
+    found = await ctx.record.staff.find_patients(
+        words, staff_id=None if _sees_everyone(ctx) else ctx.staff.id, limit=MATCHES_SHOWN + 1
+    )
     if not found:
         # The same answer whether the patient exists or is someone else's: nothing leaks.
         ctx.show(f"No patient called “{escape(words)}” on your care team.")
         return
     if len(found) > 1:
-        names = ", ".join(f"{escape(p.first_name)} {escape(p.last_name)} (`{p.id}`)" for p in found)
-        ctx.show(f"Several patients match: {names}. Use the full name or the id.")
+        names = ", ".join(
+            f"{escape(p.first_name)} {escape(p.last_name)} (`{p.id}`)"
+            for p in found[:MATCHES_SHOWN]
+        )
+        more = " and more" if len(found) > MATCHES_SHOWN else ""
+        ctx.show(f"Several patients match: {names}{more}. Use the full name or the id.")
         return
     patient = found[0]
     team = await ctx.record.people.care_team(patient.id)

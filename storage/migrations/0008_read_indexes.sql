@@ -2,6 +2,13 @@
 -- patients, half a million visits a year): each query finds its rows through an index instead
 -- of reading a table from end to end (tests/storage/test_query_plans.py checks the plans).
 
+-- /carebot patient <name or id>: whole and prefix matches, any case, on the same lower()
+-- expressions the search uses (SQLite uses an expression index only for that exact expression).
+CREATE INDEX patient_search_id ON patient (lower(id));
+CREATE INDEX patient_search_first ON patient (lower(first_name));
+CREATE INDEX patient_search_last ON patient (lower(last_name));
+CREATE INDEX patient_search_full ON patient (lower(first_name || ' ' || last_name));
+
 -- A clinician's care-team patients (the update and handoff forms, a clinician's search): the
 -- primary key starts with the patient, so by staff member it was a scan.
 CREATE INDEX care_team_by_staff ON care_team (staff_id, patient_id);

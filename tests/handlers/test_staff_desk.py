@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from storage.models import Patient
+from storage.record import Record
 from tests.handlers.conftest import ANA, CARMEN, DANA, LEE, NOBODY, ROSA
 from tests.harness import Harness
 
@@ -243,3 +245,50 @@ async def test_an_update_reaches_a_family_that_only_texts(staffed: Harness) -> N
     assert text.body == (
         "A message from Dana at Bright Steps Therapy about Tomás:\n\nTomás tried the swing today!"
     )
+
+
+async def test_patient_search_whole_names_first_then_beginnings(staffed: Harness) -> None:
+    await staffed.family("g-nora", "Nora", [("p-leonor", "Leonor", "2016-02-11")])
+    await staffed.add_staff("s-2", "Lee Park", "clinician", LEE, ("p-leo", "p-sofia", "p-leonor"))
+    [leo] = (await staffed.command(LEE, "patient Leo")).shown  # whole: not Leonor too
+    assert leo.text.startswith("*Leo Rivera* (`p-leo`)")
+    [leonor] = (await staffed.command(LEE, "patient leon")).shown
+    assert leonor.text.startswith("*Leonor Rivera* (`p-leonor`)")
+    [both] = (await staffed.command(LEE, "patient LE")).shown
+    assert both.text == (
+        "Several patients match: Leo Rivera (`p-leo`), Leonor Rivera (`p-leonor`)."
+        " Use the full name or the id."
+    )
+    [full] = (await staffed.command(DANA, "patient maya  riv")).shown
+    assert full.text.startswith("*Maya Rivera* (`p-maya`)")
+    [by_id] = (await staffed.command(ROSA, "patient P-MAY")).shown
+    assert by_id.text.startswith("*Maya Rivera* (`p-maya`)")
+    # A beginning matches only the caller's care team, with the same answer as no patient.
+    [refused] = (await staffed.command(DANA, "patient Le")).shown
+    assert refused.text == "No patient called “Le” on your care team."
+
+
+async def test_patient_search_any_case_with_accents_as_typed(staffed: Harness) -> None:
+    [sofia] = (await staffed.command(ROSA, "patient SOFÍA")).shown
+    assert sofia.text.startswith("*Sofía Rivera* (`p-sofia`)")
+    [unaccented] = (await staffed.command(ROSA, "patient sofia")).shown
+    assert unaccented.text == "No patient called “sofia” on your care team."
+
+
+async def test_patient_search_names_at_most_twenty(staffed: Harness) -> None:
+    async with staffed.db.transaction() as conn:
+        for i in range(25):
+            await Record(conn).people.save_patient(
+                Patient(
+                    id=f"p-m{i:02d}",
+                    first_name=f"Mia{i:02d}",
+                    last_name="Stone",
+                    date_of_birth="2019-01-01",
+                    language="en",
+                ),
+                staffed.clock.now(),
+            )
+    [many] = (await staffed.command(ROSA, "patient Stone")).shown
+    assert many.text.startswith("Several patients match: Mia00 Stone (`p-m00`), ")
+    assert many.text.endswith("Mia19 Stone (`p-m19`) and more. Use the full name or the id.")
+    assert "Mia20" not in many.text
