@@ -41,12 +41,15 @@ async def upcoming(event: Inbound, ctx: Context) -> None:
             )
         )
         return
+    # The children's names in one query (the guardian's children), not one per visit.
+    names = {
+        child.id: child.first_name for child in await ctx.record.people.children(ctx.guardian.id)
+    }
     lines: dict[str, object] = {}
     for i, appointment in enumerate(appointments):
-        patient = await ctx.record.people.patient(appointment.patient_id)
         lines[f"line{i}"] = _(
             "{child}: {date} at {time} ({state})",
-            child=patient.first_name if patient else "",
+            child=names.get(appointment.patient_id, ""),
             date=When(appointment.start_at, "date"),
             time=When(appointment.start_at, "time"),
             state=_state(appointment),

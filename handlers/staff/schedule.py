@@ -122,6 +122,10 @@ async def patient_summary(event: Inbound, ctx: Context) -> None:
     upcoming = await ctx.record.appointments.upcoming_for_patient(patient.id, ctx.now)
     updates = await ctx.record.updates.recent(patient.id)
     open_escalations = await ctx.record.escalations.unresolved(patient_id=patient.id)
+    # The clinicians of the visits and the authors of the updates, in one query.
+    staff = await ctx.record.staff.staff_by_id(
+        {a.staff_id for a in upcoming} | {u.staff_id for u in updates}
+    )
     lines = [
         f"*{ctx.desk.patient_name(patient)}* (`{patient.id}`)",
         "*Care team:* "
@@ -129,12 +133,13 @@ async def patient_summary(event: Inbound, ctx: Context) -> None:
         "*Next appointments:*",
     ]
     for appointment in upcoming:
-        lines.append(f"• {await appointment_line(ctx, appointment)} — {answer_state(appointment)}")
+        line = await appointment_line(ctx, appointment, patients={patient.id: patient}, staff=staff)
+        lines.append(f"• {line} — {answer_state(appointment)}")
     if not upcoming:
         lines.append("• none booked")
     lines.append("*Recent updates:*")
     for update in updates:
-        author = await ctx.record.people.staff(update.staff_id)
+        author = staff.get(update.staff_id)
         audience = "to family" if update.audience == "family" else "care team"
         first_line = update.body.splitlines()[0] if update.body else ""
         lines.append(
@@ -158,10 +163,14 @@ async def home(event: Inbound, ctx: Context) -> None:
     sections = await day_view(ctx)
     handoffs = await ctx.record.handoffs.pending_for(ctx.staff.id)
     claimed = await ctx.record.escalations.unresolved(claimed_by=ctx.staff.id)
+    # Every patient the open items name, in one query.
+    patients = await ctx.record.staff.patients_by_id(
+        {h.patient_id for h in handoffs} | {e.patient_id for e in claimed if e.patient_id}
+    )
     if handoffs or claimed:
         sections.append(Section("*Your open items*"))
     for handoff in handoffs:
-        patient = await ctx.record.people.patient(handoff.patient_id)
+        patient = patients.get(handoff.patient_id)
         sections.append(
             Section(
                 f"Handoff #{handoff.id}: {ctx.desk.patient_name(patient)}, effective"
@@ -170,11 +179,7 @@ async def home(event: Inbound, ctx: Context) -> None:
             )
         )
     for escalation in claimed:
-        patient = (
-            await ctx.record.people.patient(escalation.patient_id)
-            if escalation.patient_id
-            else None
-        )
+        patient = patients.get(escalation.patient_id) if escalation.patient_id else None
         sections.append(
             Section(
                 f"Escalation #{escalation.id}: {escalation.reason.replace('-', ' ')}"
