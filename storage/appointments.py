@@ -16,6 +16,27 @@ _COLUMNS = (
     " reschedule_requested_at"
 )
 _INSTANTS = ("start_at", "answered_at", "reschedule_requested_at")
+_NAMES = tuple(c.strip() for c in _COLUMNS.split(","))
+#: The upsert of :meth:`AppointmentRepo.save` and, for many rows at once,
+#: :meth:`AppointmentRepo.save_rows` (the VALUES go between the two).
+_SAVE_INTO = f"INSERT INTO appointment ({_COLUMNS}, created_at, updated_at) VALUES "
+_SAVE_ON_CONFLICT = (
+    " ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id,"
+    " staff_id = excluded.staff_id, start_at = excluded.start_at,"
+    " duration_minutes = excluded.duration_minutes, service = excluded.service,"
+    " location = excluded.location, status = excluded.status,"
+    " participant_status = excluded.participant_status,"
+    " answered_by_guardian_id = excluded.answered_by_guardian_id,"
+    " answered_at = excluded.answered_at,"
+    " cancellation_reason = excluded.cancellation_reason,"
+    " reschedule_requested_at = excluded.reschedule_requested_at,"
+    " updated_at = excluded.updated_at"
+)
+_ROW = "(" + ", ".join("?" * 15) + ")"
+#: Rows per statement of :meth:`AppointmentRepo.save_rows`. SQLite builds the lists of the
+#: table's CHECK constraints (status IN (...)) once per statement run: with executemany, once
+#: per row, which made an upsert about three times slower (34 against 12 us a row, measured).
+SAVE_ROWS_PER_STATEMENT = 100
 
 
 def _appointment(row: aiosqlite.Row) -> Appointment:
@@ -174,3 +195,39 @@ class AppointmentRepo:
             (patient_id, to_db(after), limit),
         )
         return [_appointment(row) for row in rows]
+
+    async def rows_by_id(self, appointment_ids: list[str]) -> dict[str, tuple[object, ...]]:
+        """The appointments of these ids that exist, as rows (the columns of
+        :func:`appointment_of`, instants as the record's text), by id; one query per 500."""
+        found: dict[str, tuple[object, ...]] = {}
+        for at in range(0, len(appointment_ids), 500):
+            chunk = appointment_ids[at : at + 500]
+            rows = await fetch_all(
+                self._conn,
+                f"SELECT {_COLUMNS} FROM appointment WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found |= {row[0]: tuple(row) for row in rows}
+        return found
+
+    async def save_rows(self, rows: list[tuple[object, ...]], now: datetime) -> None:
+        """Insert, or update by id (as :meth:`save`), appointments given as rows (the columns of
+        :func:`appointment_of`, instants as the record's text), many to a statement."""
+        stamp = to_db(now)
+        for at in range(0, len(rows), SAVE_ROWS_PER_STATEMENT):
+            part = rows[at : at + SAVE_ROWS_PER_STATEMENT]
+            await self._conn.execute(
+                _SAVE_INTO + ", ".join([_ROW] * len(part)) + _SAVE_ON_CONFLICT,
+                [value for row in part for value in (*row, stamp, stamp)],
+            )
+
+
+def appointment_of(row: tuple[object, ...]) -> Appointment:
+    """An appointment from its row: id, patient_id, staff_id, start_at, duration_minutes,
+    service, location, status, participant_status, answered_by_guardian_id, answered_at,
+    cancellation_reason, reschedule_requested_at (instants as the record's text)."""
+    data = dict(zip(_NAMES, row, strict=True))
+    for key in _INSTANTS:
+        if data[key] is not None:
+            data[key] = from_db(str(data[key]))
+    return Appointment(**data)

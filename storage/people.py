@@ -13,6 +13,8 @@ from storage.rows import fetch_all, fetch_one
 _PATIENT = "id, first_name, last_name, date_of_birth, language"
 _GUARDIAN = "id, first_name, last_name, phone, language, sms_consent, timezone"
 _STAFF = "id, name, role, discipline, slack_user_id"
+#: Ids per look-up of a batch (well under SQLite's limit of bound parameters).
+_CHUNK = 500
 
 
 def _patient(row: aiosqlite.Row) -> Patient:
@@ -228,3 +230,191 @@ class PeopleRepo:
             (patient_id,),
         )
         return [_staff(row) for row in rows]
+
+    # Batch writes and look-ups for imports: one statement (or one executemany) per batch of
+    # rows. A row that changes nothing is not written (its updated_at stays).
+
+    async def existing_patient_ids(self, patient_ids: list[str]) -> set[str]:
+        """Which of these patients are in the record."""
+        return await self._existing("SELECT id FROM patient WHERE id IN", patient_ids)
+
+    async def existing_staff_ids(self, staff_ids: list[str]) -> set[str]:
+        """Which of these staff members are in the record."""
+        return await self._existing("SELECT id FROM staff WHERE id IN", staff_ids)
+
+    async def existing_links(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (guardian, patient) links are in the record."""
+        return await self._existing_pairs(
+            "SELECT guardian_id, patient_id FROM guardian_patient"
+            " WHERE (guardian_id, patient_id) IN",
+            pairs,
+        )
+
+    async def existing_care_team(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (patient, staff) care-team memberships are in the record."""
+        return await self._existing_pairs(
+            "SELECT patient_id, staff_id FROM care_team WHERE (patient_id, staff_id) IN", pairs
+        )
+
+    async def _existing(self, sql: str, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for at in range(0, len(ids), _CHUNK):
+            chunk = ids[at : at + _CHUNK]
+            rows = await fetch_all(self._conn, f"{sql} ({','.join('?' * len(chunk))})", chunk)
+            found |= {row[0] for row in rows}
+        return found
+
+    async def _existing_pairs(self, sql: str, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for at in range(0, len(pairs), _CHUNK):
+            chunk = pairs[at : at + _CHUNK]
+            values = ",".join("(?, ?)" for _ in chunk)
+            rows = await fetch_all(
+                self._conn, f"{sql} (VALUES {values})", [v for pair in chunk for v in pair]
+            )
+            found |= {(row[0], row[1]) for row in rows}
+        return found
+
+    async def save_patients(self, patients: list[Patient], now: datetime) -> None:
+        """Insert or update patients by id (as :meth:`save_patient`, for many)."""
+        await self._conn.executemany(
+            f"INSERT INTO patient ({_PATIENT}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,"
+            " last_name = excluded.last_name, date_of_birth = excluded.date_of_birth,"
+            " language = excluded.language, updated_at = excluded.updated_at"
+            " WHERE (patient.first_name, patient.last_name, patient.date_of_birth,"
+            " patient.language) IS NOT (excluded.first_name, excluded.last_name,"
+            " excluded.date_of_birth, excluded.language)",
+            [
+                (
+                    p.id,
+                    p.first_name,
+                    p.last_name,
+                    p.date_of_birth,
+                    p.language,
+                    to_db(now),
+                    to_db(now),
+                )
+                for p in patients
+            ],
+        )
+
+    async def save_guardians(self, guardians: list[Guardian], now: datetime) -> None:
+        """Insert or update guardians by id, with their numbers as SMS identities (as
+        :meth:`save_guardian`, for many, in order)."""
+        if not guardians:
+            return
+        stamp = to_db(now)
+        await self._conn.executemany(
+            f"INSERT INTO guardian ({_GUARDIAN}, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,"
+            " last_name = excluded.last_name, phone = excluded.phone,"
+            " language = excluded.language, sms_consent = excluded.sms_consent,"
+            " updated_at = excluded.updated_at"
+            " WHERE (guardian.first_name, guardian.last_name, guardian.phone, guardian.language,"
+            " guardian.sms_consent) IS NOT (excluded.first_name, excluded.last_name,"
+            " excluded.phone, excluded.language, excluded.sms_consent)",
+            [
+                (
+                    g.id,
+                    g.first_name,
+                    g.last_name,
+                    g.phone,
+                    g.language,
+                    int(g.sms_consent),
+                    g.timezone,
+                    stamp,
+                    stamp,
+                )
+                for g in guardians
+            ],
+        )
+        numbered = [g for g in guardians if g.phone]
+        if not numbered:
+            return
+        consent = {g.id: stamp if g.sms_consent else None for g in numbered}
+        await self._conn.executemany(
+            "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
+            " consent_at, created_at) VALUES ('sms', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, address) DO UPDATE SET consent_at = CASE"
+            " WHEN excluded.consent_at IS NULL THEN NULL"
+            " ELSE COALESCE(channel_identity.consent_at, excluded.consent_at) END"
+            " WHERE channel_identity.guardian_id = excluded.guardian_id",
+            [(f"sms:{g.phone}", g.id, stamp, consent[g.id], stamp) for g in numbered],
+        )
+        addresses = sorted({f"sms:{g.phone}" for g in numbered})
+        owners: dict[str, str] = {}
+        for at in range(0, len(addresses), _CHUNK):
+            chunk = addresses[at : at + _CHUNK]
+            rows = await fetch_all(
+                self._conn,
+                "SELECT address, guardian_id FROM channel_identity WHERE channel = 'sms'"
+                f" AND address IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            owners |= {row[0]: row[1] for row in rows}
+        # A number already another guardian's is shared (as save_guardian does).
+        await self._conn.executemany(
+            "INSERT INTO shared_number (channel, address, guardian_id, consent_at,"
+            " created_at) VALUES ('sms', ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " consent_at = excluded.consent_at",
+            [
+                (f"sms:{g.phone}", g.id, consent[g.id], stamp)
+                for g in numbered
+                if owners.get(f"sms:{g.phone}", g.id) != g.id
+            ],
+        )
+
+    async def link_many(self, links: list[GuardianLink]) -> None:
+        """Link guardians to patients (as :meth:`link`, for many)."""
+        await self._conn.executemany(
+            "INSERT INTO guardian_patient (guardian_id, patient_id, relationship,"
+            " may_receive_updates) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guardian_id, patient_id) DO UPDATE SET"
+            " relationship = excluded.relationship"
+            " WHERE guardian_patient.relationship IS NOT excluded.relationship",
+            [
+                (k.guardian_id, k.patient_id, k.relationship, int(k.may_receive_updates))
+                for k in links
+            ],
+        )
+
+    async def slack_holders(self) -> dict[str, str]:
+        """Slack user id -> the staff member it is mapped to."""
+        rows = await fetch_all(
+            self._conn, "SELECT slack_user_id, id FROM staff WHERE slack_user_id IS NOT NULL"
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def free_slack_ids(self, staff: list[tuple[str, str | None]], now: datetime) -> None:
+        """For each (staff id, Slack id to have), clear the Slack id the member has if it is
+        another, so that ids can move between staff in one import."""
+        await self._conn.executemany(
+            "UPDATE staff SET slack_user_id = NULL, updated_at = ? WHERE id = ?"
+            " AND slack_user_id IS NOT NULL AND slack_user_id IS NOT ?",
+            [(to_db(now), staff_id, slack) for staff_id, slack in staff],
+        )
+
+    async def save_staff_many(self, staff: list[Staff], now: datetime) -> None:
+        """Insert or update staff by id (as :meth:`save_staff`, for many)."""
+        await self._conn.executemany(
+            f"INSERT INTO staff ({_STAFF}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,"
+            " discipline = excluded.discipline, slack_user_id = excluded.slack_user_id,"
+            " updated_at = excluded.updated_at"
+            " WHERE (staff.name, staff.role, staff.discipline, staff.slack_user_id) IS NOT"
+            " (excluded.name, excluded.role, excluded.discipline, excluded.slack_user_id)",
+            [
+                (s.id, s.name, s.role, s.discipline, s.slack_user_id, to_db(now), to_db(now))
+                for s in staff
+            ],
+        )
+
+    async def add_to_care_teams(self, pairs: list[tuple[str, str]], now: datetime) -> None:
+        """Add (patient, staff) care-team memberships (as :meth:`add_to_care_team`, for many)."""
+        await self._conn.executemany(
+            "INSERT INTO care_team (patient_id, staff_id, added_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(patient_id, staff_id, to_db(now)) for patient_id, staff_id in pairs],
+        )
