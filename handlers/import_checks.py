@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
+
+from handlers.import_spill import Seen, key_of
+from storage.clock import to_db
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 ROLES = ("clinician", "coordinator", "admin")
@@ -66,10 +70,15 @@ class ImportRejected(Exception):
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One data row: its first line number and its values by (lower-cased) column name."""
+    """One data row: its first line number and its values by (lower-cased) column name.
+
+    ``printable``: the reader found no control character anywhere in the row (so no field
+    needs looking at for one); False means each field is looked at.
+    """
 
     line: int
     values: dict[str, str]
+    printable: bool = False
 
     def __getitem__(self, column: str) -> str:
         return self.values.get(column, "")
@@ -80,6 +89,9 @@ class Checker:
 
     def __init__(self) -> None:
         self.errors: list[RowError] = []
+        self._bounds: tuple[datetime, ZoneInfo, datetime, datetime] | None = None
+        #: Starts already read (value, zone, now) -> (instant, record text) or (None, problem).
+        self._instants: dict[tuple[str, ZoneInfo, datetime], tuple[Any, str]] = {}
 
     def fail(self, row: CsvRow, column: str | None, message: str) -> None:
         self.errors.append(RowError(row.line, column, message))
@@ -88,7 +100,7 @@ class Checker:
         """The column's text; a control character in it is refused (and "" returned, so the
         value is not checked again as a date, a phone number or an id)."""
         value = row[column]
-        if _CONTROL.search(value):
+        if not row.printable and _CONTROL.search(value):
             self.fail(
                 row,
                 column,
@@ -179,49 +191,72 @@ class Checker:
     def start(self, row: CsvRow, column: str, zone: ZoneInfo, now: datetime) -> datetime | None:
         """An ISO 8601 date and time; without an offset it is the practice's local time. Not
         more than 5 years after ``now``, nor more than 20 years before it."""
+        found = self.instant(row, column, zone, now)
+        return found[0] if found else None
+
+    def instant(
+        self, row: CsvRow, column: str, zone: ZoneInfo, now: datetime
+    ) -> tuple[datetime, str] | None:
+        """:meth:`start`, with the instant as the record's text too."""
         value = self.text(row, column)
         if not value:
             return None
+        key = (value, zone, now)
+        found = self._instants.get(key)
+        if found is None:
+            if len(self._instants) >= 4096:  # a file's visits share their slots: a few suffice
+                self._instants.clear()
+            found = self._instants[key] = self._parse_start(value, zone, now)
+        start, problem = found
+        if start is None:
+            self.fail(row, column, problem)
+            return None
+        return start, problem
+
+    def _parse_start(
+        self, value: str, zone: ZoneInfo, now: datetime
+    ) -> tuple[datetime, str] | tuple[None, str]:
+        """(the instant, its record text), or (None, what is wrong)."""
         try:
             parsed = datetime.fromisoformat(value) if len(value) > 10 else None
         except ValueError:
             parsed = None
         if parsed is None:
-            self.fail(
-                row,
-                column,
+            return None, (
                 f'"{value}" is not a date and time (ISO 8601, like'
-                " 2026-11-25T15:30 or 2026-11-25T15:30-05:00)",
+                " 2026-11-25T15:30 or 2026-11-25T15:30-05:00)"
             )
-            return None
         if parsed.tzinfo is None:
             local = parsed.replace(tzinfo=zone)
             if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != parsed:
-                self.fail(
-                    row,
-                    column,
-                    f'"{value}" does not exist in {zone.key} (the clocks go forward at that hour)',
+                return None, (
+                    f'"{value}" does not exist in {zone.key} (the clocks go forward at that hour)'
                 )
-                return None
             parsed = local
         start = parsed.astimezone(UTC).replace(microsecond=0)
-        local_now = now.astimezone(zone)
-        if start > _years_from(local_now, FURTHEST_AHEAD_YEARS):
-            self.fail(
-                row,
-                column,
+        latest, earliest = self._start_bounds(zone, now)
+        if start > latest:
+            return None, (
                 f'"{value}" is more than {FURTHEST_AHEAD_YEARS} years from now'
-                " (a typo in the year?)",
+                " (a typo in the year?)"
             )
-            return None
-        if start < _years_from(local_now, -FURTHEST_BACK_YEARS):
-            self.fail(
-                row,
-                column,
-                f'"{value}" is more than {FURTHEST_BACK_YEARS} years ago (a typo in the year?)',
+        if start < earliest:
+            return None, (
+                f'"{value}" is more than {FURTHEST_BACK_YEARS} years ago (a typo in the year?)'
             )
-            return None
-        return start
+        return start, to_db(start)
+
+    def _start_bounds(self, zone: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
+        """The latest and the earliest start taken (the same for every row of a file)."""
+        if self._bounds is None or self._bounds[:2] != (now, zone):
+            local_now = now.astimezone(zone)
+            self._bounds = (
+                now,
+                zone,
+                _years_from(local_now, FURTHEST_AHEAD_YEARS),
+                _years_from(local_now, -FURTHEST_BACK_YEARS),
+            )
+        return self._bounds[2], self._bounds[3]
 
     def known(self, row: CsvRow, column: str, ids: set[str], what: str, kind: str) -> None:
         """Report a reference to a record that does not exist."""
@@ -229,16 +264,29 @@ class Checker:
         if value and value not in ids and not _CONTROL.search(value):
             self.fail(row, column, f'no {what} "{value}" in the record (import {kind} first)')
 
-    def once(
-        self, row: CsvRow, column: str, key: object, seen: dict[object, int], what: str = ""
-    ) -> bool:
+    def once(self, row: CsvRow, column: str, key: object, seen: Seen, what: str = "") -> bool:
         """Report a key already used on an earlier line of this file; True if first use."""
-        if key in seen:
+        earlier = seen.first(key_of(key), row.line)
+        if earlier is not None:
             what = what or f'"{row[column]}"'
-            self.fail(row, column, f"{what} already appears on line {seen[key]}")
+            self.fail(row, column, f"{what} already appears on line {earlier}")
             return False
-        seen[key] = row.line
         return True
+
+    def once_later(self, row: CsvRow, column: str, key: object, seen: Seen, what: str = "") -> None:
+        """:meth:`once`, found out in batches: for a row's last check (its problem is reported,
+        by :meth:`settle`, after the row's other problems, as :meth:`once` would have)."""
+        seen.later(key_of(key), row.line, (column, what or f'"{row[column]}"'))
+
+    def settle(self, seen: Seen) -> None:
+        """Report the repeats :meth:`once_later` was told of."""
+        for line, (column, what), earlier in seen.settle():
+            self.errors.append(RowError(line, column, f"{what} already appears on line {earlier}"))
+
+
+def printable(text: str) -> bool:
+    """Whether ``text`` holds no control character (see :meth:`Checker.text`)."""
+    return _CONTROL.search(text) is None
 
 
 def _years_from(instant: datetime, years: int) -> datetime:

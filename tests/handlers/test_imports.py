@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import codecs
+import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from handlers import imports
 from handlers.demo import DEMO_PRACTICE
+from handlers.import_records import Appointments
 from handlers.imports import COLUMNS, KINDS, ImportRejected, RowError, import_csv
 from handlers.reminders import plan_reminders
 from storage.clock import FakeClock
@@ -666,4 +671,244 @@ def test_one_problem_is_one_problem(cli: Path, capsys: pytest.CaptureFixture[str
         'carebot: line 2, column first_name: "A\\x00" contains a control character (U+0000);'
         " a field takes printable text on one line",
         "carebot: 1 problem; nothing was imported",
+    ]
+
+
+# Streaming, batches and what a crash leaves (issue 11).
+
+APPOINTMENT_HEADER = APPOINTMENTS.splitlines()[0]
+
+
+def visits(count: int, first: int = 0) -> str:
+    """``count`` appointment rows for the seeded record: every 30 minutes of practice time from
+    Tuesday 24 November 2026, 8 am (the first days' visits inside the planning window)."""
+    start = datetime(2026, 11, 24, 8, 0)
+    patients, rooms = ("p-maya", "p-leo"), ("Clinic room 1", "Telehealth")
+    return "".join(
+        f"a-{first + i:06d},{patients[i % 2]},s-dana,"
+        f"{(start + timedelta(minutes=30 * i)).isoformat(timespec='minutes')},"
+        f"{(30, 45, 60)[i % 3]},speech,{rooms[i % 2]}\n"
+        for i in range(count)
+    )
+
+
+async def import_run_rows(db: Database) -> list[tuple[object, ...]]:
+    async with db.read() as conn:
+        cur = await conn.execute("SELECT kind, file, rows, written, finished_at FROM import_run")
+        return [tuple(row) for row in await cur.fetchall()]
+
+
+async def test_a_file_of_thousands_of_rows_lands_completely_and_again_changes_nothing(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, "year.csv", APPOINTMENT_HEADER + "\n" + visits(4000))
+    report = await import_csv(seeded, "appointments", path, clock.now())
+    assert (report.rows, report.inserted, report.updated) == (4000, 4000, 0)
+    assert report.batches >= 3
+    async with seeded.read() as conn:
+        cur = await conn.execute(
+            "SELECT id, patient_id, start_at, duration_minutes, location, status,"
+            " participant_status FROM appointment WHERE id LIKE 'a-0%' ORDER BY id"
+        )
+        rows = [tuple(row) for row in await cur.fetchall()]
+        planned = await Record(conn).reminders.for_appointments([r[0] for r in rows[:300]])
+    assert len(rows) == 4000
+    assert rows[0] == ("a-000000", "p-maya", "2026-11-24T13:00:00Z", 30, "Clinic room 1",
+                       "booked", "needs-action")  # fmt: skip
+    assert rows[-1][:3] == ("a-003999", "p-leo", "2027-02-15T20:30:00Z")
+    # The visits inside the planning window (until Saturday 28 November, 2 pm UTC) have their
+    # reminders from the import itself; those after it are left to the running bot.
+    window_end = "2026-11-28T14:00:00Z"
+    assert {r.appointment_id for r in planned} == {r[0] for r in rows[:300] if r[2] <= window_end}
+    runs = await import_run_rows(seeded)
+    assert runs[-1] == ("appointments", "year.csv", 4000, 4000, "2026-11-23T14:00:00Z")
+    assert all(run[4] is not None for run in runs)
+    before = await dump(seeded)
+    again = await import_csv(seeded, "appointments", path, clock.now())
+    assert (again.rows, again.inserted, again.updated) == (4000, 0, 4000)
+    after = await dump(seeded)
+    # Nothing changed (not even a row's updated_at) but the audit trail of the import itself.
+    assert {t: rows for t, rows in after.items() if t != "audit_event"} == {
+        t: rows for t, rows in before.items() if t != "audit_event"
+    }
+    assert len(after["audit_event"]) == len(before["audit_event"]) + 1
+
+
+async def test_pass_two_writes_in_batches_and_a_family_commits_between_them(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, "big.csv", APPOINTMENT_HEADER + "\n" + visits(5000))
+    statements: list[str] = []
+    await seeded._conn.set_trace_callback(statements.append)  # the writer's every statement
+    task = asyncio.create_task(import_csv(seeded, "appointments", path, clock.now()))
+    presses = 0
+    while not task.done():
+        # A family confirming a-1 (not in the file), again and again, while the file imports.
+        async with seeded.transaction() as conn:
+            await Record(conn).appointments.record_answer(
+                "a-1", participant_status="accepted", guardian_id="g-ana", now=clock.now()
+            )
+        presses += 1
+        await asyncio.sleep(0.005)
+    report = await task
+    await seeded._conn.set_trace_callback(None)
+    transactions: list[str] = []  # "import" or "family", in commit order
+    for statement in statements:
+        if statement == "BEGIN IMMEDIATE":
+            kind = ""
+        elif statement.startswith("INSERT INTO appointment"):
+            kind = "import"
+        elif statement.startswith("UPDATE appointment SET participant_status"):
+            kind = "family"
+        elif statement == "COMMIT" and kind:
+            transactions.append(kind)
+    batches = [i for i, kind in enumerate(transactions) if kind == "import"]
+    assert len(batches) == report.batches >= 3
+    # The family's answer was committed between two batches of the import, not only before
+    # or after it.
+    assert any(
+        kind == "family" and batches[0] < i < batches[-1] for i, kind in enumerate(transactions)
+    )
+    async with seeded.read() as conn:
+        a1 = await Record(conn).appointments.get("a-1")
+        cur = await conn.execute("SELECT count(*) FROM appointment")
+        assert (await cur.fetchone())[0] == 5002
+    assert a1 is not None and a1.participant_status == "accepted" and presses > 1
+
+
+async def test_a_bad_last_row_of_a_large_file_writes_nothing(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    text = (
+        APPOINTMENT_HEADER + "\n" + visits(3000) + "a-last,p-maya,s-ghost,2026-12-01T10:00,45,,\n"
+    )
+    before = await dump(seeded)
+    runs = await import_run_rows(seeded)
+    errors = await rejected(seeded, "appointments", csv_file(tmp_path, "a.csv", text), clock.now())
+    assert errors == [
+        'line 3002, column staff_id: no staff member "s-ghost" in the record (import staff first)'
+    ]
+    assert await dump(seeded) == before
+    assert await import_run_rows(seeded) == runs  # pass 2 never began
+
+
+async def test_an_id_repeated_far_apart_in_a_large_file_is_found(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    rows = visits(2500).splitlines()
+    text = "\n".join([APPOINTMENT_HEADER, *rows, rows[10].replace("2026-11-24", "2026-12-24")])
+    errors = await rejected(
+        seeded, "appointments", csv_file(tmp_path, "a.csv", text + "\n"), clock.now()
+    )
+    assert errors == ['line 2502, column appointment_id: "a-000010" already appears on line 12']
+
+
+async def test_moved_inside_the_window_is_reminded_at_once_beyond_it_only_withdrawn(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    async with seeded.read() as conn:
+        record = Record(conn)
+        old = {a: await record.reminders.for_appointment(a) for a in ("a-1", "a-2")}
+    assert all(r.status == "pending" for rs in old.values() for r in rs)
+    # Now is Monday 23 November, 2 pm UTC: the window (72 h + 48 h) ends Saturday 2 pm UTC.
+    # a-1 moves from Friday to Thursday 10 am (inside it), a-2 to Wednesday 2 December.
+    text = APPOINTMENT_HEADER + (
+        "\na-1,p-maya,s-dana,2026-11-26T10:00,45,,Clinic room 2"
+        "\na-2,p-leo,s-dana,2026-12-02T16:15,45,,Clinic room 2\n"
+    )
+    await import_csv(seeded, "appointments", csv_file(tmp_path, "m.csv", text), clock.now())
+    thursday, wednesday = (
+        datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+        datetime(2026, 12, 2, 21, 15, tzinfo=UTC),
+    )
+    async with seeded.read() as conn:
+        record = Record(conn)
+        a1 = await record.reminders.for_appointment("a-1")
+        a2 = await record.reminders.for_appointment("a-2")
+    assert {(r.id, r.status) for r in a1 if r.id in {o.id for o in old["a-1"]}} == {
+        (o.id, "withdrawn") for o in old["a-1"]
+    }
+    assert {
+        (r.guardian_id, r.offset_hours, r.appointment_start_at) for r in a1 if r.status == "pending"
+    } == {
+        ("g-ana", 72, thursday),
+        ("g-ana", 24, thursday),
+    }
+    assert {r.status for r in a2} == {"withdrawn"}
+    assert not [r for r in a2 if r.appointment_start_at == wednesday]
+
+
+async def test_an_import_that_died_is_said_and_running_it_again_completes_it(
+    seeded: Database,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = csv_file(tmp_path, "year.csv", APPOINTMENT_HEADER + "\n" + visits(4000))
+    written = Appointments.write
+    calls = 0
+
+    async def dies_in_batch_three(self: Appointments, *args: object) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt  # the process is stopped mid-way
+        return await written(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Appointments, "write", dies_in_batch_three)
+    with pytest.raises(KeyboardInterrupt):
+        await import_csv(seeded, "appointments", path, clock.now())
+    monkeypatch.undo()
+    async with seeded.read() as conn:
+        cur = await conn.execute("SELECT count(*) FROM appointment WHERE id LIKE 'a-0%'")
+        done = (await cur.fetchone())[0]
+    # The first two batches are in, and the run says how far it got.
+    assert 0 < done < 4000
+    [run] = [r for r in await import_run_rows(seeded) if r[1] == "year.csv"]
+    assert run == ("appointments", "year.csv", 4000, done, None)
+    # The next import (of anything) says so; importing the same file again completes it.
+    caplog.set_level(logging.WARNING, logger="handlers.imports")
+    report = await import_csv(seeded, "appointments", path, clock.now())
+    assert [(r.kind, r.file, r.rows, r.written) for r in report.unfinished] == [
+        ("appointments", "year.csv", 4000, done)
+    ]
+    assert (report.inserted, report.updated) == (4000 - done, done)
+    assert (
+        f"the import of appointments from year.csv started 2026-11-23T14:00:00+00:00 did not"
+        f" finish ({done} of 4000 rows written, or it is still running): importing that file"
+        " again completes it"
+    ) in caplog.messages
+    async with seeded.read() as conn:
+        cur = await conn.execute("SELECT count(*) FROM appointment WHERE id LIKE 'a-0%'")
+        assert (await cur.fetchone())[0] == 4000
+    caplog.clear()
+    assert (await import_csv(seeded, "patients", csv_file(tmp_path, "p.csv", PATIENTS),
+                             clock.now())).unfinished == ()  # fmt: skip
+    assert not [m for m in caplog.messages if "did not finish" in m]
+
+
+@pytest.mark.parametrize("chunk", [2, 5, 1 << 20])
+async def test_the_file_is_decoded_as_it_is_read(
+    pdb: Database,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+) -> None:
+    # Read a few bytes at a time, a byte order mark, a CRLF and every multi-byte character are
+    # split across reads; a byte that is not UTF-8 far down is reported with its line.
+    monkeypatch.setattr(imports, "CHUNK_BYTES", chunk)
+    header = "patient_id,first_name,last_name,date_of_birth,language\r\n"
+    rows = "".join(f"p-{i},Zoë 🦖,Nuñez-García,2020-01-01,es\r\n" for i in range(300))
+    path = tmp_path / "p.csv"
+    path.write_bytes(codecs.BOM_UTF8 + (header + rows).encode())
+    report = await import_csv(pdb, "patients", path, clock.now())
+    assert (report.rows, report.inserted) == (300, 300)
+    async with pdb.read() as conn:
+        last = await Record(conn).people.patient("p-299")
+    assert last is not None and (last.first_name, last.last_name) == ("Zoë 🦖", "Nuñez-García")
+    path.write_bytes((header + rows).encode() + "p-x,Sofía,G,2020-01-01,es\n".encode("latin-1"))
+    assert await rejected(pdb, "patients", path, clock.now()) == [
+        "line 302: the file is not UTF-8 text"
     ]
