@@ -13,6 +13,7 @@ from handlers.staff.screens import Form, Section, StaffButton
 from handlers.texts import Closing, Msg, Prompt, Translator, _, normalize_language
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
+from storage.tokens import TokenSpec
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +122,28 @@ class Outgoing:
             parts.insert(at, numbered(buttons))
         body = "\n\n".join(self.render(p, language) for p in parts)
         issued: list[Button] = []
-        for spec in buttons:
+        if buttons:
             if guardian_id is None:
                 raise ValueError("buttons are only issued to a known guardian")
-            token = await self.record.tokens.issue(
-                action=spec.action,
-                guardian_id=guardian_id,
-                now=self.now,
-                appointment_id=spec.appointment.id if spec.appointment else None,
-                appointment_start_at=spec.appointment.start_at if spec.appointment else None,
-                value=spec.value,
+            tokens = await self.record.tokens.issue_many(
+                [
+                    TokenSpec(
+                        action=spec.action,
+                        appointment_id=spec.appointment.id if spec.appointment else None,
+                        appointment_start_at=(
+                            spec.appointment.start_at if spec.appointment else None
+                        ),
+                        value=spec.value,
+                    )
+                    for spec in buttons
+                ],
+                guardian_id,
+                self.now,
             )
-            issued.append(Button(label=self.render(spec.label, language), token=token))
+            issued = [
+                Button(label=self.render(spec.label, language), token=token)
+                for spec, token in zip(buttons, tokens, strict=True)
+            ]
         message_id = await self.record.messages.queue(
             channel=channel,
             address=address,
@@ -214,13 +225,15 @@ class Outgoing:
         not_before: datetime | None = None,
         compact: list[Msg] | None = None,
         author_staff_id: str | None = None,
+        identity: ChannelIdentity | None = None,
     ) -> int | None:
         """Queue a message on the guardian's channel; None if they cannot be reached.
 
         ``compact`` is the same message for a channel without buttons, where it should fit one
-        text message (the numbered replies are added to it).
+        text message (the numbered replies are added to it). ``identity``: the guardian's
+        reachable identity, when the caller has just looked it up in this transaction.
         """
-        identity = await self.reachable_identity(guardian.id)
+        identity = identity or await self.reachable_identity(guardian.id)
         if identity is None:
             return None
         if compact is not None and identity.channel in self.numbered_channels:

@@ -18,7 +18,7 @@ from handlers.quiet_hours import next_allowed
 from handlers.texts import Msg, Translator, When, _, closing, prompt
 from storage.clock import Clock
 from storage.db import Database
-from storage.models import Appointment, Guardian, Practice, Reminder
+from storage.models import Appointment, ChannelIdentity, Guardian, Practice, Reminder
 from storage.record import Record
 from storage.reminders import PlannedReminder
 
@@ -36,7 +36,7 @@ PLAN_MARGIN = timedelta(hours=48)
 PLAN_BATCH = 200
 #: Due reminders handled per transaction (each a few milliseconds of the writer's time: a
 #: family's answer or a delivery report never waits long behind a fan-out).
-DUE_BATCH = 20
+DUE_BATCH = 10
 #: A due reminder still pending this long after its time is late (the backlog metric).
 LATE = timedelta(minutes=5)
 
@@ -223,8 +223,7 @@ class ReminderDispatcher:
         self,
         record: Record,
         practice: Practice,
-        out: Outgoing,
-        guardian: Guardian,
+        identity: ChannelIdentity | None,
         zone: str,
         first: Reminder,
         now: datetime,
@@ -233,7 +232,6 @@ class ReminderDispatcher:
         and at most ``weekly_cap`` in seven days if the practice set one. A reminder over a
         limit waits (next morning, or when the week has room); it is never dropped. A
         household's visits on one day already share one message."""
-        identity = await out.reachable_identity(guardian.id)
         if identity is None or identity.channel not in self._numbered:
             return False
         local = now.astimezone(ZoneInfo(zone))
@@ -273,7 +271,8 @@ class ReminderDispatcher:
             await record.reminders.postpone(first.id, allowed, now)
             log.info("reminder %d held for quiet hours", first.id)
             return {first.id}
-        held = await self._daily_cap(record, practice, out, guardian, zone, first, now)
+        identity = await out.reachable_identity(guardian.id)
+        held = await self._daily_cap(record, practice, identity, zone, first, now)
         if held:
             return {first.id}
         # One message per guardian and day: the household's other reminders for that day that
@@ -309,13 +308,12 @@ class ReminderDispatcher:
         live = [i for i in group_ids if i not in stale]
         if not current:
             return group_ids
-        parts, buttons = await reminder_message(record, practice, guardian, current)
-        names = {}
-        for appointment in current:
-            patient = await record.people.patient(appointment.patient_id)
-            names[appointment.id] = patient.first_name if patient else ""
+        names = await _first_names(record, current)
+        parts, buttons = reminder_message(practice, guardian, current, names)
         compact = compact_reminder(practice, names, current)
-        message_id = await out.to_guardian(guardian, parts, buttons, compact=compact)
+        message_id = await out.to_guardian(
+            guardian, parts, buttons, compact=compact, identity=identity
+        )
         if message_id is None:
             # Only what is due now failed: a later reminder pulled into this group stays
             # pending, so a family that links before then still gets it.
@@ -363,14 +361,20 @@ def _local_midnight(instant: datetime, timezone: str) -> datetime:
     return datetime.combine(local.date(), datetime.min.time(), tzinfo=local.tzinfo)
 
 
-async def reminder_message(
-    record: Record, practice: Practice, guardian: Guardian, appointments: list[Appointment]
+async def _first_names(record: Record, appointments: list[Appointment]) -> dict[str, str]:
+    """Each visit's child's first name, by appointment id (a household has few children)."""
+    children: dict[str, str] = {}
+    for patient_id in {a.patient_id for a in appointments}:
+        patient = await record.people.patient(patient_id)
+        children[patient_id] = patient.first_name if patient else ""
+    return {a.id: children[a.patient_id] for a in appointments}
+
+
+def reminder_message(
+    practice: Practice, guardian: Guardian, appointments: list[Appointment], names: dict[str, str]
 ) -> tuple[list[Msg], tuple[ButtonSpec, ...]]:
-    """The reminder for one guardian's visits on one day, with a row of buttons per visit."""
-    names: dict[str, str] = {}
-    for appointment in appointments:
-        patient = await record.people.patient(appointment.patient_id)
-        names[appointment.id] = patient.first_name if patient else ""
+    """The reminder for one guardian's visits on one day, with a row of buttons per visit
+    (``names``: each visit's child's first name, by appointment id)."""
     first = appointments[0]
     if len(appointments) == 1:
         parts = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -10,6 +11,16 @@ import aiosqlite
 from storage.clock import from_db, to_db
 from storage.models import ActionToken
 from storage.rows import fetch_one
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """What one button will do (see :meth:`ActionTokenRepo.issue_many`)."""
+
+    action: str
+    appointment_id: str | None = None
+    appointment_start_at: datetime | None = None
+    value: str = ""
 
 
 class ActionTokenRepo:
@@ -43,6 +54,29 @@ class ActionTokenRepo:
             ),
         )
         return token
+
+    async def issue_many(
+        self, wanted: list[TokenSpec], guardian_id: str, now: datetime
+    ) -> list[str]:
+        """Tokens for several buttons of one message, in one statement batch, in order."""
+        tokens = [secrets.token_urlsafe(12) for _ in wanted]
+        await self._conn.executemany(
+            "INSERT INTO action_token (token, action, guardian_id, appointment_id,"
+            " appointment_start_at, value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    token,
+                    spec.action,
+                    guardian_id,
+                    spec.appointment_id,
+                    to_db(spec.appointment_start_at) if spec.appointment_start_at else None,
+                    spec.value,
+                    to_db(now),
+                )
+                for token, spec in zip(tokens, wanted, strict=True)
+            ],
+        )
+        return tokens
 
     async def get(self, token: str) -> ActionToken | None:
         if len(token) > 64:
