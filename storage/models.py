@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -208,11 +207,11 @@ class Handoff(Row):
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class DayEntry:
+class DayEntry(NamedTuple):
     """One line of a day view: an appointment with its patient's and clinician's names.
 
-    A plain record, not a validated model: a coordinator's day has hundreds of them.
+    A plain record, not a validated model: a coordinator's day has thousands of them at a large
+    practice, and a named tuple is made several times faster than a frozen dataclass.
     """
 
     appointment_id: str

@@ -147,16 +147,37 @@ class StaffRepo:
         self, start: datetime, end: datetime, staff_id: str | None = None
     ) -> list[DayEntry]:
         """Appointments starting in [start, end) with their patient's and clinician's names, in
-        one query (one clinician's, or everyone's)."""
+        one query (one clinician's, or everyone's: read from the covering index
+        ``appointment_day``). The clinicians' names come from the staff list (a few dozen
+        rows), not from a join per visit."""
         sql = (
             "SELECT a.id, a.start_at, a.status, a.participant_status, a.cancellation_reason,"
-            " a.reschedule_requested_at IS NOT NULL, a.service, p.first_name, p.last_name, s.name"
-            " FROM appointment a JOIN patient p ON p.id = a.patient_id"
-            " JOIN staff s ON s.id = a.staff_id WHERE a.start_at >= ? AND a.start_at < ?"
+            " a.reschedule_requested_at IS NOT NULL, a.service, p.first_name, p.last_name,"
+            " a.staff_id FROM appointment a JOIN patient p ON p.id = a.patient_id"
+            " WHERE a.start_at >= ? AND a.start_at < ?"
         )
         params: list[object] = [to_db(start), to_db(end)]
         if staff_id is not None:
             sql += " AND a.staff_id = ?"
             params.append(staff_id)
         rows = await fetch_all(self._conn, sql + " ORDER BY a.start_at, a.id", params)
-        return [DayEntry(*row[:5], bool(row[5]), *row[6:]) for row in rows]
+        if not rows:
+            return []
+        names = {
+            row[0]: row[1] for row in await fetch_all(self._conn, "SELECT id, name FROM staff")
+        }
+        return [
+            DayEntry(
+                id_,
+                at,
+                status,
+                answer,
+                reason,
+                bool(moved),
+                service,
+                first,
+                last,
+                names.get(who, ""),
+            )
+            for id_, at, status, answer, reason, moved, service, first, last, who in rows
+        ]
