@@ -14,7 +14,8 @@ replies; a few still open or claimed); one handoff in a hundred. Staff: 60 per 1
 (at least 6), one coordinator in thirty. Half the guardians are on Telegram, half on SMS.
 
 Then it times each path through the code the handlers run, on a warm connection, median of 50
-(each call a different subject: another message, family, patient or event id):
+after 5 untimed calls (each call a different subject: another message, family, patient or event
+id; the paths take turns, one call each per round):
 
 - a Twilio status callback: ``CareBot.delivery_status``, what the SMS adapter calls (a sent
   message reported delivered);
@@ -594,25 +595,25 @@ async def measure(path: Path, size: Size, rounds: int = 50, warm: int = 5) -> li
         ("Home tab, the coordinator", 20, staff_event(coordinator, home=True)),
         ("a family's button press (Confirm)", None, lambda i: family(i, choice=tokens[i])),
     ]
-    timings = []
+    timings = [Timing(name, target, []) for name, target, _run in paths]
     plan_conn = sqlite3.connect(path)
     schema = Schema.of(plan_conn)
     try:
-        for name, target, run in paths:
-            timing = Timing(name, target, [])
-            for i in range(warm):
-                await run(i)
-            for i in range(warm, n):
+        # Round by round, every path once per round: a moment of load on this shared machine
+        # falls on all paths alike, not on one path's block of calls.
+        for i in range(n):
+            for timing, (_name, _target, run) in zip(timings, paths, strict=True):
                 started = time.perf_counter()
                 await run(i)
-                timing.samples.append((time.perf_counter() - started) * 1000)
+                if i >= warm:
+                    timing.samples.append((time.perf_counter() - started) * 1000)
+        for timing, (_name, _target, run) in zip(timings, paths, strict=True):
             async with capture(db) as captured:  # one more call, untimed, for its statements
                 await run(n)
             for _flow, sql in captured.distinct().values():
                 plan = explain(plan_conn, sql)
                 if plan:
                     timing.plans[shape(sql)] = (sql, plan, full_scans(sql, plan, schema))
-            timings.append(timing)
     finally:
         plan_conn.close()
         await carebot.stop()
