@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import secrets
 import sqlite3
 import statistics
 import sys
@@ -504,6 +505,7 @@ async def measure(path: Path, size: Size, rounds: int = 50, warm: int = 5) -> li
     carebot = CareBot(bench_settings(path), db, clock)
     await sync_practice(db, carebot.settings, clock.now())
     events = itertools.count(1)
+    run = secrets.token_hex(4)  # event ids new to the record, even when measuring it again
     n = rounds + warm  # calls of each path, and one more whose statements are explained
     clinician, coordinator = f"U{1000 + size.coordinators}", "U1000"
 
@@ -513,7 +515,7 @@ async def measure(path: Path, size: Size, rounds: int = 50, warm: int = 5) -> li
                 Inbound(
                     channel="slack",
                     address=f"slack:{TEAM}/{user}",
-                    event_id=f"bench-{next(events)}",
+                    event_id=f"bench-{run}-{next(events)}",
                     staff=True,
                     conversation="C0STAFF",
                     **fields,  # type: ignore[arg-type]
@@ -558,7 +560,7 @@ async def measure(path: Path, size: Size, rounds: int = 50, warm: int = 5) -> li
             Inbound(
                 channel="telegram",
                 address=guardian_address(g)[1],
-                event_id=f"bench-{next(events)}",
+                event_id=f"bench-{run}-{next(events)}",
                 text=text,
                 choice=choice,
             )
