@@ -34,7 +34,8 @@ statistics; carebot itself never does).
 
     python bench/read_paths.py [--patients 2000] [--rounds 50] [--analyze] [--keep PATH]
 
-bench/scale.py may import :func:`build_record` and :func:`measure`.
+bench/scale.py may import :func:`build_record`, and :func:`measure` (the medians, on any record:
+its subjects are found in the record).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -497,121 +499,179 @@ class Timing:
         return "ok" if self.median < self.target_ms else "OVER"
 
 
-async def measure(path: Path, size: Size, rounds: int = 50, warm: int = 5) -> list[Timing]:
-    """Time each read path ``rounds`` times (after ``warm`` untimed calls), on the record
-    :func:`build_record` made at ``path``; each path's statements are explained afterwards."""
-    clock = FakeClock(NOW)
+@dataclass(frozen=True)
+class Subjects:
+    """Who and what the paths are timed with, found in the record (any record: this bench's, or
+    one bench/scale.py imported): each call takes the next one."""
+
+    coordinator: str  # Slack user ids
+    clinician: str
+    patients: list[tuple[str, str, str]]  # the clinician's: (id, first name, last name)
+    first_names: list[str]
+    families: list[tuple[str, str, str]]  # (channel, address, guardian id) with a booked visit
+    sent_sms: list[str]  # provider ids of texts sent, not yet reported delivered
+
+    @classmethod
+    def find(cls, path: Path, now: datetime, count: int) -> Subjects:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+
+            def column(sql: str, *params: object) -> list[object]:
+                return [row[0] for row in conn.execute(sql, params)]
+
+            coordinator = column(
+                "SELECT slack_user_id FROM staff WHERE role IN ('coordinator', 'admin')"
+                " AND slack_user_id IS NOT NULL ORDER BY id LIMIT 1"
+            )
+            clinician = conn.execute(
+                "SELECT s.id, s.slack_user_id FROM staff s JOIN care_team ct ON ct.staff_id = s.id"
+                " WHERE s.role = 'clinician' AND s.slack_user_id IS NOT NULL"
+                " GROUP BY s.id ORDER BY COUNT(*) DESC, s.id LIMIT 1"
+            ).fetchone()
+            if not coordinator or clinician is None:
+                raise SystemExit("the record has no coordinator or clinician with a Slack account")
+            patients = conn.execute(
+                "SELECT p.id, p.first_name, p.last_name FROM patient p JOIN care_team ct"
+                " ON ct.patient_id = p.id WHERE ct.staff_id = ? ORDER BY p.id LIMIT ?",
+                (clinician[0], count),
+            ).fetchall()
+            first_names = column(
+                "SELECT first_name FROM patient GROUP BY first_name ORDER BY COUNT(*) DESC LIMIT ?",
+                count,
+            )
+            families = conn.execute(
+                "SELECT ci.channel, ci.address, ci.guardian_id FROM channel_identity ci"
+                " WHERE ci.guardian_id IS NOT NULL AND ci.verified_at IS NOT NULL"
+                " AND ci.consent_at IS NOT NULL AND ci.opted_out_at IS NULL"
+                " AND ci.blocked_at IS NULL AND ci.channel IN ('telegram', 'sms')"
+                " AND EXISTS (SELECT 1 FROM guardian_patient gp JOIN appointment a"
+                " ON a.patient_id = gp.patient_id WHERE gp.guardian_id = ci.guardian_id"
+                " AND a.status = 'booked' AND a.start_at > ?)"
+                " ORDER BY ci.channel = 'telegram' DESC, ci.id LIMIT ?",
+                (to_db(now), count),
+            ).fetchall()
+            sent_sms = column(
+                "SELECT provider_message_id FROM message WHERE channel = 'sms'"
+                " AND direction = 'out' AND status = 'sent' AND provider_message_id IS NOT NULL"
+                " ORDER BY id DESC LIMIT ?",
+                count,
+            )
+        if not (patients and first_names and families and sent_sms):
+            raise SystemExit("the record lacks patients, families with a visit, or sent texts")
+        return cls(
+            str(coordinator[0]),
+            clinician[1],
+            [tuple(p) for p in patients],
+            [str(f) for f in first_names],
+            [tuple(f) for f in families],
+            [str(s) for s in sent_sms],
+        )
+
+
+async def time_paths(
+    path: Path, rounds: int = 50, warm: int = 5, now: datetime = NOW
+) -> list[Timing]:
+    """Time each read path ``rounds`` times (after ``warm`` untimed calls) on the record at
+    ``path``, the clock at ``now``; each path's statements are explained afterwards."""
+    n = rounds + warm  # calls of each path, and one more whose statements are explained
+    subjects = Subjects.find(path, now, n + 1)
+    clock = FakeClock(now)
     db = await Database.open(path)
     carebot = CareBot(bench_settings(path), db, clock)
-    await sync_practice(db, carebot.settings, clock.now())
     events = itertools.count(1)
-    run = secrets.token_hex(4)  # event ids new to the record, even when measuring it again
-    n = rounds + warm  # calls of each path, and one more whose statements are explained
-    clinician, coordinator = f"U{1000 + size.coordinators}", "U1000"
+    run_id = secrets.token_hex(4)  # event ids new to the record, even when measuring it again
+
+    def event_id() -> str:
+        return f"bench-{run_id}-{next(events)}"
 
     def staff_event(user: str, **fields: object) -> Callable[[int], Awaitable[object]]:
-        async def run(_i: int) -> object:
+        async def call(_i: int) -> object:
             return await carebot.pipeline.handle(
                 Inbound(
                     channel="slack",
                     address=f"slack:{TEAM}/{user}",
-                    event_id=f"bench-{run}-{next(events)}",
+                    event_id=event_id(),
                     staff=True,
                     conversation="C0STAFF",
                     **fields,  # type: ignore[arg-type]
                 )
             )
 
-        return run
+        return call
 
-    def command(user: str, text: str | Callable[[int], str]) -> Callable[[int], Awaitable[object]]:
-        async def run(i: int) -> object:
-            words = text(i) if callable(text) else text
-            return await staff_event(user, text=f"/carebot {words}")(i)
+    def command(user: str, text: Callable[[int], str]) -> Callable[[int], Awaitable[object]]:
+        async def call(i: int) -> object:
+            return await staff_event(user, text=f"/carebot {text(i)}")(i)
 
-        return run
+        return call
 
-    # Subjects, each call another one: SMS messages sent (reported delivered), Telegram
-    # families, patients of the clinician (by full name, by id), future visits to confirm.
-    async with db.read() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT provider_message_id FROM message WHERE channel = 'sms' AND status = 'sent'"
-            " AND direction = 'out' ORDER BY id DESC LIMIT ?",
-            (n + 1,),
-        )
-        sids = [r[0] for r in rows]
-        clinician_id = f"s-{size.coordinators}"
-        rows = await conn.execute_fetchall(
-            "SELECT p.id, p.first_name, p.last_name FROM patient p JOIN care_team ct"
-            " ON ct.patient_id = p.id WHERE ct.staff_id = ? ORDER BY p.id LIMIT ?",
-            (clinician_id, n + 1),
-        )
-        mine = [(r[0], r[1], r[2]) for r in rows]
-    # Even patients' first guardians are on Telegram.
-    families = list(range(0, size.patients, 2))[: n + 1]
-    tokens = await _buttons(db, families)
+    def pick(items: list[Any], i: int) -> Any:
+        return items[i % len(items)]
+
+    tokens = await _buttons(db, [g for _c, _a, g in subjects.families], now)
 
     async def status_callback(i: int) -> object:
-        return await carebot.delivery_status("sms", sids[i % len(sids)], "delivered", None)
+        return await carebot.delivery_status("sms", pick(subjects.sent_sms, i), "delivered", None)
 
     async def family(i: int, text: str | None = None, choice: str | None = None) -> object:
-        g = families[i % len(families)]
+        channel, address, _guardian = pick(subjects.families, i)
+        sms = channel == "sms"
         return await carebot.pipeline.handle(
             Inbound(
-                channel="telegram",
-                address=guardian_address(g)[1],
-                event_id=f"bench-{run}-{next(events)}",
-                text=text,
+                channel=channel,
+                address=address,
+                event_id=event_id(),
+                text=("NEXT" if sms else text) if text else None,
                 choice=choice,
+                numbered_replies=sms,
+                carrier_keywords=sms,
             )
         )
 
+    coordinator, clinician, mine = subjects.coordinator, subjects.clinician, subjects.patients
     paths: list[tuple[str, float | None, Callable[[int], Awaitable[object]]]] = [
         ("Twilio status callback (sent -> delivered)", 2, status_callback),
-        ("/carebot today, a clinician", 20, command(clinician, "today")),
-        ("/carebot today, the coordinator", 20, command(coordinator, "today")),
+        ("/carebot today, a clinician", 20, command(clinician, lambda i: "today")),
+        ("/carebot today, the coordinator", 20, command(coordinator, lambda i: "today")),
         ("/next, a family", 20, lambda i: family(i, text="/next")),
         (
             "/carebot patient <full name>, a clinician",
             20,
-            command(
-                clinician, lambda i: f"patient {mine[i % len(mine)][1]} {mine[i % len(mine)][2]}"
-            ),
+            command(clinician, lambda i: "patient {1} {2}".format(*pick(mine, i))),
         ),
         (
             "/carebot patient <first name>, the coordinator",
             20,
-            command(coordinator, lambda i: f"patient {FIRST[i % len(FIRST)]}"),
+            command(coordinator, lambda i: f"patient {pick(subjects.first_names, i)}"),
         ),
         (
             "/carebot patient <beginning>, a clinician",
             20,
-            command(clinician, lambda i: f"patient {mine[i % len(mine)][1][:3]}"),
+            command(clinician, lambda i: f"patient {pick(mine, i)[1][:3]}"),
         ),
         (
             "/carebot patient <id>, the coordinator",
             20,
-            command(coordinator, lambda i: f"patient {mine[i % len(mine)][0]}"),
+            command(coordinator, lambda i: f"patient {pick(mine, i)[0]}"),
         ),
         ("Home tab, a clinician", 20, staff_event(clinician, home=True)),
         ("Home tab, the coordinator", 20, staff_event(coordinator, home=True)),
-        ("a family's button press (Confirm)", None, lambda i: family(i, choice=tokens[i])),
+        ("a family's button press (Confirm)", None, lambda i: family(i, choice=pick(tokens, i))),
     ]
-    timings = [Timing(name, target, []) for name, target, _run in paths]
+    timings = [Timing(name, target, []) for name, target, _call in paths]
     plan_conn = sqlite3.connect(path)
     schema = Schema.of(plan_conn)
     try:
         # Round by round, every path once per round: a moment of load on this shared machine
         # falls on all paths alike, not on one path's block of calls.
         for i in range(n):
-            for timing, (_name, _target, run) in zip(timings, paths, strict=True):
+            for timing, (_name, _target, call) in zip(timings, paths, strict=True):
                 started = time.perf_counter()
-                await run(i)
+                await call(i)
                 if i >= warm:
                     timing.samples.append((time.perf_counter() - started) * 1000)
-        for timing, (_name, _target, run) in zip(timings, paths, strict=True):
+        for timing, (_name, _target, call) in zip(timings, paths, strict=True):
             async with capture(db) as captured:  # one more call, untimed, for its statements
-                await run(n)
+                await call(n)
             for _flow, sql in captured.distinct().values():
                 plan = explain(plan_conn, sql)
                 if plan:
@@ -623,19 +683,25 @@ async def measure(path: Path, size: Size, rounds: int = 50, warm: int = 5) -> li
     return timings
 
 
-async def _buttons(db: Database, families: list[int]) -> list[str]:
-    """A Confirm token for each family's next visit (as its reminder would carry)."""
+async def measure(path: Path, rounds: int = 50, now: datetime | None = None) -> dict[str, float]:
+    """Each read path's median in ms on the record at ``path`` (for bench/scale.py): the clock
+    at ``now``, by default the real time (a record imported around today)."""
+    timings = await time_paths(path, rounds, now=now or datetime.now(UTC))
+    return {f"{t.name}: median ms": round(t.median, 2) for t in timings}
+
+
+async def _buttons(db: Database, guardians: list[str], now: datetime) -> list[str]:
+    """A Confirm token for each guardian's next visit (as its reminder would carry)."""
     tokens = []
     async with db.transaction() as conn:
         record = Record(conn)
-        for g in families:
-            found = await record.appointments.upcoming_for_guardian(f"g-{g}", NOW, 1)
-            visit = found[0]
+        for guardian in guardians:
+            [visit] = await record.appointments.upcoming_for_guardian(guardian, now, 1)
             tokens.append(
                 await record.tokens.issue(
                     action="confirm",
-                    guardian_id=f"g-{g}",
-                    now=NOW,
+                    guardian_id=guardian,
+                    now=now,
                     appointment_id=visit.id,
                     appointment_start_at=visit.start_at,
                 )
@@ -687,7 +753,7 @@ async def main() -> None:
         if args.analyze:
             with contextlib.closing(sqlite3.connect(path)) as conn:
                 conn.execute("ANALYZE")
-        timings = await measure(path, size, args.rounds)
+        timings = await time_paths(path, args.rounds)
         report(size, timings, args.analyze)
 
 
