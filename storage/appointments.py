@@ -33,10 +33,12 @@ _SAVE_ON_CONFLICT = (
     " updated_at = excluded.updated_at"
 )
 _ROW = "(" + ", ".join("?" * 15) + ")"
-#: Rows per statement of :meth:`AppointmentRepo.save_rows`. SQLite builds the lists of the
-#: table's CHECK constraints (status IN (...)) once per statement run: with executemany, once
-#: per row, which made an upsert about three times slower (34 against 12 us a row, measured).
-SAVE_ROWS_PER_STATEMENT = 100
+#: Rows per statement of :meth:`AppointmentRepo.save_rows`, largest first. SQLite builds the
+#: lists of the table's CHECK constraints (status IN (...)) once per statement run: with
+#: executemany, once per row, which made an upsert about three times slower (34 against 12 us a
+#: row, measured). Only these sizes, so that few statements are prepared and cached (one for
+#: each remainder, each with up to 1,500 parameters, grew the process by megabytes).
+SAVE_ROWS_PER_STATEMENT = (100, 10, 1)
 
 
 def _appointment(row: aiosqlite.Row) -> Appointment:
@@ -214,12 +216,15 @@ class AppointmentRepo:
         """Insert, or update by id (as :meth:`save`), appointments given as rows (the columns of
         :func:`appointment_of`, instants as the record's text), many to a statement."""
         stamp = to_db(now)
-        for at in range(0, len(rows), SAVE_ROWS_PER_STATEMENT):
-            part = rows[at : at + SAVE_ROWS_PER_STATEMENT]
-            await self._conn.execute(
-                _SAVE_INTO + ", ".join([_ROW] * len(part)) + _SAVE_ON_CONFLICT,
-                [value for row in part for value in (*row, stamp, stamp)],
-            )
+        at = 0
+        for size in SAVE_ROWS_PER_STATEMENT:
+            sql = _SAVE_INTO + ", ".join([_ROW] * size) + _SAVE_ON_CONFLICT
+            while len(rows) - at >= size:
+                part = rows[at : at + size]
+                at += size
+                await self._conn.execute(
+                    sql, [value for row in part for value in (*row, stamp, stamp)]
+                )
 
 
 def appointment_of(row: tuple[object, ...]) -> Appointment:
