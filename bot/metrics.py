@@ -7,6 +7,8 @@ one process, each counting only its own work).
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -62,6 +64,41 @@ class Metrics:
             "Of those, how many are more than five minutes past their time.",
             registry=self.registry,
         )
+        # The outbox, updated by each round of a channel.
+        self.queue_depth = Gauge(
+            "carebot_outbox_queued",
+            "Messages queued on a channel (due or held for later), at its last round.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.oldest_due = Gauge(
+            "carebot_outbox_oldest_due_seconds",
+            "How long the oldest queued message that is due has waited past its time, at the"
+            " channel's last round (0 when none is due).",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.sends = Counter(
+            "carebot_outbox_sends",
+            "Calls to send a message on the platform (one per attempt; its parts included).",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "carebot_outbox_rate_limited",
+            "Sends the platform answered 429 (too many requests), by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.send_seconds = Histogram(
+            "carebot_outbox_send_seconds",
+            "How long a send took at the platform (every part of the message), by channel.",
+            ["channel"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
+
+        self._send_series: dict[str, tuple[Any, Any]] = {}
 
     def reminder_backlog(self, due: int, late: int) -> None:
         self.reminders_due.set(due)
@@ -80,6 +117,24 @@ class Metrics:
         """``outcome``: sent, retried, failed, deferred, resent (after a crash), found."""
         if count:
             self.outbound.labels(channel, outcome).inc(count)
+
+    def observe_send(self, channel: str, seconds: float) -> None:
+        """One send finished (whatever its outcome) after ``seconds``."""
+        series = self._send_series.get(channel)
+        if series is None:  # labels() takes a lock and builds a key: once per channel
+            series = self._send_series[channel] = (
+                self.sends.labels(channel),
+                self.send_seconds.labels(channel),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def count_rate_limited(self, channel: str) -> None:
+        self.rate_limited.labels(channel).inc()
+
+    def set_queue(self, channel: str, depth: int, oldest_due_seconds: float) -> None:
+        self.queue_depth.labels(channel).set(depth)
+        self.oldest_due.labels(channel).set(oldest_due_seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
