@@ -104,7 +104,7 @@ class CareBot:
             {},
             in_flight=settings.outbox.in_flight,
             on_failed=self._tell_authors,
-            count=self.metrics.count_outbound,
+            metrics=self.metrics,
         )
         self.starter = ChannelStarter(self._channel_up)
         self.pipeline = Pipeline(

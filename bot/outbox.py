@@ -2,98 +2,80 @@
 
 Each channel is read and paced on its own (a backlog of Slack posts never delays a family's
 Telegram reply). A channel's round takes the first queued message of each address (so an
-address's messages keep their order), admits what the channel's limits allow now, and sends
-it in chunks of at most ``in_flight`` messages: a chunk is marked ``sending`` and committed
-*before* any platform call, sent concurrently, and its outcomes committed together.
+address's messages keep their order) and keeps up to ``in_flight`` of them at the platform at
+once, as the channel's limits allow (bot/outbox_pace.py). Each turn of a round is one
+transaction, in one trip to the database: the outcomes of the sends that were answered, and the
+next messages marked ``sending``, committed *before* any of those are sent. So at most
+``in_flight`` rows of a channel are ever ``sending``, and an answer frees its place at once.
 
 After a crash, a row still ``sending`` may or may not have reached the platform: at start it
-becomes ``unknown`` and is resolved by policy. Where the provider can say (Twilio's message
-list), it is looked up: found, it is marked sent and not sent again (``recovery = 'found'``).
-Otherwise it is sent again and flagged ``recovery = 'resent'``: a family may get it twice,
-never zero times, and the record says which messages those were. At most ``in_flight`` messages
-per channel can be in that state, which bounds the duplicates a crash can cause.
+becomes ``unknown`` and is resolved (bot/outbox_recovery.py): looked up where the provider can
+say (Twilio), else sent again and flagged ``recovery = 'resent'``: a family may get it twice,
+never zero times. At most ``in_flight`` messages per channel can be in that state.
 
-A 429 pauses the channel for the platform's ``retry_after``; network and server errors are
-retried with backoff; a recipient who blocked the bot or opted out is written to no more.
-A message that fails for good and was written by a staff member is reported to them.
+A 429 pauses the channel for exactly the platform's ``retry_after`` (none given: 1 s, doubling
+while 429s continue); other outcomes are bot/outbox_outcomes.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
+from math import inf
 
-from bot.channels.base import (
-    ChannelAdapter,
-    DeliveryError,
-    LooksUpSent,
-    PartlySent,
-    RecipientOptedOut,
-    RecipientUnreachable,
-    RetryLater,
-    Sent,
-    TemporaryFailure,
-)
-from bot.outbox_recovery import CountOutcome, RecoveryReport, recover
-from storage.clock import Clock, from_db
+from bot.channels.base import ChannelAdapter, DeliveryError, LooksUpSent, TemporaryFailure
+from bot.metrics import Metrics
+from bot.outbox_outcomes import DeliveryReport, Final, SendResult, record_final, settlement
+from bot.outbox_pace import Pace, pace_clock
+from bot.outbox_recovery import RecoveryReport, recover
+from storage.clock import Clock
 from storage.db import Database
 from storage.models import OutboundMessage
+from storage.outbox import settle
 from storage.record import Record
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-MAX_BACKOFF_SECONDS = 600
 #: Messages of one channel between ``sending`` and their outcome, at most.
 DEFAULT_IN_FLIGHT = 8
-#: Heads (first queued message of an address) read per round of a channel.
+#: Heads (first queued message of an address) read at a time by a round of a channel.
 ROUND_SIZE = 100
+#: Reads of heads in one round at most (then the round ends and the queue's gauges update).
+ROUND_READS = 10
 #: How often messages queued for a channel that is not configured are failed.
 SWEEP_SECONDS = 60.0
+#: The longest a channel's loop sleeps with nothing due (a wake() cuts it short).
+IDLE_SECONDS = 60.0
 
 #: Told, inside the transaction that failed them, of messages that failed for good.
 OnFailed = Callable[[Record, list[int], datetime], Awaitable[int]]
 
 
 @dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    deferred: int = 0
-
-    def add(self, other: DeliveryReport) -> None:
-        for name in ("sent", "retried", "failed", "deferred"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
 class _Channel:
-    """One channel's adapter, pace (sends in the last second, last send per address, pause)
-    and wake-up."""
+    """One channel's adapter, pace and wake-up, and what its last round left for later."""
 
     adapter: ChannelAdapter
-    recent: deque[datetime] = field(default_factory=deque)
-    last_to: dict[str, datetime] = field(default_factory=dict)
-    paused_until: datetime | None = None
-    next_deferred: datetime | None = None
+    pace: Pace
+    #: When (pace clock) a message the last round held back may go; None if it held none.
+    next_deferred: float | None = None
+    #: Seconds until the next queued message's ``not_before`` (from the last round's look).
+    next_due_in: float | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def ready(self) -> bool:
         return bool(getattr(self.adapter, "started", True))
 
-
-@dataclass
-class _Result:
-    message: OutboundMessage
-    sent: Sent | None = None
-    error: DeliveryError | None = None
-    waiting: bool = False
+    def defer_until(self, when: float) -> None:
+        if self.next_deferred is None or when < self.next_deferred:
+            self.next_deferred = when
 
 
 class Outbox:
@@ -108,21 +90,24 @@ class Outbox:
         in_flight: int = DEFAULT_IN_FLIGHT,
         round_size: int = ROUND_SIZE,
         on_failed: OnFailed | None = None,
-        count: CountOutcome | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._channels = {name: _Channel(adapter) for name, adapter in adapters.items()}
+        self._tick = pace_clock(clock)
+        self._channels: dict[str, _Channel] = {}
+        for adapter in adapters.values():
+            self.add_adapter(adapter)
         self._in_flight = max(1, in_flight)
         self._round_size = round_size
         self._on_failed = on_failed
-        self._count = count or (lambda channel, outcome, n: None)
+        self._metrics = metrics or Metrics()
         self._stopping = False
         self._stopped = asyncio.Event()
         self.totals = DeliveryReport()
 
     def add_adapter(self, adapter: ChannelAdapter) -> None:
-        self._channels[adapter.name] = _Channel(adapter)
+        self._channels[adapter.name] = _Channel(adapter, Pace(adapter.limits))
 
     def wake(self) -> None:
         """Something was queued (or a channel came up): deliver without waiting."""
@@ -138,7 +123,9 @@ class Outbox:
             for name, channel in self._channels.items()
             if isinstance(channel.adapter, LooksUpSent) and channel.ready
         }
-        return await recover(self._db, self._clock, finders, self._count, self._round_size)
+        return await recover(
+            self._db, self._clock, finders, self._metrics.count_outbound, self._round_size
+        )
 
     # -- delivery -----------------------------------------------------------------------------
 
@@ -165,81 +152,154 @@ class Outbox:
         return report
 
     async def deliver_channel(self, name: str) -> DeliveryReport:
-        """One round of one channel: send what is due and allowed now, a chunk at a time."""
+        """One round of one channel: send what is due and allowed now, up to ``in_flight`` at
+        once; each send that finishes lets the next one go (when the limits allow it then).
+        Ends when nothing more may go now; never waits for the pace (the loop does)."""
         channel = self._channels[name]
         report = DeliveryReport()
         channel.next_deferred = None
         if not channel.ready:
             return report
-        async with self._db.query() as conn:
-            due = deque(await Record(conn).outbox.due(name, self._clock.now(), self._round_size))
-        while due and not self._stopping:
-            now = self._clock.now()
-            chunk: list[OutboundMessage] = []
-            while due and len(chunk) < self._in_flight:
-                message = due.popleft()
-                if self._admit(channel, message, now):
-                    chunk.append(message)
-                else:
-                    report.deferred += 1
-            if not chunk:
-                break
-            results = await self._send_chunk(channel, chunk, now)
-            await self._record(name, results, self._clock.now(), report)
+        touched: set[str] = set()  # addresses this round has read: their next message waits
+        due, full = await self._heads(name, touched)
+        reads = 1
+        running: set[asyncio.Task[None]] = set()
+        at_platform: dict[int, OutboundMessage] = {}  # sent, their answers not yet looked at
+        answers: list[SendResult] = []  # sends answered since the pump last looked
+        answered = asyncio.Event()
+
+        async def send(message: OutboundMessage) -> None:
+            try:
+                answers.append(await self._send_one(channel, message))
+            finally:
+                answered.set()
+
+        finished: list[SendResult] = []
+        try:
+            while True:
+                admitted: list[OutboundMessage] = []
+                if not self._stopping:
+                    room = self._in_flight - len(at_platform)  # answered ones count till recorded
+                    admitted = self._admit(channel, due, room, finished, report)
+                if admitted or finished:
+                    try:
+                        going = await self._turn(channel, finished, admitted, report)
+                    except BaseException:
+                        for message in admitted:
+                            channel.pace.give_back(message.address)
+                        raise
+                    finished = []
+                    for message in going:
+                        at_platform[message.id] = message
+                        task = asyncio.create_task(send(message))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                if not due and full and reads < ROUND_READS and not self._stopping:
+                    # Read on while sends are at the platform, rather than let them all finish
+                    # first (those would be the only ones in flight while the next round reads).
+                    due, full = await self._heads(name, touched)
+                    reads += 1
+                    if due:
+                        continue
+                if not answers:
+                    if not running:
+                        break
+                    await answered.wait()
+                    await asyncio.sleep(0)  # answers that came in the same turn of the loop too
+                answered.clear()
+                answered_at = self._tick()
+                finished, answers[:] = answers[:], []
+                for result in finished:
+                    del at_platform[result.message.id]
+                    channel.pace.answered(result.message.address, answered_at)
+        finally:  # a failed turn or a cancelled stop: what is in flight stays `sending` (unknown)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            for message in at_platform.values():
+                channel.pace.answered(message.address, self._tick())
+        report.deferred += len(due)
         self.totals.add(report)
-        self._count(name, "sent", report.sent)
-        self._count(name, "retried", report.retried)
-        self._count(name, "failed", report.failed)
+        for outcome in ("sent", "retried", "failed"):
+            self._metrics.count_outbound(name, outcome, getattr(report, outcome))
+        await self._look_at_queue(channel)
         return report
 
-    def _admit(self, channel: _Channel, message: OutboundMessage, now: datetime) -> bool:
-        """Whether the channel's limits let this message go now; else note when they will."""
-        limits = channel.adapter.limits
-        window = timedelta(seconds=1)
-        while channel.recent and now - channel.recent[0] >= window:
-            channel.recent.popleft()
-        ready_at = now
-        if channel.paused_until and channel.paused_until > now:
-            ready_at = channel.paused_until
-        last = channel.last_to.get(message.address)
-        interval = timedelta(seconds=limits.per_address_interval)
-        if last is not None and interval and last + interval > ready_at:
-            ready_at = last + interval
-        if len(channel.recent) >= limits.max_per_second:
-            ready_at = max(ready_at, channel.recent[0] + window)
-        if ready_at > now:
-            if channel.next_deferred is None or ready_at < channel.next_deferred:
-                channel.next_deferred = ready_at
-            return False
-        channel.recent.append(now)
-        channel.last_to[message.address] = now
-        if len(channel.last_to) > 10_000:  # forget addresses long past their interval
-            horizon = now - max(interval, window)
-            channel.last_to = {a: t for a, t in channel.last_to.items() if t > horizon}
-        return True
+    async def _heads(self, name: str, touched: set[str]) -> tuple[deque[OutboundMessage], bool]:
+        """The next heads of the channel's queue (one per address, oldest first) at addresses
+        this round has not read yet, and whether the page was full (more may be due)."""
+        async with self._db.query() as conn:
+            heads = await Record(conn).outbox.due(name, self._clock.now(), self._round_size)
+        fresh = deque(m for m in heads if m.address not in touched)
+        touched.update(m.address for m in heads)
+        return fresh, len(heads) == self._round_size
 
-    async def _send_chunk(
-        self, channel: _Channel, chunk: list[OutboundMessage], now: datetime
-    ) -> list[_Result]:
-        """Mark the chunk ``sending`` (committed), then send it concurrently."""
-        results: list[_Result] = []
-        ready: list[OutboundMessage] = []
-        for message in chunk:
+    def _admit(
+        self,
+        channel: _Channel,
+        due: deque[OutboundMessage],
+        room: int,
+        finished: list[SendResult],
+        report: DeliveryReport,
+    ) -> list[OutboundMessage]:
+        """Take from ``due`` what the channel's limits let go now (at most ``room``); a message
+        waiting for its thread's first post goes to ``finished`` (it is postponed, not sent).
+        What only its address holds back leaves the round; what the channel holds back (the
+        sliding second, a pause) stays for later in the round."""
+        pace = channel.pace
+        now = self._tick()
+        admitted: list[OutboundMessage] = []
+        while due and len(admitted) < room:
+            message = due[0]
             if message.thread_message_id is not None and message.thread_provider_id is None:
-                results.append(_Result(message, waiting=True))  # its thread's first post waits
-            else:
-                ready.append(message)
-        async with self._db.transaction() as conn:
-            started = await Record(conn).outbox.start_sending([m.id for m in ready], now)
-        going = [m for m in ready if m.id in started]
-        results += await asyncio.gather(*(self._send_one(channel, m) for m in going))
-        return results
+                finished.append(SendResult(due.popleft(), waiting=True))
+                continue
+            ready_at = pace.channel_ready_at(now)
+            if ready_at > now:
+                if ready_at < inf:  # else a send at the platform frees the place when answered
+                    channel.defer_until(ready_at)
+                break
+            ready_at = pace.address_ready_at(message.address, now)
+            if ready_at > now:
+                channel.defer_until(ready_at)
+                due.popleft()
+                report.deferred += 1
+                continue
+            pace.take(message.address)
+            admitted.append(due.popleft())
+        return admitted
 
-    async def _send_one(self, channel: _Channel, message: OutboundMessage) -> _Result:
+    async def _turn(
+        self,
+        channel: _Channel,
+        finished: list[SendResult],
+        admitted: list[OutboundMessage],
+        report: DeliveryReport,
+    ) -> list[OutboundMessage]:
+        """One transaction in one trip to the database: record what finished, mark what was
+        admitted ``sending``. Returns the messages to send now (a STOP may have withdrawn one
+        in between). A recipient unreachable or a message failed for good (rare) is recorded
+        after, in a transaction of its own, through the repositories."""
+        now = self._clock.now()
+        turn, final = settlement(
+            finished, channel.pace, now, self._tick(), report, self._metrics.count_rate_limited
+        )
+        turn.start = [m.id for m in admitted]
+        started = await self._db.write(partial(settle, turn=turn, now=now))
+        going = [m for m in admitted if m.id in started]
+        for message in admitted:
+            if message.id not in started:
+                channel.pace.give_back(message.address)
+        if final:
+            await self._record_final(final, now)
+        return going
+
+    async def _send_one(self, channel: _Channel, message: OutboundMessage) -> SendResult:
+        began = time.perf_counter()
         try:
-            return _Result(message, sent=await channel.adapter.send(message))
+            result = SendResult(message, sent=await channel.adapter.send(message))
         except DeliveryError as error:
-            return _Result(message, error=error)
+            result = SendResult(message, error=error)
         except Exception as error:  # noqa: BLE001 - an adapter bug must not lose the message
             log.error(
                 "adapter %s raised %s on message %d",
@@ -247,97 +307,47 @@ class Outbox:
                 type(error).__name__,
                 message.id,
             )
-            return _Result(message, error=TemporaryFailure(type(error).__name__))
+            result = SendResult(message, error=TemporaryFailure(type(error).__name__))
+        self._metrics.observe_send(message.channel, time.perf_counter() - began)
+        return result
 
-    async def _record(
-        self, name: str, results: list[_Result], now: datetime, report: DeliveryReport
-    ) -> None:
-        channel = self._channels[name]
-        failed: list[int] = []
+    async def _record_final(self, final: list[Final], now: datetime) -> None:
+        """Messages that failed for good, in a transaction of their own; their staff authors
+        are told (bot/outbox_outcomes.py)."""
         async with self._db.transaction() as conn:
             record = Record(conn)
-            sent = [(r.message.id, r.sent.provider_id, r.sent.parts) for r in results if r.sent]
-            await record.outbox.mark_all_sent(sent, now)
-            report.sent += len(sent)
-            waiting = [r.message.id for r in results if r.waiting]
-            if waiting:
-                await record.outbox.postpone(waiting, now + timedelta(seconds=1))
-                report.deferred += len(waiting)
-            for result in results:
-                message, error = result.message, result.error
-                if error is None:
-                    continue
-                if isinstance(error, PartlySent):
-                    await record.outbox.parts_out(
-                        message.id, error.parts_sent, error.first_provider_id
-                    )
-                    error = error.cause
-                if isinstance(error, RetryLater):
-                    until = now + timedelta(seconds=max(error.retry_after, 0.05))
-                    channel.paused_until = max(channel.paused_until or until, until)
-                    await record.outbox.retry_later(message.id, until, "rate limited")
-                    log.warning("message %d rate limited, retry at %s", message.id, until)
-                    report.retried += 1
-                elif isinstance(error, TemporaryFailure) and message.attempts + 1 < MAX_ATTEMPTS:
-                    delay = min(2 ** (message.attempts + 1), MAX_BACKOFF_SECONDS)
-                    await record.outbox.retry_later(
-                        message.id, now + timedelta(seconds=delay), str(error)[:200]
-                    )
-                    log.warning("message %d failed (%s), retry in %ds", message.id, error, delay)
-                    report.retried += 1
-                elif isinstance(error, RecipientUnreachable):
-                    failed += await self._unreachable(record, message, error, now)
-                    report.failed += 1
-                else:
-                    why = str(error)[:200] or type(error).__name__
-                    if isinstance(error, TemporaryFailure):
-                        why = f"gave up after {MAX_ATTEMPTS} attempts: {why}"
-                    await record.messages.mark_failed(message.id, why)
-                    log.error("message %d failed for good: %s", message.id, why)
-                    failed.append(message.id)
-                    report.failed += 1
+            failed = await record_final(record, final, now)
             if failed and self._on_failed is not None:
                 if await self._on_failed(record, failed, now):
                     self.wake()
 
-    async def _unreachable(
-        self, record: Record, message: OutboundMessage, error: DeliveryError, now: datetime
-    ) -> list[int]:
-        """The recipient blocked the bot or opted out: this message and everything still queued
-        to them fail; the identity is marked. Returns the failed message ids."""
-        opted_out = isinstance(error, RecipientOptedOut)
-        why = "recipient opted out" if opted_out else "recipient blocked the bot"
-        if opted_out:
-            await record.identities.opt_out_address(message.channel, message.address, now)
-        else:
-            await record.identities.mark_blocked(message.channel, message.address, now)
-        await record.messages.mark_failed(message.id, why)
-        others = await record.messages.fail_queued_to(message.channel, message.address, why)
-        await record.audit.record(
-            actor_type="system",
-            actor_id="outbox",
-            action="identity.opted_out" if opted_out else "identity.blocked",
-            entity_type="message",
-            entity_id=str(message.id),
-            now=now,
-        )
-        log.warning("message %d: %s (%d more failed)", message.id, why, len(others))
-        return [message.id, *others]
+    async def _look_at_queue(self, channel: _Channel) -> None:
+        """After a round: the channel's queue depth and how long its oldest due message has
+        waited (for /metrics), and when the next held message comes due (for the loop). One
+        query on the index of queued messages."""
+        name = channel.adapter.name
+        now = self._clock.now()
+        async with self._db.query() as conn:
+            depth, oldest, upcoming = await Record(conn).outbox.queue_state(name, now)
+        waited = max((now - oldest).total_seconds(), 0.0) if oldest and oldest <= now else 0.0
+        self._metrics.set_queue(name, depth, waited)
+        channel.next_due_in = (upcoming - now).total_seconds() if upcoming else None
 
     # -- the loop -------------------------------------------------------------------------------
 
-    async def next_wake_in(self, name: str) -> float:
-        """Seconds until something queued on a channel becomes due (at most a minute)."""
+    def next_wake_in(self, name: str, report: DeliveryReport) -> float:
+        """Seconds until the channel's loop should look again after ``report``'s round: at once
+        if the round moved anything (what came after it may be due now), else when what the
+        round held back may go, or the next held message comes due; at most a minute."""
+        if report.sent or report.retried or report.failed:
+            return 0.0
         channel = self._channels[name]
-        now = self._clock.now()
-        async with self._db.query() as conn:
-            text = await Record(conn).outbox.next_due_at(name)
-        candidates = [from_db(text)] if text else []
-        if channel.next_deferred:
-            candidates.append(channel.next_deferred)
-        if not candidates:
-            return 60.0
-        return min(max((min(candidates) - now).total_seconds(), 0.02), 60.0)
+        waits = [IDLE_SECONDS]
+        if channel.next_deferred is not None:
+            waits.append(channel.next_deferred - self._tick())
+        if channel.next_due_in is not None:
+            waits.append(channel.next_due_in)
+        return max(min(waits), 0.0)
 
     async def run(self) -> None:
         """Recover what a crash left in flight, then deliver every channel on its own until
@@ -363,16 +373,19 @@ class Outbox:
         channel = self._channels[name]
         while not self._stopping:
             channel.wake.clear()
-            timeout = 60.0
+            timeout = IDLE_SECONDS
             try:
                 if channel.ready:
-                    await self.deliver_channel(name)
+                    report = await self.deliver_channel(name)
                     if channel.wake.is_set():
                         continue  # more was queued while sending: go again at once
-                    timeout = await self.next_wake_in(name)
+                    timeout = self.next_wake_in(name, report)
             except Exception as error:  # noqa: BLE001 - the loop must outlive one bad round
                 log.error("outbox round of %s failed (%s)", name, type(error).__name__)
                 timeout = 5.0
+            if timeout <= 0:
+                await asyncio.sleep(0)  # let the rest of the process run between rounds
+                continue
             sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
             waker = asyncio.ensure_future(channel.wake.wait())
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)

@@ -20,11 +20,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import aiosqlite
 
 from storage.rows import fetch_all, fetch_one
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 #: A migration that starts with this line runs with foreign keys off (SQLite's procedure for
@@ -113,6 +116,37 @@ class Database:
                     await self._conn.execute("ROLLBACK")
                     raise
                 await self._conn.execute("COMMIT")
+            finally:
+                held = time.perf_counter() - started
+                for observe in self.observers:
+                    observe(held)
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A write transaction in one trip to aiosqlite's thread: ``BEGIN IMMEDIATE``, ``work``
+        on the plain sqlite3 connection, ``COMMIT`` (``ROLLBACK`` if it raises).
+
+        For hot paths: :meth:`transaction` makes a trip per statement (BEGIN and COMMIT
+        included), and under load each trip waits for the event loop's next turn (the outbox's
+        turn of four statements held the writer 8.5 ms that way, median, and 4 ms in one trip,
+        fsync included). ``work`` runs on that thread, so it must not touch the event loop.
+        Observed like :meth:`transaction`.
+        """
+
+        def run() -> T:
+            conn = self._conn._conn  # noqa: SLF001 - aiosqlite's own sqlite3 connection
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        async with self._lock:
+            started = time.perf_counter()
+            try:
+                return await self._conn._execute(run)  # noqa: SLF001 - one trip for it all
             finally:
                 held = time.perf_counter() - started
                 for observe in self.observers:

@@ -8,6 +8,8 @@ round uses a partial index on queued rows (migration 0005).
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +29,69 @@ _OUTBOUND_COLUMNS = (
     " AS thread_message_id, t.provider_message_id AS thread_provider_id"
     " FROM message m LEFT JOIN message t ON t.id = m.thread_message_id"
 )
+
+
+def _start_sql(count: int) -> str:
+    marks = ",".join("?" * count)
+    return (
+        f"UPDATE message SET status = 'sending', sending_at = ? WHERE id IN ({marks})"
+        " AND status = 'queued' RETURNING id"
+    )
+
+
+@dataclass
+class Settlement:
+    """What one turn of the outbox writes: the outcomes of the sends that finished (the usual
+    ones; a recipient unreachable or a message failed for good goes through the repositories)
+    and the next messages to mark ``sending``."""
+
+    #: (message id, provider id of the first part, parts sent)
+    sent: list[tuple[int, str, int]] = field(default_factory=list)
+    #: (message id, not before, why): back to queued, one attempt more
+    retries: list[tuple[int, datetime, str]] = field(default_factory=list)
+    #: (message id, parts sent, provider id of the first part): a long message partly out
+    parts: list[tuple[int, int, str | None]] = field(default_factory=list)
+    #: Not an attempt: these wait for something else (their thread's first post), until then.
+    postponed: list[int] = field(default_factory=list)
+    postpone_until: datetime | None = None
+    #: Messages to mark ``sending`` (those still queued are).
+    start: list[int] = field(default_factory=list)
+
+
+def settle(conn: sqlite3.Connection, turn: Settlement, now: datetime) -> set[int]:
+    """Write a :class:`Settlement` on a plain sqlite3 connection inside the caller's
+    transaction (``Database.write``: one trip to the database thread for the whole turn).
+    Returns the ids marked ``sending`` (a STOP may have withdrawn one in between)."""
+    stamp = to_db(now)
+    if turn.parts:
+        conn.executemany(
+            "UPDATE message SET parts_sent = ?,"
+            " provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?",
+            [(parts, provider, message_id) for message_id, parts, provider in turn.parts],
+        )
+    if turn.sent:
+        conn.executemany(
+            "UPDATE message SET status = 'sent', provider_message_id = ?, parts_sent = ?,"
+            " sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?",
+            [(provider, parts, stamp, message_id) for message_id, provider, parts in turn.sent],
+        )
+    if turn.retries:
+        conn.executemany(
+            "UPDATE message SET status = 'queued', attempts = attempts + 1, not_before = ?,"
+            " error = ? WHERE id = ?",
+            [(to_db(when), why, message_id) for message_id, when, why in turn.retries],
+        )
+    if turn.postponed:
+        until = to_db(turn.postpone_until or now)
+        conn.executemany(
+            "UPDATE message SET status = 'queued', not_before = ? WHERE id = ?"
+            " AND status IN ('queued', 'sending')",
+            [(until, message_id) for message_id in turn.postponed],
+        )
+    if not turn.start:
+        return set()
+    rows = conn.execute(_start_sql(len(turn.start)), [stamp, *turn.start]).fetchall()
+    return {row[0] for row in rows}
 
 
 class OutboxRepo:
@@ -66,10 +131,12 @@ class OutboxRepo:
         buttons: dict[int, list[Button]] = {}
         for b in button_rows:
             buttons.setdefault(b["message_id"], []).append(
-                Button(label=b["label"], token=b["token"])
+                Button.model_construct(label=b["label"], token=b["token"])
             )
         return [
-            OutboundMessage(
+            # Rows of our own record, typed by the schema: built without validating each again
+            # (a fan-out reads thousands).
+            OutboundMessage.model_construct(
                 id=row["id"],
                 channel=row["channel"],
                 address=row["address"],
@@ -93,13 +160,7 @@ class OutboxRepo:
         those still queued (a STOP may have withdrawn one in between)."""
         if not message_ids:
             return set()
-        marks = ",".join("?" * len(message_ids))
-        rows = await fetch_all(
-            self._conn,
-            f"UPDATE message SET status = 'sending', sending_at = ? WHERE id IN ({marks})"
-            " AND status = 'queued' RETURNING id",
-            [to_db(now), *message_ids],
-        )
+        rows = await fetch_all(self._conn, _start_sql(len(message_ids)), [to_db(now), *message_ids])
         return {row[0] for row in rows}
 
     async def in_flight_to_unknown(self) -> int:
@@ -135,43 +196,25 @@ class OutboxRepo:
             (to_db(now), message_id),
         )
 
-    async def next_due_at(self, channel: str) -> str | None:
+    async def queue_state(
+        self, channel: str, now: datetime
+    ) -> tuple[int, datetime | None, datetime | None]:
+        """One channel's queue: how many messages are queued, the earliest ``not_before`` among
+        them, and the earliest one still to come (after ``now``). One pass over the index of
+        queued messages (``message_queue_due``)."""
         row = await fetch_one(
             self._conn,
-            "SELECT MIN(not_before) FROM message WHERE channel = ? AND status = 'queued'",
-            (channel,),
+            "SELECT COUNT(*), MIN(not_before), MIN(CASE WHEN not_before > ? THEN not_before END)"
+            " FROM message WHERE channel = ? AND status = 'queued'",
+            (to_db(now), channel),
         )
-        return row[0] if row else None
-
-    async def mark_all_sent(self, sent: list[tuple[int, str, int]], now: datetime) -> None:
-        """Mark messages sent: (message id, provider id of the first part, parts sent)."""
-        await self._conn.executemany(
-            "UPDATE message SET status = 'sent', provider_message_id = ?, parts_sent = ?,"
-            " sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?",
-            [(provider, parts, to_db(now), message_id) for message_id, provider, parts in sent],
-        )
-
-    async def parts_out(self, message_id: int, parts_sent: int, provider_id: str | None) -> None:
-        """Some parts of a long message went out before a failure: a retry goes on from there."""
-        await self._conn.execute(
-            "UPDATE message SET parts_sent = ?,"
-            " provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?",
-            (parts_sent, provider_id, message_id),
-        )
-
-    async def retry_later(self, message_id: int, not_before: datetime, error: str) -> None:
-        await self._conn.execute(
-            "UPDATE message SET status = 'queued', attempts = attempts + 1, not_before = ?,"
-            " error = ? WHERE id = ?",
-            (to_db(not_before), error, message_id),
-        )
-
-    async def postpone(self, message_ids: list[int], until: datetime) -> None:
-        """Not an attempt: these wait for something else (their thread's first message)."""
-        await self._conn.executemany(
-            "UPDATE message SET status = 'queued', not_before = ? WHERE id = ?"
-            " AND status IN ('queued', 'sending')",
-            [(to_db(until), message_id) for message_id in message_ids],
+        if row is None:
+            return 0, None, None
+        depth, oldest, upcoming = row[0], row[1], row[2]
+        return (
+            int(depth),
+            from_db(oldest) if oldest else None,
+            from_db(upcoming) if upcoming else None,
         )
 
     async def fail_queued_elsewhere(self, channels: list[str], error: str) -> list[int]:
