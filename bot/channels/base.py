@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol, runtime_checkable
 
 from bot.channels.parts import split_text
@@ -38,11 +40,32 @@ class DeliveryError(Exception):
 
 
 class RetryLater(DeliveryError):
-    """The platform asked us to slow down (e.g. Telegram 429 with retry_after)."""
+    """The platform asked us to slow down (a 429): for ``retry_after`` seconds (Telegram's
+    ``parameters.retry_after``, a ``Retry-After`` header), or None when it did not say (the
+    outbox then backs off)."""
 
-    def __init__(self, retry_after: float, detail: str = "") -> None:
-        super().__init__(detail or f"retry after {retry_after}s")
+    def __init__(self, retry_after: float | None, detail: str = "") -> None:
+        said = f"retry after {retry_after}s" if retry_after is not None else "rate limited"
+        super().__init__(detail or said)
         self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds: delay-seconds or an HTTP-date (RFC 9110); None if
+    there is none or it cannot be read."""
+    if not value:
+        return None
+    try:
+        return max(float(value.strip()), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class TemporaryFailure(DeliveryError):

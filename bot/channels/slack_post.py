@@ -6,7 +6,13 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.base import PermanentFailure, RecipientUnreachable, RetryLater, TemporaryFailure
+from bot.channels.base import (
+    PermanentFailure,
+    RecipientUnreachable,
+    RetryLater,
+    TemporaryFailure,
+    retry_after_seconds,
+)
 from bot.channels.slack_render import section_blocks
 from handlers.staff.screens import Section, StaffButton
 
@@ -41,8 +47,8 @@ async def post(
     except SlackApiError as error:
         code = str(error.response.get("error", ""))
         if error.response.status_code == 429 or code == "ratelimited":
-            retry = float(error.response.headers.get("Retry-After", "1") or 1)
-            raise RetryLater(retry) from error
+            retry_after = retry_after_seconds(error.response.headers.get("Retry-After"))
+            raise RetryLater(retry_after) from error
         if error.response.status_code >= 500:
             raise TemporaryFailure(code or str(error.response.status_code)) from error
         if code in UNREACHABLE:

@@ -31,6 +31,7 @@ from bot.channels.base import (
     Sent,
     TemporaryFailure,
     UnusableInput,
+    retry_after_seconds,
     send_parts,
 )
 from bot.channels.parts import split_text
@@ -99,7 +100,31 @@ def segments(text: str) -> tuple[int, str]:
     return (1 if units <= 70 else -(-units // 67)), "UCS-2"
 
 
-class RootedHttpClient(AsyncTwilioHttpClient):
+class TwilioRateLimited(Exception):
+    """Twilio answered 429 (code 20429): raised by :class:`RateAwareHttpClient` with the
+    response's ``Retry-After``, which the twilio library's exception does not carry."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("twilio 429")
+        self.retry_after = retry_after
+
+
+class RateAwareHttpClient(AsyncTwilioHttpClient):
+    """Twilio's async HTTP client, raising :class:`TwilioRateLimited` on a 429.
+
+    Twilio's documentation for 20429 says to retry after backing off and promises no
+    ``Retry-After``; when a response carries one, the outbox waits exactly that long.
+    """
+
+    async def request(self, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        response = await super().request(*args, **kwargs)
+        if response.status_code == 429:
+            headers = response.headers or {}
+            raise TwilioRateLimited(retry_after_seconds(headers.get("Retry-After")))
+        return response
+
+
+class RootedHttpClient(RateAwareHttpClient):
     """Twilio's async HTTP client, with every request sent to ``root`` instead of Twilio."""
 
     def __init__(self, root: str) -> None:
@@ -168,7 +193,7 @@ class SmsChannel:
         self.started = False
 
     async def start(self) -> None:
-        self._http = RootedHttpClient(self._api_url) if self._api_url else AsyncTwilioHttpClient()
+        self._http = RootedHttpClient(self._api_url) if self._api_url else RateAwareHttpClient()
         self.client = Client(self._sid, self._token, http_client=self._http)
         self.started = True
 
@@ -257,6 +282,8 @@ class SmsChannel:
                     body=text,
                     status_callback=f"{self.public_url}/sms/twilio/status",
                 )
+            except TwilioRateLimited as error:
+                raise RetryLater(error.retry_after, "rate limited (429)") from error
             except TwilioRestException as error:
                 raise _delivery_error(error) from error
             except (aiohttp.ClientError, TimeoutError) as error:
@@ -276,6 +303,8 @@ class SmsChannel:
             latest = await self.client.messages.list_async(
                 to=to, from_=self._from, limit=LOOKUP_PAGE, page_size=LOOKUP_PAGE
             )
+        except TwilioRateLimited as error:
+            raise RetryLater(error.retry_after, "rate limited (429)") from error
         except TwilioRestException as error:
             raise _delivery_error(error) from error
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -291,7 +320,7 @@ def _delivery_error(error: TwilioRestException) -> Exception:
     if error.code == OPTED_OUT:
         return RecipientOptedOut("recipient opted out (21610)")
     if error.status == 429 or error.code == 20429:
-        return RetryLater(1, "rate limited (429)")
+        return RetryLater(None, "rate limited (429)")  # how long, Twilio did not say
     if error.status >= 500:
         return TemporaryFailure(f"twilio {error.status}")
     return PermanentFailure(f"twilio {error.code}")
