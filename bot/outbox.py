@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from math import inf
 
@@ -37,7 +37,7 @@ from bot.outbox_recovery import RecoveryReport, recover
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import OutboundMessage
-from storage.outbox import settle
+from storage.outbox import Settlement, settle
 from storage.record import Record
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,6 @@ class Outbox:
         for channel in self._channels.values():
             channel.wake.set()
 
-    # -- after a crash ------------------------------------------------------------------------
-
     async def recover(self) -> RecoveryReport:
         """Resolve what a previous process left ``sending`` (bot/outbox_recovery.py)."""
         finders = {
@@ -174,21 +172,22 @@ class Outbox:
             finally:
                 answered.set()
 
-        finished: list[SendResult] = []
+        turn, final = Settlement(), []  # what the next turn writes
         try:
             while True:
                 admitted: list[OutboundMessage] = []
                 if not self._stopping:
                     room = self._in_flight - len(at_platform)  # answered ones count till recorded
-                    admitted = self._admit(channel, due, room, finished, report)
-                if admitted or finished:
+                    admitted = self._admit(channel, due, room, turn, report)
+                if admitted or turn or final:
+                    turn.start = [m.id for m in admitted]
                     try:
-                        going = await self._turn(channel, finished, admitted, report)
+                        going = await self._turn(channel, turn, final, admitted)
                     except BaseException:
                         for message in admitted:
                             channel.pace.give_back(message.address)
                         raise
-                    finished = []
+                    turn, final = Settlement(), []
                     for message in going:
                         at_platform[message.id] = message
                         task = asyncio.create_task(send(message))
@@ -208,10 +207,14 @@ class Outbox:
                     await asyncio.sleep(0)  # answers that came in the same turn of the loop too
                 answered.clear()
                 answered_at = self._tick()
-                finished, answers[:] = answers[:], []
-                for result in finished:
+                for result in answers:
                     del at_platform[result.message.id]
                     channel.pace.answered(result.message.address, answered_at)
+                final += settlement(  # on the pace at once: a 429 pauses what is admitted next
+                    answers, turn, channel.pace, self._clock.now(), answered_at, report,
+                    self._metrics.count_rate_limited,
+                )  # fmt: skip
+                answers.clear()
         finally:  # a failed turn or a cancelled stop: what is in flight stays `sending` (unknown)
             for task in running:
                 task.cancel()
@@ -226,8 +229,8 @@ class Outbox:
         return report
 
     async def _heads(self, name: str, touched: set[str]) -> tuple[deque[OutboundMessage], bool]:
-        """The next heads of the channel's queue (one per address, oldest first) at addresses
-        this round has not read yet, and whether the page was full (more may be due)."""
+        """The next heads (one per address, oldest first) at addresses this round has not read
+        yet, and whether the page was full (more may be due)."""
         async with self._db.query() as conn:
             heads = await Record(conn).outbox.due(name, self._clock.now(), self._round_size)
         fresh = deque(m for m in heads if m.address not in touched)
@@ -239,11 +242,11 @@ class Outbox:
         channel: _Channel,
         due: deque[OutboundMessage],
         room: int,
-        finished: list[SendResult],
+        turn: Settlement,
         report: DeliveryReport,
     ) -> list[OutboundMessage]:
         """Take from ``due`` what the channel's limits let go now (at most ``room``); a message
-        waiting for its thread's first post goes to ``finished`` (it is postponed, not sent).
+        waiting for its thread's first post is postponed in ``turn`` (not sent).
         What only its address holds back leaves the round; what the channel holds back (the
         sliding second, a pause) stays for later in the round."""
         pace = channel.pace
@@ -252,7 +255,8 @@ class Outbox:
         while due and len(admitted) < room:
             message = due[0]
             if message.thread_message_id is not None and message.thread_provider_id is None:
-                finished.append(SendResult(due.popleft(), waiting=True))
+                turn.postponed.append(due.popleft().id)
+                report.deferred += 1
                 continue
             ready_at = pace.channel_ready_at(now)
             if ready_at > now:
@@ -272,19 +276,16 @@ class Outbox:
     async def _turn(
         self,
         channel: _Channel,
-        finished: list[SendResult],
+        turn: Settlement,
+        final: list[Final],
         admitted: list[OutboundMessage],
-        report: DeliveryReport,
     ) -> list[OutboundMessage]:
-        """One transaction in one trip to the database: record what finished, mark what was
-        admitted ``sending``. Returns the messages to send now (a STOP may have withdrawn one
-        in between). A recipient unreachable or a message failed for good (rare) is recorded
-        after, in a transaction of its own, through the repositories."""
+        """One transaction in one trip to the database: the answers' outcomes and the admitted
+        messages marked ``sending``. Returns those to send now (a STOP may have withdrawn one
+        in between). Messages that end for good (rare) are recorded after, in a transaction of
+        their own, through the repositories."""
         now = self._clock.now()
-        turn, final = settlement(
-            finished, channel.pace, now, self._tick(), report, self._metrics.count_rate_limited
-        )
-        turn.start = [m.id for m in admitted]
+        turn.postpone_until = now + timedelta(seconds=1)
         started = await self._db.write(partial(settle, turn=turn, now=now))
         going = [m for m in admitted if m.id in started]
         for message in admitted:

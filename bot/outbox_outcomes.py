@@ -50,33 +50,28 @@ class DeliveryReport:
 
 @dataclass
 class SendResult:
-    """A send's answer (or, ``waiting``, a message held for its thread's first post)."""
+    """A send's answer: what went out, or why not."""
 
     message: OutboundMessage
     sent: Sent | None = None
     error: DeliveryError | None = None
-    waiting: bool = False
 
 
 def settlement(
     results: list[SendResult],
+    turn: Settlement,
     pace: Pace,
     now: datetime,
     pace_now: float,
     report: DeliveryReport,
     count_rate_limited: Callable[[str], None],
-) -> tuple[Settlement, list[Final]]:
-    """What the answers write, and what they do to the channel's pace (a 429 pauses it for
-    exactly its ``retry_after``, counted from ``pace_now``). Returns the writes, and the
+) -> list[Final]:
+    """Add what the answers write to ``turn``, and apply what they do to the channel's pace (a
+    429 pauses it for exactly its ``retry_after``, counted from ``pace_now``). Returns the
     messages that end for good (for :func:`record_final`)."""
-    turn = Settlement(postpone_until=now + timedelta(seconds=1))
     final: list[Final] = []
     for result in results:
         message, error = result.message, result.error
-        if result.waiting:
-            turn.postponed.append(message.id)
-            report.deferred += 1
-            continue
         if result.sent is not None:
             turn.sent.append((message.id, result.sent.provider_id, result.sent.parts))
             report.sent += 1
@@ -100,7 +95,7 @@ def settlement(
         else:
             final.append((message, error))
             report.failed += 1
-    return turn, final
+    return final
 
 
 async def record_final(record: Record, final: list[Final], now: datetime) -> list[int]:

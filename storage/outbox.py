@@ -57,6 +57,10 @@ class Settlement:
     #: Messages to mark ``sending`` (those still queued are).
     start: list[int] = field(default_factory=list)
 
+    def __bool__(self) -> bool:
+        """Whether there is anything to write besides the marks."""
+        return bool(self.sent or self.retries or self.parts or self.postponed)
+
 
 def settle(conn: sqlite3.Connection, turn: Settlement, now: datetime) -> set[int]:
     """Write a :class:`Settlement` on a plain sqlite3 connection inside the caller's
