@@ -99,6 +99,7 @@ class _Failure:
     status: int
     code: int
     message: str
+    retry_after: int | None = None
 
 
 class FakeTwilio:
@@ -151,9 +152,18 @@ class FakeTwilio:
         """Bodies sent to a number, oldest first."""
         return [m.body for m in self.sent if m.to == number]
 
-    def fail_next(self, *, status: int = 400, code: int = 21610, message: str = "") -> None:
-        """The next send fails: 21610 (unsubscribed recipient), or ``status=429``/``503``."""
-        self._failures.append(_Failure(status, code, message or f"error {code}"))
+    def fail_next(
+        self,
+        *,
+        status: int = 400,
+        code: int = 21610,
+        message: str = "",
+        retry_after: int | None = None,
+    ) -> None:
+        """The next send fails: 21610 (unsubscribed recipient), or ``status=429`` (code 20429;
+        with a ``Retry-After`` header only if ``retry_after`` is given: Twilio documents none)
+        or ``503``."""
+        self._failures.append(_Failure(status, code, message or f"error {code}", retry_after))
 
     async def wait_for_sent(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         await self._wait(lambda: len(self.sent) >= count, timeout)
@@ -207,7 +217,10 @@ class FakeTwilio:
             return refused
         if self._failures:
             failure = self._failures.pop(0)
-            return _error(failure.status, failure.code, failure.message)
+            response = _error(failure.status, failure.code, failure.message)
+            if failure.retry_after is not None:
+                response.headers["Retry-After"] = str(failure.retry_after)
+            return response
         if not params.get("To") or not params.get("Body"):
             return _error(400, 21602, "Message body is required.")
         message = SentSms(
