@@ -289,16 +289,15 @@ async def plan_page(
     patient_ids: list[str],
     now: datetime,
     after: tuple[datetime, str],
+    limit: int = PLAN_BATCH,
 ) -> tuple[int, tuple[datetime, str] | None]:
-    """Plan the next :data:`PLAN_BATCH` booked visits of these patients inside the planning
-    window, after ``after`` (a (start, id) position). Returns the reminders added and the
-    position to go on from (None: no more)."""
+    """Plan the next ``limit`` booked visits of these patients inside the planning window,
+    after ``after`` (a (start, id) position). Returns the reminders added and the position to
+    go on from (None: no more)."""
     until = now + plan_horizon(practice)
-    batch = await record.appointments.booked_between(
-        after, until, PLAN_BATCH, patient_ids=patient_ids
-    )
+    batch = await record.appointments.booked_between(after, until, limit, patient_ids=patient_ids)
     added = await plan_appointments(record, practice, batch, now)
-    if len(batch) < PLAN_BATCH:
+    if len(batch) < limit:
         return added, None
     return added, (batch[-1].start_at, batch[-1].id)
 

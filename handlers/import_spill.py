@@ -151,10 +151,10 @@ class Spill:
         size: int,
         heavy: Callable[[tuple[Any, ...]], bool] | None = None,
         most_heavy: int = 0,
-    ) -> tuple[list[tuple[Any, ...]], int]:
+    ) -> tuple[list[tuple[Any, ...]], int, int]:
         """Up to ``size`` kept rows after line ``after``, in file order, without their line
-        numbers, and the last line taken (0: none left). With ``heavy`` (a test of a row's
-        values), the rows end early at the ``most_heavy``-th heavy one."""
+        numbers; the last line taken (0: none left); and how many were heavy. With ``heavy``
+        (a test of a row's values), the rows end early at the ``most_heavy``-th heavy one."""
         self._flush()
         found = self._conn.execute(
             "SELECT * FROM kept WHERE line > ? ORDER BY line LIMIT ?", (after, size)
@@ -168,7 +168,7 @@ class Spill:
                 weight += 1
                 if weight >= most_heavy:
                     break
-        return taken, last
+        return taken, last, weight
 
     def close(self) -> None:
         self._pending, self._later = [], []

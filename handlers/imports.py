@@ -12,7 +12,8 @@ Two passes, streamed: the file is never held in memory.
    delivery report commits between two of them). Writes are upserts by id: re-importing a file
    changes only what it changes, and re-running an import that died in this pass completes it.
    An ``import_run`` row says how far each run got; one that did not finish is reported by the
-   next import.
+   next import. Meanwhile :class:`~storage.bulk.BulkWrites` checkpoints the WAL between batches
+   and leaves a longer gap once a second.
 """
 
 from __future__ import annotations
@@ -200,10 +201,10 @@ async def _write(
     heavy = handler.heavy(context)
     phases = handler.phases()
     inserted = batches = 0
-    size = handler.batch
+    size = _Size(handler.batch)
     for number, phase in enumerate(phases):
         last_phase = number == len(phases) - 1
-        batch, after = spill.take(0, size, heavy, PLAN_BATCH)
+        batch, after, weight = spill.take(0, size.rows, heavy, size.heavy)
         while batch:
             async with db.transaction() as conn:
                 started = time.perf_counter()
@@ -213,18 +214,18 @@ async def _write(
             held = time.perf_counter() - started
             batches += 1
             inserted += new if number == 0 else 0
-            size = _next_size(size, len(batch), held)
+            size.after(len(batch), weight, held)
             written = batch
             # The pause, and meanwhile the next batch read from the spill.
-            (batch, after), _ = await asyncio.gather(
-                asyncio.to_thread(spill.take, after, size, heavy, PLAN_BATCH),
+            (batch, after, weight), _ = await asyncio.gather(
+                asyncio.to_thread(spill.take, after, size.rows, heavy, size.heavy),
                 asyncio.sleep(held * PAUSE_SHARE),
             )
             await bulk.between()
             if last_phase and context.practice is not None:
                 patients = handler.replan(written)
                 if patients:
-                    await _plan_patients(db, context, patients, now)
+                    await _plan_patients(db, context, patients, now, size)
     async with db.transaction() as conn:
         await ImportRunRepo(conn).finish(run, now)
         await Record(conn).audit.record(
@@ -240,23 +241,40 @@ async def _write(
 
 
 async def _plan_patients(
-    db: Database, context: Context, patients: list[str], now: datetime
+    db: Database, context: Context, patients: list[str], now: datetime, size: _Size
 ) -> None:
-    """Plan these patients' visits inside the planning window, a page per transaction."""
+    """Plan these patients' visits inside the planning window, a page per transaction (as
+    many visits as :data:`BATCH_SECONDS` allows, as batches are sized)."""
     assert context.practice is not None
     position: tuple[datetime, str] | None = (now, "")
     while position is not None:
+        limit = size.heavy
         async with db.transaction() as conn:
-            _, position = await plan_page(Record(conn), context.practice, patients, now, position)
+            started = time.perf_counter()
+            _, position = await plan_page(
+                Record(conn), context.practice, patients, now, position, limit
+            )
+        held = time.perf_counter() - started
+        if position is not None:  # a whole page
+            size.after(0, limit, held)
+        await asyncio.sleep(held * PAUSE_SHARE)
 
 
-def _next_size(size: int, taken: int, held: float) -> int:
-    """The next batch's rows: what would have held the writer :data:`BATCH_SECONDS` at this
-    batch's pace (growing at most twofold at a time)."""
-    if taken < size:  # cut short (visits to plan, or the last rows): says little of the pace
-        return size
-    wanted = int(taken * BATCH_SECONDS / max(held, 1e-4))
-    return max(BATCH_ROWS[0], min(BATCH_ROWS[1], wanted, 2 * size))
+class _Size:
+    """How many rows the next batch takes, and at most how many heavy ones (visits to plan):
+    what would have held the writer :data:`BATCH_SECONDS` at the last batch's pace, growing at
+    most twofold at a time."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.heavy = PLAN_BATCH
+
+    def after(self, taken: int, heavy: int, held: float) -> None:
+        scale = BATCH_SECONDS / max(held, 1e-4)
+        if heavy and heavy >= self.heavy:  # cut short by its heavy rows: they set the pace
+            self.heavy = max(BATCH_ROWS[0] // 5, min(PLAN_BATCH, int(heavy * scale)))
+        elif taken >= self.rows:  # a whole batch (not the file's last rows)
+            self.rows = max(BATCH_ROWS[0], min(BATCH_ROWS[1], int(taken * scale), 2 * self.rows))
 
 
 def iter_rows(kind: str, path: Path) -> Iterator[CsvRow]:
