@@ -33,7 +33,7 @@ def recipient_timezone(guardian: Guardian, practice: Practice) -> str:
 #: planned well before its first reminder is due).
 PLAN_MARGIN = timedelta(hours=48)
 #: Visits planned per transaction (each keeps the writer for a few milliseconds).
-PLAN_BATCH = 200
+PLAN_BATCH = 100
 #: Due reminders handled per transaction (each a few milliseconds of the writer's time: a
 #: family's answer or a delivery report never waits long behind a fan-out).
 DUE_BATCH = 10
