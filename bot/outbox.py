@@ -99,6 +99,7 @@ class Outbox:
         for adapter in adapters.values():
             self.add_adapter(adapter)
         self._in_flight = max(1, in_flight)
+        self._batch = max(1, self._in_flight // 2)
         self._round_size = round_size
         self._on_failed = on_failed
         self._metrics = metrics or Metrics()
@@ -168,7 +169,9 @@ class Outbox:
 
         async def send(message: OutboundMessage) -> None:
             try:
-                answers.append(await self._send_one(channel, message))
+                result = await self._send_one(channel, message)
+                result.answered_at = self._tick()  # its place in the window counts from here
+                answers.append(result)
             finally:
                 answered.set()
 
@@ -194,24 +197,19 @@ class Outbox:
                         running.add(task)
                         task.add_done_callback(running.discard)
                 if not due and full and reads < ROUND_READS and not self._stopping:
-                    # Read on while sends are at the platform, rather than let them all finish
-                    # first (those would be the only ones in flight while the next round reads).
+                    # Read on while sends are out, rather than let them all finish first.
                     due, full = await self._heads(name, touched)
                     reads += 1
                     if due:
                         continue
-                if not answers:
-                    if not running:
-                        break
-                    await answered.wait()
-                    await asyncio.sleep(0)  # answers that came in the same turn of the loop too
-                answered.clear()
-                answered_at = self._tick()
+                if not answers and not running:
+                    break
+                await self._gather_answers(answers, at_platform, answered)
                 for result in answers:
                     del at_platform[result.message.id]
-                    channel.pace.answered(result.message.address, answered_at)
+                    channel.pace.answered(result.message.address, result.answered_at)
                 final += settlement(  # on the pace at once: a 429 pauses what is admitted next
-                    answers, turn, channel.pace, self._clock.now(), answered_at, report,
+                    answers, turn, channel.pace, self._clock.now(), report,
                     self._metrics.count_rate_limited,
                 )  # fmt: skip
                 answers.clear()
@@ -227,6 +225,20 @@ class Outbox:
             self._metrics.count_outbound(name, outcome, getattr(report, outcome))
         await self._look_at_queue(channel)
         return report
+
+    async def _gather_answers(
+        self,
+        answers: list[SendResult],
+        at_platform: dict[int, OutboundMessage],
+        answered: asyncio.Event,
+    ) -> None:
+        """Wait until half the sends out have answered (all, if fewer are out): one turn then
+        records them together, since a commit costs CPU like a send does, and a slow send
+        holds back no more than the other half."""
+        while len(answers) < min(self._batch, len(at_platform)):
+            answered.clear()
+            await answered.wait()
+        answered.clear()
 
     async def _heads(self, name: str, touched: set[str]) -> tuple[deque[OutboundMessage], bool]:
         """The next heads (one per address, oldest first) at addresses this round has not read

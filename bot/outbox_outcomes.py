@@ -55,6 +55,8 @@ class SendResult:
     message: OutboundMessage
     sent: Sent | None = None
     error: DeliveryError | None = None
+    #: When the answer came (the pace clock's seconds).
+    answered_at: float = 0.0
 
 
 def settlement(
@@ -62,12 +64,11 @@ def settlement(
     turn: Settlement,
     pace: Pace,
     now: datetime,
-    pace_now: float,
     report: DeliveryReport,
     count_rate_limited: Callable[[str], None],
 ) -> list[Final]:
     """Add what the answers write to ``turn``, and apply what they do to the channel's pace (a
-    429 pauses it for exactly its ``retry_after``, counted from ``pace_now``). Returns the
+    429 pauses it for exactly its ``retry_after``, counted from when it came). Returns the
     messages that end for good (for :func:`record_final`)."""
     final: list[Final] = []
     for result in results:
@@ -82,7 +83,7 @@ def settlement(
             turn.parts.append((message.id, error.parts_sent, error.first_provider_id))
             error = error.cause
         if isinstance(error, RetryLater):
-            wait = pace.rate_limited(error.retry_after, pace_now)
+            wait = pace.rate_limited(error.retry_after, result.answered_at)
             turn.retries.append((message.id, now + timedelta(seconds=wait), "rate limited"))
             count_rate_limited(message.channel)
             log.warning("message %d rate limited, retry in %.2fs", message.id, wait)

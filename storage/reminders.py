@@ -96,8 +96,9 @@ class ReminderRepo:
                     to_db(r.appointment_start_at),
                     to_db(r.due_at),
                     to_db(r.send_at),
-                    dedupe_key(r.appointment_id, r.guardian_id, r.offset_hours,
-                               r.appointment_start_at),
+                    dedupe_key(
+                        r.appointment_id, r.guardian_id, r.offset_hours, r.appointment_start_at
+                    ),
                     to_db(now),
                     to_db(now),
                 )
@@ -118,9 +119,7 @@ class ReminderRepo:
         )
         return [_reminder(row) for row in rows]
 
-    async def withdraw_other_starts(
-        self, starts: list[tuple[str, datetime]], now: datetime
-    ) -> int:
+    async def withdraw_other_starts(self, starts: list[tuple[str, datetime]], now: datetime) -> int:
         """Withdraw pending reminders of these appointments made for another start time."""
         before = self._conn.total_changes
         await self._conn.executemany(
