@@ -27,7 +27,6 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest
 
 from bot.channels.base import (
     Capabilities,
@@ -42,6 +41,7 @@ from bot.channels.base import (
 )
 from bot.channels.parts import fits_utf16
 from bot.channels.starting import StartRefused
+from bot.channels.telegram_http import AiohttpRequest
 from bot.edge import describe_failure, is_transient
 from handlers.events import Inbound
 from handlers.pipeline import Outcome
@@ -177,8 +177,8 @@ class TelegramChannel:
         self.bot = Bot(
             token,
             base_url=f"{api_url.rstrip('/')}/bot",
-            request=HTTPXRequest(connection_pool_size=16),
-            get_updates_request=HTTPXRequest(read_timeout=40.0),
+            request=AiohttpRequest(connection_pool_size=16),
+            get_updates_request=AiohttpRequest(1, read_timeout=40.0),
         )
         self.limits = limits
         self._handle = handle
@@ -199,8 +199,16 @@ class TelegramChannel:
         try:
             await self.bot.initialize()
         except InvalidToken:
+            await self._close_requests()
             raise StartRefused("CAREBOT_TELEGRAM__TOKEN: Telegram refused the bot token") from None
         self.started = True
+
+    async def _close_requests(self) -> None:
+        """A failed ``initialize`` leaves the HTTP sessions open (python-telegram-bot reuses them
+        when it is tried again); ``Bot.shutdown`` would not close them (it only undoes a
+        finished ``initialize``)."""
+        for request in (self.bot.request, self.bot._request[0]):  # noqa: SLF001 - getUpdates'
+            await request.shutdown()
 
     async def stop(self) -> None:
         if self._polling is not None:
@@ -210,6 +218,8 @@ class TelegramChannel:
         if self.started:
             await self.bot.shutdown()
             self.started = False
+        else:
+            await self._close_requests()
 
     @property
     def username(self) -> str:
