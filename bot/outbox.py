@@ -24,7 +24,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from math import inf
@@ -32,7 +31,7 @@ from math import inf
 from bot.channels.base import ChannelAdapter, DeliveryError, LooksUpSent, TemporaryFailure
 from bot.metrics import Metrics
 from bot.outbox_outcomes import DeliveryReport, Final, SendResult, record_final, settlement
-from bot.outbox_pace import Pace, pace_clock
+from bot.outbox_pace import Pace, PacedChannel, pace_clock
 from bot.outbox_recovery import RecoveryReport, recover
 from storage.clock import Clock
 from storage.db import Database
@@ -57,27 +56,6 @@ IDLE_SECONDS = 60.0
 OnFailed = Callable[[Record, list[int], datetime], Awaitable[int]]
 
 
-@dataclass
-class _Channel:
-    """One channel's adapter, pace and wake-up, and what its last round left for later."""
-
-    adapter: ChannelAdapter
-    pace: Pace
-    #: When (pace clock) a message the last round held back may go; None if it held none.
-    next_deferred: float | None = None
-    #: Seconds until the next queued message's ``not_before`` (from the last round's look).
-    next_due_in: float | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def ready(self) -> bool:
-        return bool(getattr(self.adapter, "started", True))
-
-    def defer_until(self, when: float) -> None:
-        if self.next_deferred is None or when < self.next_deferred:
-            self.next_deferred = when
-
-
 class Outbox:
     """Sends queued messages through the channel adapters."""
 
@@ -95,7 +73,7 @@ class Outbox:
         self._db = db
         self._clock = clock
         self._tick = pace_clock(clock)
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, PacedChannel] = {}
         for adapter in adapters.values():
             self.add_adapter(adapter)
         self._in_flight = max(1, in_flight)
@@ -108,7 +86,7 @@ class Outbox:
         self.totals = DeliveryReport()
 
     def add_adapter(self, adapter: ChannelAdapter) -> None:
-        self._channels[adapter.name] = _Channel(adapter, Pace(adapter.limits))
+        self._channels[adapter.name] = PacedChannel(adapter, Pace(adapter.limits))
 
     def wake(self) -> None:
         """Something was queued (or a channel came up): deliver without waiting."""
@@ -251,7 +229,7 @@ class Outbox:
 
     def _admit(
         self,
-        channel: _Channel,
+        channel: PacedChannel,
         due: deque[OutboundMessage],
         room: int,
         turn: Settlement,
@@ -287,7 +265,7 @@ class Outbox:
 
     async def _turn(
         self,
-        channel: _Channel,
+        channel: PacedChannel,
         turn: Settlement,
         final: list[Final],
         admitted: list[OutboundMessage],
@@ -307,7 +285,7 @@ class Outbox:
             await self._record_final(final, now)
         return going
 
-    async def _send_one(self, channel: _Channel, message: OutboundMessage) -> SendResult:
+    async def _send_one(self, channel: PacedChannel, message: OutboundMessage) -> SendResult:
         began = time.perf_counter()
         try:
             result = SendResult(message, sent=await channel.adapter.send(message))
@@ -334,7 +312,7 @@ class Outbox:
                 if await self._on_failed(record, failed, now):
                     self.wake()
 
-    async def _look_at_queue(self, channel: _Channel) -> None:
+    async def _look_at_queue(self, channel: PacedChannel) -> None:
         """After a round: the channel's queue depth and how long its oldest due message has
         waited (for /metrics), and when the next held message comes due (for the loop). One
         query on the index of queued messages."""

@@ -9,13 +9,14 @@ clock's own time is used instead, since its ``sleep`` follows only it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import inf
 
-from bot.channels.base import RateLimits
+from bot.channels.base import ChannelAdapter, RateLimits
 from storage.clock import Clock, FakeClock
 
 #: The platforms count their limits over a sliding second.
@@ -122,3 +123,25 @@ class Pace:
     def went_out(self) -> None:
         """A send succeeded: the next 429 without a wait starts the backoff again."""
         self.unsaid = 0
+
+
+@dataclass
+class PacedChannel:
+    """One channel of the outbox: its adapter, pace and wake-up, and what its last round left
+    for later."""
+
+    adapter: ChannelAdapter
+    pace: Pace
+    #: When (pace clock) a message the last round held back may go; None if it held none.
+    next_deferred: float | None = None
+    #: Seconds until the next queued message's ``not_before`` (from the last round's look).
+    next_due_in: float | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def ready(self) -> bool:
+        return bool(getattr(self.adapter, "started", True))
+
+    def defer_until(self, when: float) -> None:
+        if self.next_deferred is None or when < self.next_deferred:
+            self.next_deferred = when
