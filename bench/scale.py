@@ -289,10 +289,12 @@ async def run_until_healthy(db: Path) -> tuple[float, int]:
             CAREBOT_SLACK__ESCALATION_CHANNEL="C0COORD",
         )
         started = time.perf_counter()
+        log = (db.parent / "carebot-run.log").open("ab")  # what the start said, to look at
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "run", env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
+        log.close()
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 while True:  # another process: nothing to wait on but its answer

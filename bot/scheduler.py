@@ -8,7 +8,7 @@ nothing is lost on restart because what is due is read from the reminder rows.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,12 +44,16 @@ async def forget_old_events(carebot: CareBot) -> None:
     await carebot.forget_events_before(carebot.clock.now() - timedelta(days=7))
 
 
-def build_scheduler(carebot: CareBot) -> AsyncIOScheduler:
+def build_scheduler(carebot: CareBot, *, wake_now: bool = False) -> AsyncIOScheduler:
+    """The wake-ups; with ``wake_now`` the first comes as soon as the scheduler starts, in the
+    background (a backlog after downtime is worked off while carebot already serves), and never
+    overlaps the next (one instance at a time)."""
     scheduler = AsyncIOScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     )
+    first = {"next_run_time": datetime.now(UTC)} if wake_now else {}
     scheduler.add_job(
-        wake_dispatcher, "interval", seconds=WAKE_SECONDS, args=[carebot], id="reminders"
+        wake_dispatcher, "interval", seconds=WAKE_SECONDS, args=[carebot], id="reminders", **first
     )
     scheduler.add_job(forget_old_events, "interval", hours=6, args=[carebot], id="forget-events")
     return scheduler

@@ -22,7 +22,7 @@ import uvicorn
 from bot.app import CareBot
 from bot.channels.starting import StartupFailed
 from bot.config import Settings
-from bot.scheduler import build_scheduler, wake_dispatcher
+from bot.scheduler import build_scheduler
 from bot.web import build_web
 from storage.clock import Clock, SystemClock
 from storage.db import Database
@@ -91,14 +91,13 @@ async def _run(
     settings: Settings, db: Database, clock: Clock, sock: socket.socket, stop: asyncio.Event
 ) -> None:
     carebot = CareBot(settings, db, clock)
-    scheduler = build_scheduler(carebot)
+    scheduler = build_scheduler(carebot, wake_now=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
         await carebot.start()
-        scheduler.start()
-        await wake_dispatcher(carebot)
+        scheduler.start()  # its first wake-up at once, while the endpoints already answer
         config = uvicorn.Config(
             build_web(carebot), lifespan="off", log_level="warning", access_log=False
         )

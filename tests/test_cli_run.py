@@ -12,7 +12,9 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -97,7 +99,7 @@ async def running(env: dict[str, str]) -> AsyncIterator[Running]:
 async def healthy_within(client: httpx.AsyncClient, *, seconds: float) -> bool:
     """Whether ``/healthz`` answers 200 within ``seconds`` (another process: it is asked)."""
     async with asyncio.timeout(seconds):
-        while (await client.get("/healthz")).status_code != 200:
+        while (await client.get("/healthz")).status_code != 200:  # noqa: ASYNC110 - its answer
             await asyncio.sleep(0.05)
     return True
 
@@ -232,6 +234,68 @@ async def test_an_unreachable_telegram_is_retried_while_sms_works(tmp_path: Path
                 code, err = await bot.stop()
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def write_rows(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+async def test_a_backlog_of_due_reminders_is_worked_off_while_carebot_serves(
+    tmp_path: Path,
+) -> None:
+    """After downtime, reminders are due at start: carebot answers (and says it serves) first,
+    and works the backlog off in the background; every family gets its reminder once."""
+    families = 40
+    noon = 12 - datetime.now(UTC).hour  # a zone where it is about noon: no quiet hours now
+    zone = "Etc/UTC" if noon == 0 else f"Etc/GMT{'-' if noon > 0 else '+'}{abs(noon)}"
+    start = (datetime.now(ZoneInfo(zone)) + timedelta(hours=23)).replace(tzinfo=None)
+    twilio = FakeTwilio()
+    async with serve_app(twilio.app) as root:
+        env = environment(tmp_path, **sms_settings(twilio, root), CAREBOT_PRACTICE__TIMEZONE=zone)
+        files = {
+            "patients": write_rows(
+                tmp_path / "patients.csv",
+                "patient_id,first_name,last_name,date_of_birth,language",
+                [f"p{n},Kid{n},Family{n},2018-03-0{1 + n % 9},en" for n in range(families)],
+            ),
+            "guardians": write_rows(
+                tmp_path / "guardians.csv",
+                "guardian_id,patient_id,first_name,last_name,relationship,phone,language,"
+                "sms_consent",
+                [
+                    f"g{n},p{n},Parent{n},Family{n},mother,+1555200{n:04d},en,yes"
+                    for n in range(families)
+                ],
+            ),  # fmt: skip
+            "staff": write_rows(
+                tmp_path / "staff.csv",
+                "staff_id,name,role,discipline,slack_user_id",
+                ["s1,Sam Rivera,clinician,speech,U0000001"],
+            ),
+            "appointments": write_rows(
+                tmp_path / "appointments.csv",
+                "appointment_id,patient_id,staff_id,start,duration_minutes,service,location",
+                [
+                    f"a{n},p{n},s1,{start.isoformat(timespec='minutes')},45,speech,Room 2"
+                    for n in range(families)
+                ],
+            ),  # fmt: skip
+        }
+        for kind, path in files.items():
+            code, _, err = await carebot(env, "import", kind, str(path))
+            assert code == 0, err
+        async with running(env) as bot:  # it said it serves before any wake-up was logged
+            assert bot.process.stderr is not None
+            async with asyncio.timeout(30):
+                while "wake-up queued=" not in (line := (await bot.process.stderr.readline())
+                                                 .decode()):  # fmt: skip
+                    assert line, "carebot run exited"
+            assert f"wake-up queued={families} messages" in line
+            await twilio.wait_for_sent(families, timeout=60)
+            code, err = await bot.stop()
+    assert code == 0, err
+    assert sorted(m.to for m in twilio.sent) == [f"+1555200{n:04d}" for n in range(families)]
 
 
 async def test_sigterm_drains_and_exits_0(tmp_path: Path) -> None:
