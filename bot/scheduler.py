@@ -7,6 +7,7 @@ nothing is lost on restart because what is due is read from the reminder rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -44,16 +45,39 @@ async def forget_old_events(carebot: CareBot) -> None:
     await carebot.forget_events_before(carebot.clock.now() - timedelta(days=7))
 
 
-def build_scheduler(carebot: CareBot, *, wake_now: bool = False) -> AsyncIOScheduler:
+async def _wake(carebot: CareBot, busy: asyncio.Lock) -> None:
+    async with busy:
+        try:
+            await wake_dispatcher(carebot)
+        except asyncio.CancelledError:  # carebot is stopping (CarebotScheduler.stop)
+            log.info("wake-up stopped with carebot; what it had not committed is still due")
+
+
+class CarebotScheduler(AsyncIOScheduler):
     """The wake-ups; with ``wake_now`` the first comes as soon as the scheduler starts, in the
     background (a backlog after downtime is worked off while carebot already serves), and never
     overlaps the next (one instance at a time)."""
-    scheduler = AsyncIOScheduler(
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-    )
-    first = {"next_run_time": datetime.now(UTC)} if wake_now else {}
-    scheduler.add_job(
-        wake_dispatcher, "interval", seconds=WAKE_SECONDS, args=[carebot], id="reminders", **first
-    )
-    scheduler.add_job(forget_old_events, "interval", hours=6, args=[carebot], id="forget-events")
-    return scheduler
+
+    def __init__(self, carebot: CareBot, *, wake_now: bool = False) -> None:
+        super().__init__(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        self.busy = asyncio.Lock()  # held by the wake-up under way
+        first = {"next_run_time": datetime.now(UTC)} if wake_now else {}
+        self.add_job(
+            _wake, "interval", seconds=WAKE_SECONDS, args=[carebot, self.busy], id="reminders",
+            **first,
+        )  # fmt: skip
+        self.add_job(forget_old_events, "interval", hours=6, args=[carebot], id="forget-events")
+
+    async def stop(self) -> None:
+        """Stop; a wake-up under way is cancelled, and waited for while its open transaction
+        rolls back (the record must outlive it)."""
+        if self.running:
+            self.shutdown(wait=False)  # APScheduler cancels the jobs under way
+        async with self.busy:
+            pass
+
+
+def build_scheduler(carebot: CareBot, *, wake_now: bool = False) -> CarebotScheduler:
+    return CarebotScheduler(carebot, wake_now=wake_now)

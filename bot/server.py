@@ -115,6 +115,5 @@ async def _run(
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        await scheduler.stop()
         await carebot.stop()

@@ -241,50 +241,61 @@ def write_rows(path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
+async def practice_with_due_reminders(tmp_path: Path, env: dict[str, str], families: int) -> None:
+    """``families`` families, each with a visit in 23 hours: its 24-hour reminder is due."""
+    start = datetime.now(ZoneInfo(env["CAREBOT_PRACTICE__TIMEZONE"])) + timedelta(hours=23)
+    files = {
+        "patients": write_rows(
+            tmp_path / "patients.csv",
+            "patient_id,first_name,last_name,date_of_birth,language",
+            [f"p{n},Kid{n},Family{n},2018-03-0{1 + n % 9},en" for n in range(families)],
+        ),
+        "guardians": write_rows(
+            tmp_path / "guardians.csv",
+            "guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent",
+            [
+                f"g{n},p{n},Parent{n},Family{n},mother,+1555200{n:04d},en,yes"
+                for n in range(families)
+            ],
+        ),  # fmt: skip
+        "staff": write_rows(
+            tmp_path / "staff.csv",
+            "staff_id,name,role,discipline,slack_user_id",
+            ["s1,Sam Rivera,clinician,speech,U0000001"],
+        ),
+        "appointments": write_rows(
+            tmp_path / "appointments.csv",
+            "appointment_id,patient_id,staff_id,start,duration_minutes,service,location",
+            [
+                f"a{n},p{n},s1,{start.replace(tzinfo=None).isoformat(timespec='minutes')},45,"
+                "speech,Room 2"
+                for n in range(families)
+            ],
+        ),  # fmt: skip
+    }
+    for kind, path in files.items():
+        code, _, err = await carebot(env, "import", kind, str(path))
+        assert code == 0, err
+
+
+def zone_at_noon() -> str:
+    """A time zone where it is about noon now: no quiet hours hold the reminders back."""
+    noon = 12 - datetime.now(UTC).hour
+    return "Etc/UTC" if noon == 0 else f"Etc/GMT{'-' if noon > 0 else '+'}{abs(noon)}"
+
+
 async def test_a_backlog_of_due_reminders_is_worked_off_while_carebot_serves(
     tmp_path: Path,
 ) -> None:
     """After downtime, reminders are due at start: carebot answers (and says it serves) first,
     and works the backlog off in the background; every family gets its reminder once."""
     families = 40
-    noon = 12 - datetime.now(UTC).hour  # a zone where it is about noon: no quiet hours now
-    zone = "Etc/UTC" if noon == 0 else f"Etc/GMT{'-' if noon > 0 else '+'}{abs(noon)}"
-    start = (datetime.now(ZoneInfo(zone)) + timedelta(hours=23)).replace(tzinfo=None)
     twilio = FakeTwilio()
     async with serve_app(twilio.app) as root:
-        env = environment(tmp_path, **sms_settings(twilio, root), CAREBOT_PRACTICE__TIMEZONE=zone)
-        files = {
-            "patients": write_rows(
-                tmp_path / "patients.csv",
-                "patient_id,first_name,last_name,date_of_birth,language",
-                [f"p{n},Kid{n},Family{n},2018-03-0{1 + n % 9},en" for n in range(families)],
-            ),
-            "guardians": write_rows(
-                tmp_path / "guardians.csv",
-                "guardian_id,patient_id,first_name,last_name,relationship,phone,language,"
-                "sms_consent",
-                [
-                    f"g{n},p{n},Parent{n},Family{n},mother,+1555200{n:04d},en,yes"
-                    for n in range(families)
-                ],
-            ),  # fmt: skip
-            "staff": write_rows(
-                tmp_path / "staff.csv",
-                "staff_id,name,role,discipline,slack_user_id",
-                ["s1,Sam Rivera,clinician,speech,U0000001"],
-            ),
-            "appointments": write_rows(
-                tmp_path / "appointments.csv",
-                "appointment_id,patient_id,staff_id,start,duration_minutes,service,location",
-                [
-                    f"a{n},p{n},s1,{start.isoformat(timespec='minutes')},45,speech,Room 2"
-                    for n in range(families)
-                ],
-            ),  # fmt: skip
-        }
-        for kind, path in files.items():
-            code, _, err = await carebot(env, "import", kind, str(path))
-            assert code == 0, err
+        env = environment(
+            tmp_path, **sms_settings(twilio, root), CAREBOT_PRACTICE__TIMEZONE=zone_at_noon()
+        )
+        await practice_with_due_reminders(tmp_path, env, families)
         async with running(env) as bot:  # it said it serves before any wake-up was logged
             assert bot.process.stderr is not None
             async with asyncio.timeout(30):
@@ -295,6 +306,32 @@ async def test_a_backlog_of_due_reminders_is_worked_off_while_carebot_serves(
             await twilio.wait_for_sent(families, timeout=60)
             code, err = await bot.stop()
     assert code == 0, err
+    assert sorted(m.to for m in twilio.sent) == [f"+1555200{n:04d}" for n in range(families)]
+
+
+async def test_sigterm_in_the_middle_of_a_backlog_loses_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM as soon as carebot serves, while its first wake-up works off the backlog: it
+    exits 0 without a traceback (the wake-up under way is cancelled and its transaction rolled
+    back before the record closes), and the next run sends the rest: each family once."""
+    families = 300
+    twilio = FakeTwilio()
+    async with serve_app(twilio.app) as root:
+        env = environment(
+            tmp_path, **sms_settings(twilio, root), CAREBOT_PRACTICE__TIMEZONE=zone_at_noon(),
+            CAREBOT_SMS__MAX_MESSAGES_PER_SECOND="100",
+        )  # fmt: skip
+        await practice_with_due_reminders(tmp_path, env, families)
+        async with running(env) as bot:
+            code, err = await bot.stop()
+        assert code == 0, err
+        assert "Traceback" not in err
+        async with running(env) as bot:
+            await twilio.wait_for_sent(families, timeout=90)
+            code, err = await bot.stop()
+        assert code == 0, err
+        assert "Traceback" not in err
     assert sorted(m.to for m in twilio.sent) == [f"+1555200{n:04d}" for n in range(families)]
 
 

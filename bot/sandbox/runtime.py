@@ -235,7 +235,7 @@ async def open_sandbox(
                     later.app = None
                     changes.close()
                     await fakes.twilio.stop_reports()
-                    scheduler.shutdown(wait=False)
+                    await scheduler.stop()
                     await carebot.stop()
         finally:
             await db.close()
