@@ -683,10 +683,15 @@ async def time_paths(
     return timings
 
 
-async def measure(path: Path, rounds: int = 50, now: datetime | None = None) -> dict[str, float]:
+async def measure(
+    path: Path, rounds: int = 50, now: datetime | None = None, plans: list[str] | None = None
+) -> dict[str, float]:
     """Each read path's median in ms on the record at ``path`` (for bench/scale.py): the clock
-    at ``now``, by default the real time (a record imported around today)."""
+    at ``now``, by default the real time (a record imported around today). ``plans``, if
+    given, receives the lines of each path's statements with SQLite's plan."""
     timings = await time_paths(path, rounds, now=now or datetime.now(UTC))
+    if plans is not None:
+        plans.extend(plan_lines(timings))
     return {f"{t.name}: median ms": round(t.median, 2) for t in timings}
 
 
@@ -722,13 +727,19 @@ def report(size: Size, timings: list[Timing], analyzed: bool) -> None:
         target = f"< {t.target_ms:g} ms" if t.target_ms is not None else "—"
         print(f"{t.name:<{width}}  {t.median:6.2f}  {t.p90:6.2f}   {target:<8} {t.verdict}")
     print("\nqueries of each path (one call), with SQLite's plan:")
+    for line in plan_lines(timings):
+        print(line)
+
+
+def plan_lines(timings: list[Timing]) -> list[str]:
+    lines = []
     for t in timings:
-        print(f"\n{t.name}")
+        lines.append(f"\n{t.name}")
         for sql, plan, scans in t.plans.values():
             flag = "   <-- scans a growing table" if scans else ""
-            print(f"  {shape(sql)[:160]}{flag}")
-            for line in plan:
-                print(f"      {line}")
+            lines.append(f"  {shape(sql)[:160]}{flag}")
+            lines.extend(f"      {line}" for line in plan)
+    return lines
 
 
 def _fresh(path: Path) -> Path:
