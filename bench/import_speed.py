@@ -58,7 +58,7 @@ LAST = ("Stone", "Reyes", "Okoro", "Chen", "Novak", "Haddad", "Silva", "Berg", "
 
 #: What runs in each import's process: `carebot import` with its write transactions timed.
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from storage.db import Database
 
 held = []
@@ -75,7 +75,8 @@ from bot.cli import main
 started = time.perf_counter()
 code = main(sys.argv[2:])
 wall = time.perf_counter() - started
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM: this process's own peak (ru_maxrss would count the bench's size, inherited at exec).
+peak_kib = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
 with open(sys.argv[1], "w") as out:
     json.dump({"code": code, "wall": wall, "peak_kib": peak_kib, "held": held}, out)
 sys.exit(code)
