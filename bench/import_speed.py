@@ -39,6 +39,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from handlers.imports import COLUMNS  # noqa: E402 - the headers the import requires
+
 ZONE = ZoneInfo("America/New_York")
 PRACTICE_ENV = {
     "CAREBOT_PRACTICE__NAME": "Bench Therapy",
@@ -128,7 +131,7 @@ def people(work: Path, patients: int, rng: random.Random) -> dict[str, Path]:
     files = {kind: work / f"{kind}.csv" for kind in ("patients", "guardians", "staff", "care-team")}
     write_csv(
         files["patients"],
-        ["patient_id", "first_name", "last_name", "date_of_birth", "language"],
+        list(COLUMNS["patients"]),
         (
             (
                 f"p-{i:05d}",
@@ -166,23 +169,14 @@ def people(work: Path, patients: int, rng: random.Random) -> dict[str, Path]:
         family += 1
     write_csv(
         files["guardians"],
-        [
-            "guardian_id",
-            "patient_id",
-            "first_name",
-            "last_name",
-            "relationship",
-            "phone",
-            "language",
-            "sms_consent",
-        ],
+        list(COLUMNS["guardians"]),
         guardians,
     )
-    write_csv(files["staff"], ["staff_id", "name", "role", "discipline", "slack_user_id"], staff())
+    write_csv(files["staff"], list(COLUMNS["staff"]), staff())
     clinicians = [s[0] for s in staff() if s[2] == "clinician"]
     write_csv(
         files["care-team"],
-        ["patient_id", "staff_id"],
+        list(COLUMNS["care-team"]),
         (
             pair
             for i in range(patients)
@@ -248,15 +242,7 @@ def appointments(path: Path, rows: int, patients: int, now: datetime, rng: rando
 
     write_csv(
         path,
-        [
-            "appointment_id",
-            "patient_id",
-            "staff_id",
-            "start",
-            "duration_minutes",
-            "service",
-            "location",
-        ],
+        list(COLUMNS["appointments"]),
         visits(),
     )
 
@@ -387,9 +373,7 @@ def main() -> None:
             f" {ms(max(again['held']))}"
         )
         staff_csv = work / "staff-renamed.csv"
-        write_csv(
-            staff_csv, ["staff_id", "name", "role", "discipline", "slack_user_id"], staff(True)
-        )
+        write_csv(staff_csv, list(COLUMNS["staff"]), staff(True))
         for db in (small["db"], large["db"]):
             result = carebot_import(db, "staff", staff_csv, work)
             with closing(sqlite3.connect(db)) as conn:

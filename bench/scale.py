@@ -47,10 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bot.sandbox.fake_telegram import FakeTelegram  # noqa: E402
-from bot.sandbox.fake_twilio import FakeTwilio  # noqa: E402
-from bot.sandbox.server import serve_app  # noqa: E402
-from bot.sandbox.slack_fake import FakeSlack  # noqa: E402
+from bot.sandbox.emulators import emulators  # noqa: E402
+from handlers.imports import COLUMNS  # noqa: E402
 
 SIZES = {"M": 2_000, "L": 10_000}
 STAFF = 60
@@ -127,7 +125,7 @@ def generate(folder: Path, patients: int, today: date) -> dict[str, Path]:
              ("patients", "guardians", "staff", "care-team", "appointments")}  # fmt: skip
     write_csv(
         files["patients"],
-        ["patient_id", "first_name", "last_name", "date_of_birth", "language"],
+        list(COLUMNS["patients"]),
         (
             (f"p{n:05d}", f"Child{n}", f"Family{n - 1 if n % 10 == 1 else n}",
              f"{2008 + n % 15}-{1 + n % 12:02d}-{1 + n % 28:02d}", "es" if n % 5 == 0 else "en")
@@ -149,27 +147,18 @@ def generate(folder: Path, patients: int, today: date) -> dict[str, Path]:
 
     write_csv(
         files["guardians"],
-        [
-            "guardian_id",
-            "patient_id",
-            "first_name",
-            "last_name",
-            "relationship",
-            "phone",
-            "language",
-            "sms_consent",
-        ],  # fmt: skip
+        list(COLUMNS["guardians"]),
         guardians(),
     )
     roles = ["coordinator"] * 4 + ["clinician"] * (STAFF - 4)
     write_csv(
         files["staff"],
-        ["staff_id", "name", "role", "discipline", "slack_user_id"],
+        list(COLUMNS["staff"]),
         ((f"s{n:02d}", f"Staff Member{n}", roles[n], "speech", f"U{n:08d}") for n in range(STAFF)),
     )
     write_csv(
         files["care-team"],
-        ["patient_id", "staff_id"],
+        list(COLUMNS["care-team"]),
         ((f"p{n:05d}", f"s{4 + n % (STAFF - 4):02d}") for n in range(patients)),
     )
     first_monday = today - timedelta(days=today.weekday()) - timedelta(weeks=26)
@@ -187,15 +176,7 @@ def generate(folder: Path, patients: int, today: date) -> dict[str, Path]:
 
     write_csv(
         files["appointments"],
-        [
-            "appointment_id",
-            "patient_id",
-            "staff_id",
-            "start",
-            "duration_minutes",
-            "service",
-            "location",
-        ],  # fmt: skip
+        list(COLUMNS["appointments"]),
         appointments(),
     )
     return files
@@ -271,28 +252,22 @@ def free_port() -> int:
 async def run_until_healthy(db: Path) -> tuple[float, int]:
     """``carebot run`` with every channel configured (Telegram, Slack and SMS against fakes
     served here): seconds until /healthz answers 200, and its resident memory once idle (MB)."""
-    twilio, telegram, slack = FakeTwilio(), FakeTelegram(), FakeSlack()
-    async with (
-        serve_app(twilio.app) as root,
-        serve_app(telegram.app) as telegram_root,
-        serve_app(slack.app) as slack_root,
-    ):
-        slack.root = slack_root
+    async with emulators() as fakes:
         port = free_port()
         env = _env(
             db,
             CAREBOT_HTTP__PORT=str(port),
             CAREBOT_PUBLIC_URL="https://carebot.example.org",
-            CAREBOT_SMS__ACCOUNT_SID=twilio.account_sid,
-            CAREBOT_SMS__AUTH_TOKEN=twilio.auth_token,
+            CAREBOT_SMS__ACCOUNT_SID=fakes.twilio.account_sid,
+            CAREBOT_SMS__AUTH_TOKEN=fakes.twilio.auth_token,
             CAREBOT_SMS__FROM_NUMBER="+15550100000",
-            CAREBOT_SMS__API_URL=root,
-            CAREBOT_TELEGRAM__TOKEN=telegram.token,
-            CAREBOT_TELEGRAM__API_URL=telegram_root,
-            CAREBOT_TELEGRAM__WEBHOOK_SECRET="bench-secret",
-            CAREBOT_SLACK__BOT_TOKEN=slack.token,
-            CAREBOT_SLACK__SIGNING_SECRET="bench-signing",
-            CAREBOT_SLACK__API_URL=f"{slack_root}/api/",
+            CAREBOT_SMS__API_URL=fakes.twilio_root,
+            CAREBOT_TELEGRAM__TOKEN=fakes.telegram.token,
+            CAREBOT_TELEGRAM__API_URL=fakes.telegram_root,
+            CAREBOT_TELEGRAM__WEBHOOK_SECRET=fakes.telegram_webhook_secret,
+            CAREBOT_SLACK__BOT_TOKEN=fakes.slack.token,
+            CAREBOT_SLACK__SIGNING_SECRET=fakes.slack_signing_secret,
+            CAREBOT_SLACK__API_URL=f"{fakes.slack_root}/api/",
             CAREBOT_SLACK__ESCALATION_CHANNEL="C0COORD",
         )
         started = time.perf_counter()
