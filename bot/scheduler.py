@@ -77,7 +77,3 @@ class CarebotScheduler(AsyncIOScheduler):
             self.shutdown(wait=False)  # APScheduler cancels the jobs under way
         async with self.busy:
             pass
-
-
-def build_scheduler(carebot: CareBot, *, wake_now: bool = False) -> CarebotScheduler:
-    return CarebotScheduler(carebot, wake_now=wake_now)

@@ -22,7 +22,7 @@ import uvicorn
 from bot.app import CareBot
 from bot.channels.starting import StartupFailed
 from bot.config import Settings
-from bot.scheduler import build_scheduler
+from bot.scheduler import CarebotScheduler
 from bot.web import build_web
 from storage.clock import Clock, SystemClock
 from storage.db import Database
@@ -91,7 +91,7 @@ async def _run(
     settings: Settings, db: Database, clock: Clock, sock: socket.socket, stop: asyncio.Event
 ) -> None:
     carebot = CareBot(settings, db, clock)
-    scheduler = build_scheduler(carebot, wake_now=True)
+    scheduler = CarebotScheduler(carebot, wake_now=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)

@@ -174,11 +174,15 @@ class TelegramChannel:
         on_membership: Callable[[str, bool, str], Awaitable[None]] | None = None,
         on_unusable: Callable[[str, str, int], Awaitable[None]] | None = None,
     ) -> None:
+        self._requests = (
+            AiohttpRequest(connection_pool_size=16),
+            AiohttpRequest(1, read_timeout=40.0),  # getUpdates' long poll
+        )
         self.bot = Bot(
             token,
             base_url=f"{api_url.rstrip('/')}/bot",
-            request=AiohttpRequest(connection_pool_size=16),
-            get_updates_request=AiohttpRequest(1, read_timeout=40.0),
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
         )
         self.limits = limits
         self._handle = handle
@@ -207,7 +211,7 @@ class TelegramChannel:
         """A failed ``initialize`` leaves the HTTP sessions open (python-telegram-bot reuses them
         when it is tried again); ``Bot.shutdown`` would not close them (it only undoes a
         finished ``initialize``)."""
-        for request in (self.bot.request, self.bot._request[0]):  # noqa: SLF001 - getUpdates'
+        for request in self._requests:
             await request.shutdown()
 
     async def stop(self) -> None:

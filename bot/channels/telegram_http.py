@@ -75,10 +75,9 @@ class AiohttpRequest(BaseRequest):
         read = _given(read_timeout, self._read_timeout)
         connect = _given(connect_timeout, self._connect_timeout)
         pool = _given(pool_timeout, self._pool_timeout)
-        waits = [t for t in (connect, pool) if t is not None]
         timeout = aiohttp.ClientTimeout(
             total=None,
-            connect=sum(waits) if len(waits) == 2 else None,  # noqa: PLR2004 - both or no limit
+            connect=None if connect is None or pool is None else connect + pool,
             sock_read=read,
         )
         try:

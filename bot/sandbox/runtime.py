@@ -26,7 +26,7 @@ from bot.app import CareBot
 from bot.sandbox.actors import FamilyPhones, SlackUsers
 from bot.sandbox.emulators import Emulators, emulators
 from bot.sandbox.server import serve_app
-from bot.scheduler import build_scheduler, wake_dispatcher
+from bot.scheduler import CarebotScheduler, wake_dispatcher
 from bot.web import build_web
 from handlers.demo import STAFF, load_demo
 from storage.clock import MovableClock
@@ -225,7 +225,7 @@ async def open_sandbox(
                 web = build_web(carebot)
                 web.router.routes.extend(console_routes(sandbox))
                 await carebot.start()
-                scheduler = build_scheduler(carebot)
+                scheduler = CarebotScheduler(carebot)
                 scheduler.start()
                 later.app = web
                 try:
