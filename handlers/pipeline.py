@@ -159,7 +159,7 @@ class Pipeline:
                 event_id=event.event_id,
                 address=event.address,
                 slack_user_id=self.desk.user_of(event.address),
-                body=event.text or "[home]",
+                body=event.text or (f"[{event.action}]" if event.action else "[home]"),
                 provider_message_id=event.provider_message_id,
                 at=to_db(now),
             )

@@ -33,6 +33,7 @@ class Router:
         self.home_handlers: list[Handler] = []
         #: Staff commands that only read the record: they run on a read-only snapshot.
         self.read_only_commands: set[str] = set()
+        self.read_only_actions: set[str] = set()
 
     def command(self, name: str, *, linked_only: bool = True) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -69,9 +70,14 @@ class Router:
 
         return register
 
-    def staff_action(self, name: str) -> Callable[[Handler], Handler]:
+    def staff_action(self, name: str, *, read_only: bool = False) -> Callable[[Handler], Handler]:
+        """A staff button; a ``read_only`` one (another page of a view) only reads, like a
+        read-only command."""
+
         def register(handler: Handler) -> Handler:
             self.staff_actions[name] = handler
+            if read_only:
+                self.read_only_actions.add(name)
             return handler
 
         return register
@@ -107,8 +113,10 @@ class Router:
 
     def reads_only(self, event: Inbound) -> bool:
         """Whether a staff event only reads the record (a read-only command, the home screen)."""
-        if not event.staff or event.action or event.form or event.thread:
+        if not event.staff or event.form or event.thread:
             return False
+        if event.action:
+            return event.action in self.read_only_actions
         return event.home or self.staff_command_name(event.text) in self.read_only_commands
 
     def include(self, other: Router) -> None:
@@ -134,3 +142,4 @@ class Router:
         self.thread_handlers.extend(other.thread_handlers)
         self.home_handlers.extend(other.home_handlers)
         self.read_only_commands |= other.read_only_commands
+        self.read_only_actions |= other.read_only_actions

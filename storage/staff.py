@@ -144,12 +144,19 @@ class StaffRepo:
         return {row["id"]: _staff(row) for row in rows}
 
     async def day(
-        self, start: datetime, end: datetime, staff_id: str | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        staff_id: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int = -1,
     ) -> list[DayEntry]:
         """Appointments starting in [start, end) with their patient's and clinician's names, in
         one query (one clinician's, or everyone's: read from the covering index
-        ``appointment_day``). The clinicians' names come from the staff list (a few dozen
-        rows), not from a join per visit."""
+        ``appointment_day``), ``limit`` of them from ``offset`` (all by default: -1). The
+        clinicians' names come from the staff list (a few dozen rows), not from a join per
+        visit."""
         sql = (
             "SELECT a.id, a.start_at, a.status, a.participant_status, a.cancellation_reason,"
             " a.reschedule_requested_at IS NOT NULL, a.service, p.first_name, p.last_name,"
@@ -160,7 +167,10 @@ class StaffRepo:
         if staff_id is not None:
             sql += " AND a.staff_id = ?"
             params.append(staff_id)
-        rows = await fetch_all(self._conn, sql + " ORDER BY a.start_at, a.id", params)
+        params += [limit, offset]
+        rows = await fetch_all(
+            self._conn, sql + " ORDER BY a.start_at, a.id LIMIT ? OFFSET ?", params
+        )
         if not rows:
             return []
         names = {
@@ -181,3 +191,20 @@ class StaffRepo:
             )
             for id_, at, status, answer, reason, moved, service, first, last, who in rows
         ]
+
+    async def day_tally(
+        self, start: datetime, end: datetime, staff_id: str | None = None
+    ) -> list[tuple[str, str, bool, int]]:
+        """How many appointments in [start, end) are in each state, as (status,
+        participant_status, reschedule requested, count): counted in the index the day view
+        reads, without a row or a patient per visit."""
+        sql = (
+            "SELECT status, participant_status, reschedule_requested_at IS NOT NULL, COUNT(*)"
+            " FROM appointment WHERE start_at >= ? AND start_at < ?"
+        )
+        params: list[object] = [to_db(start), to_db(end)]
+        if staff_id is not None:
+            sql += " AND staff_id = ?"
+            params.append(staff_id)
+        rows = await fetch_all(self._conn, sql + " GROUP BY 1, 2, 3", params)
+        return [(status, answer, bool(moved), count) for status, answer, moved, count in rows]

@@ -34,12 +34,23 @@ def _button(button: StaffButton) -> dict[str, Any]:
     return element
 
 
+def _chunks(text: str) -> list[str]:
+    """``text`` in pieces of at most SECTION_LIMIT characters, cut after a line where one ends
+    in the piece (a cut inside a line would break its *bold* or <link|label> in two)."""
+    chunks = []
+    while len(text) > SECTION_LIMIT:
+        cut = text.rfind("\n", 0, SECTION_LIMIT)
+        cut = cut if cut > 0 else SECTION_LIMIT
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    chunks.append(text or " ")
+    return chunks
+
+
 def section_blocks(sections: list[Section]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for section in sections:
-        text = section.text or " "
-        for start in range(0, len(text), SECTION_LIMIT):
-            chunk = text[start : start + SECTION_LIMIT]
+        for chunk in _chunks(section.text or " "):
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
         if section.buttons:
             blocks.append({"type": "actions", "elements": [_button(b) for b in section.buttons]})

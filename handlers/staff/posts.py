@@ -83,17 +83,34 @@ def answer_state(appointment: Appointment) -> str:
     )
 
 
+#: What staff see for each state of a family's answer (the day view's lines and its tally).
+STATE_LABELS = {
+    "confirmed": ":white_check_mark: confirmed",
+    "waiting": ":hourglass: not answered",
+    "reschedule": ":arrows_counterclockwise: reschedule requested",
+    "cancelled": ":x: cancelled",
+}
+
+
+def state_kind(status: str, participant_status: str, reschedule: bool) -> str:
+    """The key in :data:`STATE_LABELS` for an appointment's state."""
+    if status == "cancelled":
+        return "cancelled"
+    if reschedule:
+        return "reschedule"
+    if participant_status == "accepted":
+        return "confirmed"
+    return "waiting"
+
+
 def state_label(
     status: str, participant_status: str, cancellation_reason: str | None, reschedule: bool
 ) -> str:
-    if status == "cancelled":
+    kind = state_kind(status, participant_status, reschedule)
+    if kind == "cancelled":
         reason = (cancellation_reason or "no reason").replace("-", " ")
-        return f":x: cancelled ({reason})"
-    if reschedule:
-        return ":arrows_counterclockwise: reschedule requested"
-    if participant_status == "accepted":
-        return ":white_check_mark: confirmed"
-    return ":hourglass: not answered"
+        return f"{STATE_LABELS[kind]} ({reason})"
+    return STATE_LABELS[kind]
 
 
 @lru_cache(maxsize=4096)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.context import Context
@@ -11,8 +10,10 @@ from handlers.events import Inbound
 from handlers.router import Router
 from handlers.staff.desk import command_args, escape, escape_known, mention, person_name
 from handlers.staff.posts import (
+    STATE_LABELS,
     answer_state,
     appointment_line,
+    state_kind,
     state_label,
     stored_time,
     when,
@@ -38,27 +39,54 @@ async def staff_help(event: Inbound, ctx: Context) -> None:
     ctx.show(HELP)
 
 
-def _today(ctx: Context) -> tuple[datetime, datetime]:
+#: Appointments on one page of a day view. A practice's day has thousands; one Slack message
+#: holds at most 50 blocks of 3,000 characters, and nobody reads 2,000 lines at once.
+DAY_PAGE = 25
+
+
+def _day_bounds(ctx: Context, day: date | None = None) -> tuple[datetime, datetime]:
     zone = ZoneInfo(ctx.practice.timezone)
-    start = datetime.combine(ctx.now.astimezone(zone).date(), time(0), zone)
-    return start, start + timedelta(days=1)
+    day = day or ctx.now.astimezone(zone).date()
+    start = datetime.combine(day, time(0), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
-async def day_view(ctx: Context) -> list[Section]:
-    """Today's appointments for the caller (all of them for a coordinator), with answers."""
+def _tally(counts: list[tuple[str, str, bool, int]]) -> tuple[int, str]:
+    """The day's number of visits, and how many are in each state, as one line."""
+    by_kind: dict[str, int] = {}
+    for status, answer, moved, count in counts:
+        kind = state_kind(status, answer, moved)
+        by_kind[kind] = by_kind.get(kind, 0) + count
+    total = sum(by_kind.values())
+    parts = [f"{by_kind[k]:,} {label}" for k, label in STATE_LABELS.items() if by_kind.get(k)]
+    noun = "appointment" if total == 1 else "appointments"
+    return total, f"{total:,} {noun}: " + " · ".join(parts)
+
+
+async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list[Section]:
+    """A day's appointments for the caller (all of them for a coordinator), with the families'
+    answers, a page of :data:`DAY_PAGE` at a time: the tally of the whole day first, then the
+    page, then buttons to the pages either side. ``day`` is today unless a button names one."""
     assert ctx.staff is not None
-    start, end = _today(ctx)
+    start, end = _day_bounds(ctx, day)
     everyone = ctx.staff.role in ("coordinator", "admin")
-    day = await ctx.record.staff.day(start, end, None if everyone else ctx.staff.id)
+    whose = None if everyone else ctx.staff.id
     title = f"*{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}*"
-    if not day:
-        return [Section(f"{title}\nNo appointments today.")]
+    total, tally = _tally(await ctx.record.staff.day_tally(start, end, whose))
+    if not total:
+        return [Section(f"{title}\nNo appointments {'today' if day is None else 'that day'}.")]
+    pages = -(-total // DAY_PAGE)
+    if page > pages:
+        return [Section(f"{title}\n{tally}\nThere is no page {page}: the day has {pages}.")]
+    entries = await ctx.record.staff.day(
+        start, end, whose, offset=(page - 1) * DAY_PAGE, limit=DAY_PAGE
+    )
     lines = [title]
+    if everyone or pages > 1:
+        lines.append(tally)
     full = ctx.desk.privacy == "full"
     timezone = ctx.practice.timezone
-    for count, entry in enumerate(day, 1):
-        if count % 50 == 0:
-            await asyncio.sleep(0)  # a practice's whole day: let other requests be acked
+    for entry in entries:
         parts = [
             stored_time(entry.start_at, timezone),
             person_name(entry.patient_first_name, entry.patient_last_name, ctx.desk.privacy),
@@ -77,12 +105,45 @@ async def day_view(ctx: Context) -> list[Section]:
             entry.reschedule_requested,
         )
         lines.append(f"• {' · '.join(parts)} — {state}")
-    return [Section("\n".join(lines))]
+    sections = [Section("\n".join(lines))]
+    if pages > 1:
+        first = (page - 1) * DAY_PAGE + 1
+        shown = f"_Appointments {first:,}–{first + len(entries) - 1:,} of {total:,}._"
+        key = start.date().isoformat()
+        buttons = []
+        if page > 1:
+            buttons.append(StaffButton("← Earlier", DAY_PAGE_ACTION, f"{key}:{page - 1}"))
+        if page < pages:
+            buttons.append(StaffButton("Later →", DAY_PAGE_ACTION, f"{key}:{page + 1}"))
+        sections.append(Section(shown, tuple(buttons)))
+    return sections
+
+
+#: The buttons under a day view that show the page before or after (value ``YYYY-MM-DD:page``).
+DAY_PAGE_ACTION = "today.page"
 
 
 @router.staff_command("today", read_only=True)
 async def today(event: Inbound, ctx: Context) -> None:
     ctx.shown.extend(await day_view(ctx))
+
+
+@router.staff_action(DAY_PAGE_ACTION, read_only=True)
+async def day_page(event: Inbound, ctx: Context) -> None:
+    """Another page of a day view. The value comes from a button, so it is checked like any
+    input a client could forge: a real date within a year of today, a page from 1 to 10,000
+    (who sees what is decided by the caller's role, as for the first page)."""
+    key, _, number = (event.value or "").partition(":")
+    try:
+        day = date.fromisoformat(key)
+        page = int(number)
+    except ValueError:
+        day, page = None, 0
+    today_ = ctx.now.astimezone(ZoneInfo(ctx.practice.timezone)).date()
+    if day is None or not 1 <= page <= 10_000 or abs((day - today_).days) > 366:
+        ctx.show("Sorry, that button can't be used.")
+        return
+    ctx.shown.extend(await day_view(ctx, page, day))
 
 
 #: At most this many patients are named when several match what was typed.
@@ -156,6 +217,10 @@ async def patient_summary(event: Inbound, ctx: Context) -> None:
     ctx.show("\n".join(lines))
 
 
+#: Open items listed on the home screen (each is two blocks; the day view takes a few).
+HOME_ITEMS = 30
+
+
 @router.home()
 async def home(event: Inbound, ctx: Context) -> None:
     """The home screen: the day view and the caller's open items."""
@@ -169,6 +234,10 @@ async def home(event: Inbound, ctx: Context) -> None:
     )
     if handoffs or claimed:
         sections.append(Section("*Your open items*"))
+    # Slack's Home tab holds 100 blocks: the first HOME_ITEMS items, and how many more there are.
+    hidden = max(0, len(handoffs) + len(claimed) - HOME_ITEMS)
+    handoffs = handoffs[:HOME_ITEMS]
+    claimed = claimed[: HOME_ITEMS - len(handoffs)]
     for handoff in handoffs:
         patient = patients.get(handoff.patient_id)
         sections.append(
@@ -185,6 +254,13 @@ async def home(event: Inbound, ctx: Context) -> None:
                 f"Escalation #{escalation.id}: {escalation.reason.replace('-', ' ')}"
                 f" ({ctx.desk.patient_name(patient)}) — answer in its thread",
                 (StaffButton("Resolve", "escalation.resolve", str(escalation.id), "danger"),),
+            )
+        )
+    if hidden:
+        sections.append(
+            Section(
+                f"_…and {hidden:,} more: handoffs in your direct messages, escalations in the"
+                " coordinators' channel._"
             )
         )
     if not handoffs and not claimed:

@@ -326,6 +326,42 @@ async def test_the_home_tab_shows_the_day_and_open_items(sstack: SlackStack) -> 
     assert texts[-1] == "_No open items: no handoffs to acknowledge, no escalations._"
 
 
+async def test_a_coordinators_busy_day_pages_through_real_block_actions(
+    sstack: SlackStack,
+) -> None:
+    start = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)  # 8:00 AM in New York
+    for n in range(30):
+        await sstack.harness.appointment(f"a-{n:02d}", "p-maya", start + timedelta(minutes=10 * n))
+    await sstack.act(sstack.command(ROSA, "today"))
+    await sstack.slack.wait_for_calls("response_url")
+    [first] = sstack.slack.responses
+    later = [e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [(e["action_id"], e["value"]) for e in later] == [("today.page", "2026-11-23:2")]
+    assert "30 appointments: 30 :hourglass: not answered" in first["text"]
+    assert first["blocks"][-2]["text"]["text"] == "_Appointments 1–25 of 30._"
+
+    # The button, pressed as Slack sends it: a signed block_actions form.
+    await sstack.act(
+        slack.block_action(
+            SIGNING,
+            team_id=TEAM,
+            user_id=ROSA,
+            action_id=later[0]["action_id"],
+            value=later[0]["value"],
+            channel_id="C0STAFF",
+            response_url=sstack.slack.response_url(f"{ROSA}-page2"),
+        )
+    )
+    await sstack.slack.wait_for_calls("response_url", 2)
+    second = sstack.slack.responses[1]
+    texts = [b["text"]["text"] for b in second["blocks"] if b["type"] == "section"]
+    assert texts[0].splitlines()[2].startswith("• Mon Nov 23, 12:10 PM · Maya Rivera")
+    assert len(texts[0].splitlines()) == 2 + 5
+    assert texts[1] == "_Appointments 26–30 of 30._"
+    earlier = [e for b in second["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [(e["text"]["text"], e["value"]) for e in earlier] == [("← Earlier", "2026-11-23:1")]
+
+
 async def test_the_clinician_hears_the_familys_confirmation(sstack: SlackStack) -> None:
     visit = datetime(2026, 11, 26, 20, 30, tzinfo=UTC)
     await sstack.harness.appointment("a-1", "p-maya", visit)

@@ -39,6 +39,20 @@ def test_sections_become_mrkdwn_blocks_with_buttons_and_long_text_is_split() -> 
     }
 
 
+def test_long_text_is_split_between_lines_so_no_bold_or_link_is_cut_in_two() -> None:
+    lines = [
+        f"• *Visit {n:03d}* · <https://example.org/{n}|chart {n}> — confirmed" for n in range(200)
+    ]
+    text = "\n".join(lines)
+    chunks = [b["text"]["text"] for b in section_blocks([Section(text)])]
+    assert len(chunks) > 1
+    assert all(len(c) <= 3000 for c in chunks)
+    assert [line for c in chunks for line in c.split("\n")] == lines
+    # One line longer than a block is still cut (at the limit), not dropped.
+    [one, two] = [b["text"]["text"] for b in section_blocks([Section("y" * 3001)])]
+    assert (len(one), two) == (3000, "y")
+
+
 def test_stored_buttons_come_back_with_their_action_and_value() -> None:
     buttons = stored_buttons((Button(label="Resolve", token="escalation.resolve:12"),))
     assert buttons == (StaffButton("Resolve", "escalation.resolve", "12", "danger"),)

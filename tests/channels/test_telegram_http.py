@@ -141,4 +141,3 @@ async def test_an_unreachable_api_is_a_network_error() -> None:
 async def test_not_initialized_says_so() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest().do_request("http://127.0.0.1:9/x", "POST")
-

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.channels.slack_render import section_blocks
+from handlers.staff.schedule import DAY_PAGE, HOME_ITEMS
 from storage.models import Patient
 from storage.record import Record
 from tests.handlers.conftest import ANA, CARMEN, DANA, LEE, NOBODY, ROSA
@@ -47,6 +49,82 @@ async def test_today_shows_a_clinician_their_day_and_a_coordinator_everyone(
     assert "*The practice — Mon Nov 23*" in rosa.text
     assert "Maya Rivera · speech therapy (Dana Brooks) — :white_check_mark: confirmed" in rosa.text
     assert "Leo Rivera · speech therapy (Lee Park) — :x: cancelled (sick)" in rosa.text
+
+
+async def test_a_busy_day_comes_a_page_at_a_time_with_the_whole_days_tally(
+    staffed: Harness,
+) -> None:
+    # 60 visits 5 minutes apart from 8:00 AM: every third one Dana's, the others Lee's; the
+    # first ten confirmed, two cancelled, one asked to move.
+    start = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    for n in range(60):
+        patient, staff = ("p-maya", "s-1") if n % 3 == 0 else ("p-leo", "s-2")
+        await staffed.appointment(f"a-{n:02d}", patient, start + timedelta(minutes=5 * n), staff)
+    async with staffed.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE appointment SET participant_status = 'accepted' WHERE id < 'a-10'"
+        )
+        await conn.execute(
+            "UPDATE appointment SET status = 'cancelled', cancellation_reason = 'sick'"
+            " WHERE id IN ('a-20', 'a-41')"
+        )
+        await conn.execute(
+            "UPDATE appointment SET reschedule_requested_at = '2026-11-23T12:00:00Z'"
+            " WHERE id = 'a-30'"
+        )
+    history = await staffed.scalar("SELECT COUNT(*) FROM message")
+
+    first, footer = (await staffed.command(ROSA, "today")).shown
+    lines = first.text.splitlines()
+    assert lines[:2] == [
+        "*The practice — Mon Nov 23*",
+        "60 appointments: 10 :white_check_mark: confirmed · 47 :hourglass: not answered"
+        " · 1 :arrows_counterclockwise: reschedule requested · 2 :x: cancelled",
+    ]
+    assert len(lines) == 2 + DAY_PAGE
+    assert lines[2] == (
+        "• Mon Nov 23, 8:00 AM · Maya Rivera · speech therapy (Dana Brooks)"
+        " — :white_check_mark: confirmed"
+    )
+    assert lines[2 + 20].endswith("Leo Rivera · speech therapy (Lee Park) — :x: cancelled (sick)")
+    assert lines[-1].startswith(f"• Mon Nov 23, {_clock(DAY_PAGE - 1)} · ")
+    assert footer.text == "_Appointments 1–25 of 60._"
+    assert [(b.label, b.action, b.value) for b in footer.buttons] == [
+        ("Later →", "today.page", "2026-11-23:2")
+    ]
+
+    # The next page: the 26th to the 50th, with a button either way.
+    second, footer = (await staffed.staff(ROSA, action="today.page", value="2026-11-23:2")).shown
+    lines = second.text.splitlines()
+    assert lines[2].startswith(f"• Mon Nov 23, {_clock(DAY_PAGE)} · ")
+    assert lines[2 + 41 - 25].endswith("(Lee Park) — :x: cancelled (sick)")
+    assert lines[2 + 30 - 25].endswith("— :arrows_counterclockwise: reschedule requested")
+    assert footer.text == "_Appointments 26–50 of 60._"
+    assert [b.value for b in footer.buttons] == ["2026-11-23:1", "2026-11-23:3"]
+    last, footer = (await staffed.staff(ROSA, action="today.page", value="2026-11-23:3")).shown
+    assert len(last.text.splitlines()) == 2 + 10
+    assert footer.text == "_Appointments 51–60 of 60._"
+    assert [b.label for b in footer.buttons] == ["← Earlier"]
+
+    # Dana sees her own 20, on one page: no tally, no buttons.
+    [dana] = (await staffed.command(DANA, "today")).shown
+    assert len(dana.text.splitlines()) == 1 + 20 and "Leo" not in dana.text
+
+    # A page past the end, or a forged value, is answered, not obeyed or crashed on.
+    [past] = (await staffed.staff(ROSA, action="today.page", value="2026-11-23:9")).shown
+    assert past.text.endswith("There is no page 9: the day has 3.")
+    for forged in ("", "2026-11-23", "x:2", "2026-11-23:0", "2026-11-23:-1", "1990-01-01:2"):
+        [refused] = (await staffed.staff(ROSA, action="today.page", value=forged)).shown
+        assert refused.text == "Sorry, that button can't be used.", forged
+    # Pages are read on the read-only side, and each request is still in the history.
+    assert await staffed.scalar("SELECT COUNT(*) FROM message") == history + 11
+    assert await staffed.scalar("SELECT COUNT(*) FROM message WHERE body = '[today.page]'") == 9
+
+
+def _clock(n: int) -> str:
+    """The time of the n-th (from 0) visit of the busy day: 8:00 AM plus 5 minutes each."""
+    minutes = 8 * 60 + 5 * n
+    return f"{(minutes // 60 - 1) % 12 + 1}:{minutes % 60:02d} {'AM' if minutes < 720 else 'PM'}"
 
 
 async def test_patient_summary_only_for_the_care_team_and_coordinators(staffed: Harness) -> None:
@@ -190,6 +268,26 @@ async def test_the_home_screen_lists_open_items(staffed: Harness) -> None:
     assert home[0].text.startswith("*Your day — Mon Nov 23*")
     assert home[-1].text == "Handoff #1: Maya Rivera, effective 2026-11-30"
     assert home[-1].buttons[0].action == "handoff.ack"
+
+
+async def test_a_home_screen_with_many_open_items_lists_the_first_and_counts_the_rest(
+    staffed: Harness,
+) -> None:
+    for n in range(HOME_ITEMS + 5):
+        await staffed.staff(
+            DANA,
+            form="handoff",
+            fields={"patient": "p-maya", "to": "s-2", "summary": f"{n}", "effective": "2026-11-30"},
+        )
+    home = (await staffed.staff(LEE, home=True)).home
+    assert home is not None
+    handoffs = [s for s in home if s.text.startswith("Handoff #")]
+    assert len(handoffs) == HOME_ITEMS and handoffs[0].text.startswith("Handoff #1:")
+    assert home[-1].text == (
+        "_…and 5 more: handoffs in your direct messages, escalations in the coordinators' channel._"
+    )
+    # What Slack would be sent stays inside its 100 blocks for a Home tab.
+    assert len(section_blocks(home)) <= 100
 
 
 async def test_coordinators_create_invites_from_slack(staffed: Harness) -> None:
