@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from handlers.reminders import DUE_BATCH, plan_reminders
+from handlers.reminders import (
+    DUE_BATCH,
+    PLAN_BATCH,
+    ReminderDispatcher,
+    plan_ahead,
+    plan_reminders,
+)
 from storage.clock import to_db
 from storage.record import Record
 from tests.handlers.conftest import ANA
@@ -18,7 +24,7 @@ FAMILIES = 2400
 DUE = 800
 
 
-async def _generate(harness: Harness, families: int, due: int) -> None:
+async def _generate(harness: Harness, families: int, due: int, plan: bool = True) -> None:
     """``families`` linked Telegram families, each with a visit: the first ``due`` in 25 hours,
     the others days later (written directly: the import path has its own tests)."""
     now = to_db(harness.clock.now())
@@ -53,7 +59,8 @@ async def _generate(harness: Harness, families: int, due: int) -> None:
         record = Record(conn)
         practice = await record.practice.get()
         assert practice is not None
-        await plan_reminders(record, practice, harness.clock.now())
+        if plan:
+            await plan_reminders(record, practice, harness.clock.now())
 
 
 async def test_a_button_press_is_recorded_in_the_middle_of_a_large_fan_out(
@@ -98,3 +105,72 @@ async def test_a_button_press_is_recorded_in_the_middle_of_a_large_fan_out(
         )
         == 0
     )
+
+
+async def test_a_batch_past_its_time_budget_leaves_the_rest_to_the_next_one(
+    linked: Harness,
+) -> None:
+    """With no time to spare (a budget of 0 s), every transaction takes one reminder and stops:
+    the batch's other due reminders stay pending for the next, and each family still gets its
+    reminder once, none lost."""
+    await _generate(linked, 60, 30)
+    linked.clock.advance(timedelta(hours=1, minutes=1))
+    dispatcher = ReminderDispatcher(linked.db, linked.clock, linked.translator, due_budget=0.0)
+    held: list[float] = []
+    linked.db.observers.append(held.append)
+    queued = await dispatcher.run_due()
+    assert queued == 30
+    # At least one transaction per family (the due batches hold 10; planning adds its own).
+    assert len(held) >= 30
+    assert (
+        await linked.scalar(
+            "SELECT COUNT(DISTINCT guardian_id) FROM reminder WHERE status = 'sent'"
+        )
+        == 30
+    )
+    # One message each: 30 families, none with two.
+    per_family = (
+        "SELECT COUNT(*) AS n FROM message WHERE direction = 'out'"
+        " AND guardian_id GLOB 'g-[0-9]*' GROUP BY guardian_id"
+    )
+    assert await linked.scalar(f"SELECT COUNT(*) FROM ({per_family})") == 30
+    assert await linked.scalar(f"SELECT MAX(n) FROM ({per_family})") == 1
+    assert (
+        await linked.scalar(
+            "SELECT COUNT(*) FROM reminder WHERE status = 'pending' AND send_at <= ?",
+            to_db(linked.clock.now()),
+        )
+        == 0
+    )
+
+
+async def test_the_window_moving_on_is_planned_in_paced_batches_missing_no_visit(
+    linked: Harness,
+) -> None:
+    """600 visits enter the window at once, 400 of them at the very same minute (batches are
+    cut between equal start times): each gets its two reminders once, in many transactions,
+    the first of at most PLAN_FIRST visits; planning again adds nothing."""
+    await _generate(linked, 600, 400, plan=False)
+    async with linked.db.query() as conn:
+        practice = await Record(conn).practice.get()
+    assert practice is not None
+    held: list[float] = []
+    linked.db.observers.append(held.append)
+    added = await plan_ahead(linked.db, practice, linked.clock.now())
+    linked.db.observers.remove(held.append)
+    # The 72- and 24-hour reminders of every visit (the 72-hour one of tomorrow's is late).
+    assert added == 2 * 600
+    assert len(held) >= 600 // PLAN_BATCH + 1
+    twice = (
+        "SELECT COUNT(*) FROM (SELECT appointment_id, offset_hours FROM reminder"
+        " GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+    )
+    assert await linked.scalar(twice) == 0
+    assert (
+        await linked.scalar(
+            "SELECT COUNT(DISTINCT appointment_id) FROM reminder WHERE"
+            " appointment_id GLOB 'a-[0-9]*'"
+        )
+        == 600
+    )
+    assert await plan_ahead(linked.db, practice, linked.clock.now()) == 0
