@@ -60,6 +60,8 @@ from urllib.parse import parse_qsl
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib
+
 import aiosqlite  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
@@ -251,10 +253,8 @@ def platform_process(pipe: Connection, twilio_retry_after: bool) -> None:
                     deadline = time.monotonic() + seconds
                     while len(tally.bodies) < count and time.monotonic() < deadline:
                         tally.changed.clear()
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(tally.changed.wait(), 0.5)
-                        except TimeoutError:
-                            pass
                     pipe.send(tally.figures())
 
     asyncio.run(serve())

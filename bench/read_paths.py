@@ -146,10 +146,9 @@ def first_visit(p: int, coordinators: int, clinicians: int) -> datetime:
     monday = (NOW.astimezone(ZONE) - timedelta(weeks=WEEKS_BACK)).date()
     monday -= timedelta(days=monday.weekday())
     slot = ((p // 5) // clinicians) % 20
-    local = datetime.combine(
+    return datetime.combine(
         monday + timedelta(days=p % 5), clock_time(8 + slot // 2, 30 * (slot % 2)), ZONE
     )
-    return local
 
 
 def _drop_secondary_indexes(conn: sqlite3.Connection) -> list[str]:

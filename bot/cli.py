@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -215,10 +216,9 @@ async def _open_with_practice(settings: Settings) -> Database:
     from bot.practice import sync_practice
 
     db = await Database.open(settings.database)
-    try:
+    # Not configured yet: the commands that need the practice say so themselves.
+    with contextlib.suppress(ConfigError):
         await sync_practice(db, settings, SystemClock().now())
-    except ConfigError:
-        pass  # not configured yet: commands that need the practice say so themselves
     return db
 
 

@@ -338,12 +338,11 @@ def _is_complex(annotation: Any) -> bool:
 def missing_for_run(settings: Settings) -> list[str]:
     """Settings a configured channel still needs before it can start."""
     missing: list[str] = []
-    if settings.telegram_configured():
-        if settings.telegram.mode == "webhook":
-            if settings.telegram.webhook_secret is None:
-                missing.append("CAREBOT_TELEGRAM__WEBHOOK_SECRET")
-            if settings.public_url is None:
-                missing.append("CAREBOT_PUBLIC_URL")
+    if settings.telegram_configured() and settings.telegram.mode == "webhook":
+        if settings.telegram.webhook_secret is None:
+            missing.append("CAREBOT_TELEGRAM__WEBHOOK_SECRET")
+        if settings.public_url is None:
+            missing.append("CAREBOT_PUBLIC_URL")
     if settings.sms_configured():
         for value, name in (
             (settings.sms.auth_token, "AUTH_TOKEN"),

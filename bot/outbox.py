@@ -153,7 +153,7 @@ class Outbox:
             finally:
                 answered.set()
 
-        turn, final = Settlement(), []  # what the next turn writes
+        turn, final = Settlement(), list[Final]()  # what the next turn writes
         try:
             while True:
                 admitted: list[OutboundMessage] = []
@@ -308,9 +308,9 @@ class Outbox:
         async with self._db.transaction() as conn:
             record = Record(conn)
             failed = await record_final(record, final, now)
-            if failed and self._on_failed is not None:
-                if await self._on_failed(record, failed, now):
-                    self.wake()
+            on_failed = self._on_failed
+            if failed and on_failed is not None and await on_failed(record, failed, now):
+                self.wake()
 
     async def _look_at_queue(self, channel: PacedChannel) -> None:
         """After a round: the channel's queue depth and how long its oldest due message has

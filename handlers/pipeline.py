@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from handlers.context import Context, Outgoing, current_language
 from handlers.events import Inbound
 from handlers.numbered import NUMBER, word_command
-from handlers.router import Router
+from handlers.router import Handler, Router
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section
 from handlers.texts import Translator, _, normalize_language, not_linked
@@ -222,28 +222,29 @@ class Pipeline:
                     " to add your Slack account to the staff list."
                 )
             return
+        found: Handler | None
         if event.home:
-            for handler in router.home_handlers:
-                await handler(event, ctx)
+            for each in router.home_handlers:
+                await each(event, ctx)
         elif event.form is not None:
-            handler = router.forms.get(event.form)
-            if handler is not None:
-                await handler(event, ctx)
+            found = router.forms.get(event.form)
+            if found is not None:
+                await found(event, ctx)
         elif event.action is not None:
-            handler = router.staff_actions.get(event.action)
-            if handler is None:
+            found = router.staff_actions.get(event.action)
+            if found is None:
                 ctx.show("Sorry, that button can't be used.")
             else:
-                await handler(event, ctx)
+                await found(event, ctx)
         elif event.thread is not None:
-            for handler in router.thread_handlers:
-                await handler(event, ctx)
+            for each in router.thread_handlers:
+                await each(event, ctx)
         else:
             command = event.command()
             text = command[1] if command else event.text
-            handler = router.staff_commands.get(router.staff_command_name(text))
-            if handler is not None:
-                await handler(event, ctx)
+            found = router.staff_commands.get(router.staff_command_name(text))
+            if found is not None:
+                await found(event, ctx)
 
     async def _numbered_choice(self, event: Inbound, record: Record) -> Inbound:
         """ "2" on a channel without buttons presses the second button of the last message

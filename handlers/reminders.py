@@ -216,8 +216,8 @@ class ReminderDispatcher:
         if self._on_backlog is not None:
             now = self._clock.now()
             async with self._db.query() as conn:
-                due, late = await Record(conn).reminders.backlog(now, now - LATE)
-            self._on_backlog(due, late)
+                waiting, late = await Record(conn).reminders.backlog(now, now - LATE)
+            self._on_backlog(waiting, late)
         queued = 0
         seen: set[int] = set()
         while True:

@@ -125,10 +125,10 @@ class Router:
             if name in self.commands:
                 raise ValueError(f"command /{name} registered twice")
             self.commands[name] = entry
-        for name, handler in other.actions.items():
+        for name, action in other.actions.items():
             if name in self.actions:
                 raise ValueError(f"action {name} registered twice")
-            self.actions[name] = handler
+            self.actions[name] = action
         self.text_handlers.extend(other.text_handlers)
         for table, theirs in (
             (self.staff_commands, other.staff_commands),

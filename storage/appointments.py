@@ -46,7 +46,7 @@ def _appointment(row: aiosqlite.Row) -> Appointment:
     for key in _INSTANTS:
         if data[key] is not None:
             data[key] = from_db(data[key])
-    return Appointment(**data)
+    return Appointment.model_validate(data)
 
 
 class AppointmentRepo:
@@ -235,4 +235,4 @@ def appointment_of(row: tuple[object, ...]) -> Appointment:
     for key in _INSTANTS:
         if data[key] is not None:
             data[key] = from_db(str(data[key]))
-    return Appointment(**data)
+    return Appointment.model_validate(data)

@@ -14,15 +14,22 @@ from storage.rows import fetch_all, fetch_one
 
 
 class ViewRequestRow(Protocol):
-    """What :meth:`MessageRepo.record_staff_requests` needs of a request."""
+    """What :meth:`MessageRepo.record_staff_requests` needs of a request (read only)."""
 
-    channel: str
-    event_id: str
-    address: str
-    slack_user_id: str
-    body: str
-    provider_message_id: str | None
-    at: str
+    @property
+    def channel(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def slack_user_id(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def provider_message_id(self) -> str | None: ...
+    @property
+    def at(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class Captured:
 
 async def _set_trace(conn: aiosqlite.Connection, callback: object) -> None:
     # sqlite3 checks the calling thread: the callback is set on aiosqlite's worker thread.
-    await conn._execute(conn._conn.set_trace_callback, callback)
+    await conn._execute(conn._conn.set_trace_callback, callback)  # type: ignore[no-untyped-call]
 
 
 @asynccontextmanager

@@ -136,7 +136,7 @@ class SlackChannel:
             if self._app_token:
                 # Socket Mode: Slack pushes the same requests over a websocket we open.
                 self._socket = AsyncSocketModeHandler(self.app, self._app_token)
-                await self._socket.connect_async()
+                await self._socket.connect_async()  # type: ignore[no-untyped-call]
         except BaseException:
             await self.stop()
             raise
@@ -144,7 +144,7 @@ class SlackChannel:
 
     async def stop(self) -> None:
         if self._socket is not None:
-            await self._socket.close_async()
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._session is not None:
             await self._session.close()
@@ -155,7 +155,9 @@ class SlackChannel:
         """Whether Slack signed these raw bytes less than five minutes ago."""
         return signed_by_slack(self._secret, body, headers)
 
-    async def dispatch(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, dict]:
+    async def dispatch(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
         """Run one signed HTTP request through Bolt; returns status, body and headers.
 
         Raises:
@@ -273,6 +275,8 @@ class SlackChannel:
     async def _refresh_home(self, body: dict[str, Any]) -> None:
         user = (body.get("event") or {}).get("user") or (body.get("user") or {}).get("id")
         team = body.get("team_id") or (body.get("team") or {}).get("id")
+        if not isinstance(user, str) or not user:
+            return  # a home event names its user; one without is none of ours
         event = Inbound(
             channel=CHANNEL,
             address=self._address(team, user),

@@ -116,7 +116,7 @@ class RateAwareHttpClient(AsyncTwilioHttpClient):
     ``Retry-After``; when a response carries one, the outbox waits exactly that long.
     """
 
-    async def request(self, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+    async def request(self, *args: Any, **kwargs: Any) -> Response:
         response = await super().request(*args, **kwargs)
         if response.status_code == 429:
             headers = response.headers or {}
@@ -132,7 +132,7 @@ class RootedHttpClient(RateAwareHttpClient):
         parts = urlsplit(root.rstrip("/"))
         self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
 
-    async def request(  # type: ignore[override]
+    async def request(
         self,
         method: str,
         url: str,
@@ -222,14 +222,14 @@ class SmsChannel:
             return False
         url = self.public_url + path + (f"?{query}" if query else "")
         if not signature_settings:
-            return self._validator.validate(url, form, signature)
+            return bool(self._validator.validate(url, form, signature))
         if self._shared is None:
             log.warning(
                 "twilio signed with a shared key; set CAREBOT_SMS__WEBHOOK_SHARED_KEY to accept it"
             )
             return False
         algorithm = get_signature_algorithm(signature_settings)
-        return self._shared.validate(url, form, signature, algorithm=algorithm)
+        return bool(self._shared.validate(url, form, signature, algorithm=algorithm))
 
     def report(self, form: ImmutableMultiDict[str, str]) -> tuple[str, str, str | None, bool]:
         """A status callback as (provider id, delivery state, error code, opted out).

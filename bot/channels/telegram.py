@@ -137,12 +137,14 @@ def membership(update: Update) -> tuple[str, bool] | None:
     change = update.my_chat_member
     if change is None or getattr(change.chat, "type", None) != "private":
         return None
-    if change.from_user is None or not isinstance(change.from_user.id, int):
+    # python-telegram-bot does not check a payload's types: a forged id may be anything.
+    user_id: object = change.from_user.id if change.from_user is not None else None
+    if not isinstance(user_id, int):
         return None
     status = getattr(change.new_chat_member, "status", None)
     if status not in ("kicked", "member"):
         return None
-    return f"{CHANNEL}:{change.from_user.id}", status == "kicked"
+    return f"{CHANNEL}:{user_id}", status == "kicked"
 
 
 def keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
@@ -286,7 +288,7 @@ class TelegramChannel:
             async with lock:
                 outcome = await self._handle(event)
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            if not lock.locked() and not lock._waiters:
                 self._chat_locks.pop(chat_id, None)
         if update.callback_query is not None and not outcome.duplicate:
             try:

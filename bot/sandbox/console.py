@@ -241,9 +241,9 @@ def console_routes(sandbox: Sandbox) -> list[Route | Mount]:
         async def stream() -> Any:
             seen = -1
             yield "retry: 1000\n\n"
-            while not sandbox.changes.closed:
+            while True:
                 version = await sandbox.changes.after(seen, timeout=15)
-                if sandbox.changes.closed:
+                if version is None:  # the sandbox is closing
                     return
                 if version != seen:
                     seen = version

@@ -28,7 +28,8 @@ from twilio.request_validator import RequestValidator
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     """``X-Twilio-Signature`` for a form POST of ``params`` to ``url``."""
-    return RequestValidator(auth_token).compute_signature(url, params)
+    signature: str = RequestValidator(auth_token).compute_signature(url, params)
+    return signature
 
 
 def signed_form(

@@ -63,13 +63,14 @@ class Changes:
         self.closed = True
         self.bump()
 
-    async def after(self, seen: int, timeout: float) -> int:  # noqa: ASYNC109
-        """The version once it differs from ``seen`` (or after ``timeout`` seconds)."""
+    async def after(self, seen: int, timeout: float) -> int | None:  # noqa: ASYNC109
+        """The version once it differs from ``seen`` (or after ``timeout`` seconds); None once
+        closed."""
         if self.version == seen and not self.closed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._event.wait()
-        return self.version
+        return None if self.closed else self.version
 
 
 class _Later:

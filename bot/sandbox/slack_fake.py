@@ -8,6 +8,7 @@ ephemeral notes, opened modals, each user's Home tab, and replies sent to ``resp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -290,6 +291,7 @@ _HANDLERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
 async def _params(request: Request) -> dict[str, Any]:
     """Form or JSON bodies (slack_sdk sends both), with JSON-valued form fields decoded."""
     body = await request.body()
+    params: dict[str, Any]
     if request.headers.get("content-type", "").startswith("application/json"):
         params = json.loads(body or b"{}")
     else:
@@ -297,8 +299,6 @@ async def _params(request: Request) -> dict[str, Any]:
         params.update({k: v[-1] for k, v in parse_qs(request.url.query).items()})
     for key in JSON_FIELDS:
         if isinstance(params.get(key), str):
-            try:
+            with contextlib.suppress(ValueError):
                 params[key] = json.loads(params[key])
-            except ValueError:
-                pass
     return params

@@ -31,8 +31,10 @@ async def until(sandbox: Sandbox, seen: Callable[[], bool], what: str, seconds: 
     """Wait for ``seen()`` to hold, woken by the sandbox's change notices (never polling)."""
     try:
         async with asyncio.timeout(seconds):
-            version = sandbox.changes.version
+            version: int | None = sandbox.changes.version
             while not seen():
-                version = await sandbox.changes.after(version, timeout=seconds)
+                version = await sandbox.changes.after(version or 0, timeout=seconds)
+                if version is None:
+                    raise AssertionError(f"the sandbox closed before: {what}")
     except TimeoutError:
         raise AssertionError(f"within {seconds}s: {what}") from None
