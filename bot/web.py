@@ -2,8 +2,9 @@
 
 Every webhook goes through the same edge, in this order: the size limit (413 past
 ``CAREBOT_HTTP__MAX_BODY_BYTES``, without reading the rest), authenticity (Telegram's secret
-header, Slack's signature over the raw bytes, Twilio's signature over every parameter as
-posted; 401/403 and nothing written), then the shape. An authentic request carebot cannot use
+header, Slack's signature over the raw bytes, the SMS provider's check (bot/channels/sms.py:
+Twilio's signature over every parameter as posted); 401/403 and nothing written), then the
+shape. An authentic request carebot cannot use
 is kept as an ``unusable_request`` row (its size and why, never its body) and answered 200, so
 the platform does not send it again for ever; only a failure that may pass (the database was
 busy) answers 503, which the platforms retry. No request is ever answered 500.
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -25,7 +27,7 @@ from starlette.routing import Route
 from bot.app import CareBot
 from bot.channels.base import UnusableInput
 from bot.channels.slack_requests import NotAuthentic
-from bot.channels.sms import read_form
+from bot.channels.sms import EMPTY_REPLY, INBOUND_PATH, REPLY_MEDIA_TYPE, STATUS_PATH
 from bot.edge import (
     BodyTooLarge,
     BodyUnreadable,
@@ -37,11 +39,12 @@ from bot.edge import (
 
 log = logging.getLogger(__name__)
 
-TWIML_EMPTY = "<Response/>"
+#: A form as the SMS provider posted it (every parameter, blank ones included, in order).
+Form = ImmutableMultiDict[str, str]
 
 
-def _twiml() -> Response:
-    return Response(TWIML_EMPTY, media_type="text/xml")
+def _sms_reply() -> Response:
+    return Response(EMPTY_REPLY, media_type=REPLY_MEDIA_TYPE)
 
 
 def build_web(carebot: CareBot) -> Starlette:
@@ -155,7 +158,7 @@ def build_web(carebot: CareBot) -> Starlette:
         return await guarded("slack", request, handle, lambda: Response(b"", status_code=200))
 
     def sms_endpoint(
-        path: str, act: Callable[[object], Awaitable[None]]
+        path: str, act: Callable[[Form], Awaitable[None]]
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             sms = carebot.sms
@@ -163,33 +166,26 @@ def build_web(carebot: CareBot) -> Starlette:
                 return PlainTextResponse("sms is not configured", status_code=404)
 
             async def handle(body: bytes) -> Response:
-                try:
-                    form = read_form(body)
-                except UnusableInput:
-                    form = None
-                signature = request.headers.get("X-Twilio-Signature", "")
-                settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings", "")
-                if form is None or not sms.signed(
-                    path, request.url.query, form, signature, settings
-                ):
-                    log.warning("twilio request refused: bad signature on %s", path)
+                form = sms.verified_form(path, request.url.query, body, request.headers)
+                if form is None:
+                    log.warning("sms request refused: bad signature on %s", path)
                     carebot.metrics.count_refused("sms", "not-authentic")
                     return PlainTextResponse("forbidden", status_code=403)
                 await act(form)
-                return _twiml()
+                return _sms_reply()
 
-            return await guarded("sms", request, handle, _twiml)
+            return await guarded("sms", request, handle, _sms_reply)
 
         return endpoint
 
-    async def sms_inbound(form: object) -> None:
+    async def sms_inbound(form: Form) -> None:
         assert carebot.sms is not None
-        outcome = await carebot.sms.receive(form)  # type: ignore[arg-type]
+        outcome = await carebot.sms.receive(form)
         carebot.metrics.count_inbound("sms", duplicate=bool(outcome and outcome.duplicate))
 
-    async def sms_status(form: object) -> None:
+    async def sms_status(form: Form) -> None:
         assert carebot.sms is not None
-        provider_id, state, code, opted_out = carebot.sms.report(form)  # type: ignore[arg-type]
+        provider_id, state, code, opted_out = carebot.sms.report(form)
         await carebot.delivery_status("sms", provider_id, state, code, opted_out=opted_out)
 
     async def healthz(request: Request) -> Response:
@@ -213,12 +209,8 @@ def build_web(carebot: CareBot) -> Starlette:
         routes=[
             Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
             Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/sms/twilio", sms_endpoint("/sms/twilio", sms_inbound), methods=["POST"]),
-            Route(
-                "/sms/twilio/status",
-                sms_endpoint("/sms/twilio/status", sms_status),
-                methods=["POST"],
-            ),
+            Route(INBOUND_PATH, sms_endpoint(INBOUND_PATH, sms_inbound), methods=["POST"]),
+            Route(STATUS_PATH, sms_endpoint(STATUS_PATH, sms_status), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ]

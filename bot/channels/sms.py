@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -74,6 +74,15 @@ def fits_sms(part: str) -> bool:
     """Whether one part of a text is within the ten segments (and 1,600 characters) Twilio
     sends as one message."""
     return len(part) <= MAX_CHARACTERS and segments(part)[0] <= MAX_SEGMENTS
+
+
+#: Where Twilio posts (INTERFACE.md): a number's inbound texts, and each message's status.
+INBOUND_PATH = "/sms/twilio"
+STATUS_PATH = "/sms/twilio/status"
+#: What every Twilio webhook is answered with when authentic: TwiML that sends nothing back
+#: (carebot's answers go out through the outbox, paced and recorded).
+EMPTY_REPLY = "<Response/>"
+REPLY_MEDIA_TYPE = "text/xml"
 
 
 def read_form(body: bytes) -> ImmutableMultiDict[str, str]:
@@ -202,6 +211,20 @@ class SmsChannel:
             await self._http.close()
             self._http = None
         self.started = False
+
+    def verified_form(
+        self, path: str, query: str, body: bytes, headers: Mapping[str, str]
+    ) -> ImmutableMultiDict[str, str] | None:
+        """The form Twilio posted to ``path``, exactly as posted, if Twilio signed it (its
+        ``X-Twilio-Signature``, or a Webhook Rule's shared key); None if not, or if the body
+        is not a form (Twilio never sends that, so no signature can hold)."""
+        try:
+            form = read_form(body)
+        except UnusableInput:
+            return None
+        signature = headers.get("X-Twilio-Signature", "")
+        settings = headers.get("X-Twilio-Webhooks-Signature-Settings", "")
+        return form if self.signed(path, query, form, signature, settings) else None
 
     def signed(
         self,
