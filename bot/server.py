@@ -19,11 +19,9 @@ from collections.abc import Generator
 
 import uvicorn
 
-from bot.app import CareBot
 from bot.channels.starting import StartupFailed
 from bot.config import Settings
-from bot.scheduler import CarebotScheduler
-from bot.web import build_web
+from bot.lifecycle import Running, running
 from storage.clock import Clock, SystemClock
 from storage.db import Database
 
@@ -90,30 +88,29 @@ async def serve(
 async def _run(
     settings: Settings, db: Database, clock: Clock, sock: socket.socket, stop: asyncio.Event
 ) -> None:
-    carebot = CareBot(settings, db, clock)
-    scheduler = CarebotScheduler(carebot, wake_now=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await carebot.start()
-        scheduler.start()  # its first wake-up at once, while the endpoints already answer
-        config = uvicorn.Config(
-            build_web(carebot), lifespan="off", log_level="warning", access_log=False
-        )
-        server = _Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        host, port = sock.getsockname()[:2]
-        channels = ", ".join(f"{k}: {v}" for k, v in carebot.channel_health().items())
-        print(f"carebot: serving on http://{host}:{port}/ ({channels})", file=sys.stderr)
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        server.should_exit = True
-        await serving
-        log.info("stopping: the outbox records what is in flight")
+        # The scheduler's first wake-up at once, while the endpoints already answer.
+        async with running(settings, db, clock, wake_now=True) as bot:
+            await _serve(bot, sock, stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        await scheduler.stop()
-        await carebot.stop()
+
+
+async def _serve(bot: Running, sock: socket.socket, stop: asyncio.Event) -> None:
+    """Serve the started bot's endpoints on ``sock`` until ``stop``, then drain."""
+    config = uvicorn.Config(bot.web, lifespan="off", log_level="warning", access_log=False)
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    host, port = sock.getsockname()[:2]
+    channels = ", ".join(f"{k}: {v}" for k, v in bot.carebot.channel_health().items())
+    print(f"carebot: serving on http://{host}:{port}/ ({channels})", file=sys.stderr)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    server.should_exit = True
+    await serving
+    log.info("stopping: the outbox records what is in flight")

@@ -23,11 +23,11 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import CareBot
+from bot.lifecycle import running
 from bot.sandbox.actors import FamilyPhones, SlackUsers
 from bot.sandbox.emulators import Emulators, emulators
 from bot.sandbox.server import serve_app
-from bot.scheduler import CarebotScheduler, wake_dispatcher
-from bot.web import build_web
+from bot.scheduler import wake_dispatcher
 from handlers.demo import STAFF, load_demo
 from storage.clock import MovableClock
 from storage.db import Database
@@ -208,35 +208,29 @@ async def open_sandbox(
                 settings = fakes.settings(str(database), url)
                 polling = settings.telegram.model_copy(update={"mode": "polling"})
                 settings = settings.model_copy(update={"telegram": polling})
-                carebot = CareBot(settings, db, clock)
                 changes = Changes()
                 for fake in (fakes.telegram, fakes.slack, fakes.twilio):
                     fake.listeners.append(changes.bump)
-                sandbox = Sandbox(
-                    url=url,
-                    carebot=carebot,
-                    db=db,
-                    fakes=fakes,
-                    clock=clock,
-                    phones=FamilyPhones(fakes, http, url),
-                    staff=SlackUsers(fakes, http, url + "/slack/events"),
-                    changes=changes,
-                    clock_file=clock_file,
-                )
-                web = build_web(carebot)
-                web.router.routes.extend(console_routes(sandbox))
-                await carebot.start()
-                scheduler = CarebotScheduler(carebot)
-                scheduler.start()
-                later.app = web
-                try:
-                    await wake_dispatcher(carebot)
-                    yield sandbox
-                finally:
-                    later.app = None
-                    changes.close()
-                    await fakes.twilio.stop_reports()
-                    await scheduler.stop()
-                    await carebot.stop()
+                async with running(settings, db, clock) as bot:
+                    sandbox = Sandbox(
+                        url=url,
+                        carebot=bot.carebot,
+                        db=db,
+                        fakes=fakes,
+                        clock=clock,
+                        phones=FamilyPhones(fakes, http, url),
+                        staff=SlackUsers(fakes, http, url + "/slack/events"),
+                        changes=changes,
+                        clock_file=clock_file,
+                    )
+                    bot.web.router.routes.extend(console_routes(sandbox))
+                    later.app = bot.web
+                    try:
+                        await wake_dispatcher(bot.carebot)
+                        yield sandbox
+                    finally:
+                        later.app = None
+                        changes.close()
+                        await fakes.twilio.stop_reports()
         finally:
             await db.close()
