@@ -100,14 +100,7 @@ async def confirm(event: Inbound, ctx: Context, token: ActionToken) -> None:
     await ctx.record.appointments.record_answer(
         appointment.id, participant_status="accepted", guardian_id=ctx.guardian.id, now=ctx.now
     )
-    await ctx.record.audit.record(
-        actor_type="guardian",
-        actor_id=ctx.guardian.id,
-        action="appointment.confirmed",
-        entity_type="appointment",
-        entity_id=appointment.id,
-        now=ctx.now,
-    )
+    await ctx.audit("appointment.confirmed", "appointment", appointment.id)
     await tell_clinician(ctx, appointment, "confirmed")
     await ctx.reply(
         _(
@@ -155,14 +148,11 @@ async def cancel_with_reason(event: Inbound, ctx: Context, token: ActionToken) -
         cancellation_reason=reason,
     )
     withdrawn = await ctx.record.reminders.withdraw_pending(appointment.id, ctx.now)
-    await ctx.record.audit.record(
-        actor_type="guardian",
-        actor_id=ctx.guardian.id,
-        action="appointment.cancelled",
-        entity_type="appointment",
-        entity_id=appointment.id,
-        now=ctx.now,
-        detail=f"reason={reason} reminders_withdrawn={withdrawn}",
+    await ctx.audit(
+        "appointment.cancelled",
+        "appointment",
+        appointment.id,
+        f"reason={reason} reminders_withdrawn={withdrawn}",
     )
     await tell_clinician(ctx, appointment, "cancelled", reason)
     ctx.notice = _("Cancelled")
@@ -210,14 +200,7 @@ async def reschedule(event: Inbound, ctx: Context, token: ActionToken) -> None:
     ctx.notice = _("Request received")
     if appointment.reschedule_requested_at is None:
         await ctx.record.appointments.request_reschedule(appointment.id, ctx.guardian.id, ctx.now)
-        await ctx.record.audit.record(
-            actor_type="guardian",
-            actor_id=ctx.guardian.id,
-            action="appointment.reschedule_requested",
-            entity_type="appointment",
-            entity_id=appointment.id,
-            now=ctx.now,
-        )
+        await ctx.audit("appointment.reschedule_requested", "appointment", appointment.id)
         await tell_clinician(ctx, appointment, "reschedule")
         await raise_escalation(
             ctx,

@@ -11,6 +11,7 @@ from handlers.events import Inbound
 from handlers.staff.desk import StaffDesk
 from handlers.staff.screens import Form, Section, StaffButton
 from handlers.texts import Closing, Msg, Prompt, Translator, _, normalize_language
+from storage.audit import ActorType
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
 from storage.tokens import TokenSpec
@@ -278,6 +279,25 @@ class Context:
     @property
     def language(self) -> str:
         return current_language.get()
+
+    async def audit(self, action: str, entity_type: str, entity_id: str, detail: str = "") -> None:
+        """Record that this event's person did ``action`` to a record, now: the staff member
+        who acted, else the guardian who wrote, else the system (someone not linked)."""
+        if self.staff is not None:
+            actor: tuple[ActorType, str] = ("staff", self.staff.id)
+        elif self.guardian is not None:
+            actor = ("guardian", self.guardian.id)
+        else:
+            actor = ("system", "unknown")
+        await self.record.audit.record(
+            actor_type=actor[0],
+            actor_id=actor[1],
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            now=self.now,
+            detail=detail,
+        )
 
     async def reply(self, *parts: Msg, buttons: tuple[ButtonSpec, ...] = ()) -> int | None:
         """Answer on the channel and address the event came from (None: it opted out, or

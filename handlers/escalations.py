@@ -146,15 +146,7 @@ async def raise_escalation(
         next_check_at=deadline,
         now=ctx.now,
     )
-    await ctx.record.audit.record(
-        actor_type="guardian" if ctx.guardian else "system",
-        actor_id=ctx.guardian.id if ctx.guardian else "unknown",
-        action="escalation.opened",
-        entity_type="escalation",
-        entity_id=str(escalation_id),
-        now=ctx.now,
-        detail=reason,
-    )
+    await ctx.audit("escalation.opened", "escalation", str(escalation_id), reason)
     escalation = await ctx.record.escalations.get(escalation_id)
     assert escalation is not None
     if desk.escalation_address is not None:

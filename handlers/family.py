@@ -105,14 +105,6 @@ async def language_chosen(event: Inbound, ctx: Context, token: ActionToken) -> N
 async def _switch(ctx: Context, language: str) -> None:
     assert ctx.guardian is not None
     await ctx.record.people.set_guardian_language(ctx.guardian.id, language, ctx.now)
-    await ctx.record.audit.record(
-        actor_type="guardian",
-        actor_id=ctx.guardian.id,
-        action="guardian.language",
-        entity_type="guardian",
-        entity_id=ctx.guardian.id,
-        now=ctx.now,
-        detail=language,
-    )
+    await ctx.audit("guardian.language", "guardian", ctx.guardian.id, language)
     ctx.set_language(language)
     await ctx.reply(_("Okay! I'll write to you in English from now on."))

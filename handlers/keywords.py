@@ -119,11 +119,4 @@ async def _wrong_number(ctx: Context) -> None:
 
 
 async def _audit(ctx: Context, action: str, identity_id: int) -> None:
-    await ctx.record.audit.record(
-        actor_type="guardian" if ctx.guardian else "system",
-        actor_id=ctx.guardian.id if ctx.guardian else "unknown",
-        action=action,
-        entity_type="channel_identity",
-        entity_id=str(identity_id),
-        now=ctx.now,
-    )
+    await ctx.audit(action, "channel_identity", str(identity_id))

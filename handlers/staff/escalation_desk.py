@@ -136,14 +136,7 @@ async def resolve(event: Inbound, ctx: Context) -> None:
     if escalation is None:
         return
     await ctx.record.escalations.resolve(escalation.id, ctx.staff.id, ctx.now)
-    await ctx.record.audit.record(
-        actor_type="staff",
-        actor_id=ctx.staff.id,
-        action="escalation.resolved",
-        entity_type="escalation",
-        entity_id=str(escalation.id),
-        now=ctx.now,
-    )
+    await ctx.audit("escalation.resolved", "escalation", str(escalation.id))
     await _thread_note(
         ctx,
         escalation,
@@ -243,14 +236,7 @@ async def staff_reply(event: Inbound, ctx: Context) -> None:
         ),
         author=ctx.staff,
     )
-    await ctx.record.audit.record(
-        actor_type="staff",
-        actor_id=ctx.staff.id,
-        action="escalation.answered",
-        entity_type="escalation",
-        entity_id=str(escalation.id),
-        now=ctx.now,
-    )
+    await ctx.audit("escalation.answered", "escalation", str(escalation.id))
     if not delivered:
         ctx.show(
             "The family can't be reached on their channel any more (blocked or opted out);"

@@ -96,15 +96,7 @@ async def handoff_submitted(event: Inbound, ctx: Context) -> None:
         ack_due_at=add_business_days(ctx.practice, ctx.now, ctx.desk.handoff_ack_business_days),
         now=ctx.now,
     )
-    await ctx.record.audit.record(
-        actor_type="staff",
-        actor_id=ctx.staff.id,
-        action="handoff.created",
-        entity_type="patient",
-        entity_id=patient.id,
-        now=ctx.now,
-        detail=str(handoff_id),
-    )
+    await ctx.audit("handoff.created", "patient", patient.id, str(handoff_id))
     handoff = await ctx.record.handoffs.get(handoff_id)
     assert handoff is not None
     address = ctx.desk.address_of(receiver)
@@ -148,15 +140,7 @@ async def acknowledge(event: Inbound, ctx: Context) -> None:
         ctx.show(f"You already acknowledged handoff #{handoff.id}.")
         return
     await ctx.record.people.add_to_care_team(handoff.patient_id, ctx.staff.id, ctx.now)
-    await ctx.record.audit.record(
-        actor_type="staff",
-        actor_id=ctx.staff.id,
-        action="handoff.acknowledged",
-        entity_type="patient",
-        entity_id=handoff.patient_id,
-        now=ctx.now,
-        detail=str(handoff.id),
-    )
+    await ctx.audit("handoff.acknowledged", "patient", handoff.patient_id, str(handoff.id))
     patient = await ctx.record.people.patient(handoff.patient_id)
     ctx.show(f"Acknowledged. {ctx.desk.patient_name(patient)} is now on your care team.")
     sender = await ctx.record.people.staff(handoff.from_staff_id)

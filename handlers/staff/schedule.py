@@ -288,14 +288,7 @@ async def invite(event: Inbound, ctx: Context) -> None:
     token = await ctx.record.invites.create(
         guardian.id, ctx.now, timedelta(days=ctx.desk.invite_valid_days)
     )
-    await ctx.record.audit.record(
-        actor_type="staff",
-        actor_id=ctx.staff.id,
-        action="invite.created",
-        entity_type="guardian",
-        entity_id=guardian.id,
-        now=ctx.now,
-    )
+    await ctx.audit("invite.created", "guardian", guardian.id)
     ctx.show(
         f"One-time invite for {ctx.desk.guardian_name(guardian)}, valid"
         f" {ctx.desk.invite_valid_days} days. Give it to them directly (text, email or"

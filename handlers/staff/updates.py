@@ -74,14 +74,7 @@ async def update_submitted(event: Inbound, ctx: Context) -> None:
     update_id = await ctx.record.updates.add(
         patient_id, ctx.staff.id, "family" if audience == "family" else "care-team", text, ctx.now
     )
-    await ctx.record.audit.record(
-        actor_type="staff",
-        actor_id=ctx.staff.id,
-        action=f"update.{audience}",
-        entity_type="patient",
-        entity_id=patient_id,
-        now=ctx.now,
-    )
+    await ctx.audit(f"update.{audience}", "patient", patient_id)
     if audience == "care-team":
         ctx.show(f"Saved a care-team note on {patient.first_name}'s record (update #{update_id}).")
         return
