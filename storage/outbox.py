@@ -74,9 +74,12 @@ def settle(conn: sqlite3.Connection, turn: Settlement, now: datetime) -> set[int
             [(parts, provider, message_id) for message_id, parts, provider in turn.parts],
         )
     if turn.sent:
+        # A provider's report may have come first (delivered, failed): never moved back.
         conn.executemany(
-            "UPDATE message SET status = 'sent', provider_message_id = ?, parts_sent = ?,"
-            " sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?",
+            "UPDATE message SET status = CASE WHEN status IN ('delivered', 'failed')"
+            " THEN status ELSE 'sent' END, provider_message_id = ?, parts_sent = ?,"
+            " sent_at = ?, attempts = attempts + 1,"
+            " error = CASE WHEN status = 'failed' THEN error END WHERE id = ?",
             [(provider, parts, stamp, message_id) for message_id, provider, parts in turn.sent],
         )
     if turn.retries:
@@ -246,6 +249,11 @@ class OutboxRepo:
         )
         if row is None:
             return None
+        # A message back in the queue (a retry, or the rest of a long text's parts still to go)
+        # is not out yet, whatever the report on its first part says: it stays queued, or its
+        # other parts would never be sent.
+        if row["status"] == "queued":
+            return str(row["address"])
         if state in _RANK and _RANK[state] > _RANK.get(row["status"], 0):
             await self._conn.execute(
                 "UPDATE message SET status = ?, error = COALESCE(?, error) WHERE id = ?",
