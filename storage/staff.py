@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import aiosqlite
@@ -18,8 +19,14 @@ _SEARCHED = (
     "lower(p.last_name)",
     "lower(p.first_name || ' ' || p.last_name)",
 )
-_WHOLE = " OR ".join(f"{e} = :n" for e in _SEARCHED)
-_PREFIX = " OR ".join(f"({e} >= :n AND {e} < :after)" for e in _SEARCHED)
+_WHOLE = " OR ".join(f"{e} = :{n}" for e in _SEARCHED for n in ("n", "m"))
+_PREFIX = " OR ".join(f"({e} >= :{n} AND {e} < :{n}_after)" for e in _SEARCHED for n in ("n", "m"))
+
+
+#: SQLite's lower() folds A-Z only, so what was typed is looked up folded both ways: as SQLite
+#: folds ("Élodie", "ÉLODIE" -> "Élodie": a name with an accented capital) and as Python does
+#: ("SOFÍA" -> "sofía": a name with an accented small letter, typed in capitals).
+_SQLITE_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _prefixed(columns: str, alias: str) -> str:
@@ -78,27 +85,28 @@ class StaffRepo:
     async def find_patients(
         self, words: str, *, staff_id: str | None = None, limit: int = 20
     ) -> list[Patient]:
-        """Patients whose id, first name, last name or full name is ``words`` (any case, accents
-        as typed), by name; if none is, those where one of them starts with ``words``. With
-        ``staff_id``, only that clinician's care-team patients. At most ``limit``.
+        """Patients whose id, first name, last name or full name is ``words`` (any case; an
+        accented capital as stored: "Élodie" or "ÉLODIE", not "élodie"), by name; if none is,
+        those where one of them starts with ``words``. With ``staff_id``, only that
+        clinician's care-team patients. At most ``limit``.
 
         Each comparison is on an expression the record indexes (migration 0008), so a search
         reads the matching rows only, never the whole patient table.
         """
-        needle = " ".join(words.split()).lower()
-        if not needle:
+        typed = " ".join(words.split())
+        if not typed:
             return []
-        exact = await self._search(_WHOLE, {"n": needle}, staff_id, limit)
+        needles = {"n": typed.lower(), "m": typed.translate(_SQLITE_LOWER)}
+        exact = await self._search(_WHOLE, needles, staff_id, limit)
         if exact:
             return exact
-        # Every text starting with the needle sorts from it up to it followed by the highest
+        # Every text starting with a needle sorts from it up to it followed by the highest
         # code point (text compares as UTF-8 bytes).
-        return await self._search(
-            _PREFIX, {"n": needle, "after": needle + "\U0010ffff"}, staff_id, limit
-        )
+        after = {f"{k}_after": v + "\U0010ffff" for k, v in needles.items()}
+        return await self._search(_PREFIX, {**needles, **after}, staff_id, limit)
 
     async def _search(
-        self, where: str, params: dict[str, object], staff_id: str | None, limit: int
+        self, where: str, params: Mapping[str, object], staff_id: str | None, limit: int
     ) -> list[Patient]:
         sql = f"SELECT {_prefixed(_PATIENT, 'p')} FROM patient p WHERE ({where})"
         if staff_id is not None:
