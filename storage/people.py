@@ -31,6 +31,33 @@ def _staff(row: aiosqlite.Row) -> Staff:
     return Staff(**{k: row[k] for k in row.keys()})
 
 
+#: A guardian's number as a verified SMS identity. The same guardian's row keeps its opt-out
+#: and its consent (withdrawn if the record withdrew it). A row nobody vouches for any more (a
+#: number the record took from its guardian: unverified) goes to the guardian the record now
+#: gives the number, its opt-out kept (a STOP is the number's, whoever has it). A number
+#: another guardian still has is left to them (and shared: see ``shared_number``).
+_SAVE_SMS_IDENTITY = (
+    "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
+    " consent_at, created_at) VALUES ('sms', ?, ?, ?, ?, ?)"
+    " ON CONFLICT (channel, address) DO UPDATE SET"
+    " consent_at = CASE WHEN channel_identity.guardian_id IS NOT excluded.guardian_id"
+    " THEN excluded.consent_at WHEN excluded.consent_at IS NULL THEN NULL"
+    " ELSE COALESCE(channel_identity.consent_at, excluded.consent_at) END,"
+    " verified_at = COALESCE(channel_identity.verified_at, excluded.verified_at),"
+    " guardian_id = excluded.guardian_id"
+    " WHERE channel_identity.staff_id IS NULL AND (channel_identity.guardian_id"
+    " = excluded.guardian_id OR channel_identity.verified_at IS NULL)"
+)
+#: The guardian's SMS identities at numbers the record no longer gives them (a new number, or
+#: none): no longer verified nor consenting, so nothing reaches the old number and a text from
+#: it is a stranger's, not the guardian's (the number may be someone else's now). The row stays:
+#: an opt-out the number sent is kept.
+_RETIRE_OLD_NUMBERS = (
+    "UPDATE channel_identity SET verified_at = NULL, consent_at = NULL"
+    " WHERE channel = 'sms' AND guardian_id = ? AND address != ? AND verified_at IS NOT NULL"
+)
+
+
 class PeopleRepo:
     """Who is in the record: the patients, their guardians, the practice's staff."""
 
@@ -96,6 +123,7 @@ class PeopleRepo:
         )
         if guardian.phone:
             await self._save_sms_identity(guardian, now)
+        await self._conn.execute(_RETIRE_OLD_NUMBERS, (guardian.id, f"sms:{guardian.phone or ''}"))
 
     async def _save_sms_identity(self, guardian: Guardian, now: datetime) -> None:
         """The guardian's number as an SMS identity: the practice vouches for it (verified);
@@ -103,12 +131,7 @@ class PeopleRepo:
         already another guardian's is left to them."""
         consent = to_db(now) if guardian.sms_consent else None
         await self._conn.execute(
-            "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
-            " consent_at, created_at) VALUES ('sms', ?, ?, ?, ?, ?)"
-            " ON CONFLICT (channel, address) DO UPDATE SET consent_at = CASE"
-            " WHEN excluded.consent_at IS NULL THEN NULL"
-            " ELSE COALESCE(channel_identity.consent_at, excluded.consent_at) END"
-            " WHERE channel_identity.guardian_id = excluded.guardian_id",
+            _SAVE_SMS_IDENTITY,
             (f"sms:{guardian.phone}", guardian.id, to_db(now), consent, to_db(now)),
         )
         owner = await fetch_one(
@@ -330,17 +353,15 @@ class PeopleRepo:
                 for g in guardians
             ],
         )
+        await self._conn.executemany(
+            _RETIRE_OLD_NUMBERS, [(g.id, f"sms:{g.phone or ''}") for g in guardians]
+        )
         numbered = [g for g in guardians if g.phone]
         if not numbered:
             return
         consent = {g.id: stamp if g.sms_consent else None for g in numbered}
         await self._conn.executemany(
-            "INSERT INTO channel_identity (channel, address, guardian_id, verified_at,"
-            " consent_at, created_at) VALUES ('sms', ?, ?, ?, ?, ?)"
-            " ON CONFLICT (channel, address) DO UPDATE SET consent_at = CASE"
-            " WHEN excluded.consent_at IS NULL THEN NULL"
-            " ELSE COALESCE(channel_identity.consent_at, excluded.consent_at) END"
-            " WHERE channel_identity.guardian_id = excluded.guardian_id",
+            _SAVE_SMS_IDENTITY,
             [(f"sms:{g.phone}", g.id, stamp, consent[g.id], stamp) for g in numbered],
         )
         addresses = sorted({f"sms:{g.phone}" for g in numbered})

@@ -110,11 +110,6 @@ async def test_a_guardians_number_is_a_verified_sms_identity_whose_consent_follo
     assert await record.identities.for_guardian("g-ben") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="save_guardian/save_guardians never withdraw the SMS identity of a number the record"
-    " no longer gives the guardian: it stays verified and consenting, so it can still be texted",
-)
 async def test_a_number_the_record_no_longer_gives_the_guardian_stops_reaching_them(
     record: Record,
 ) -> None:
@@ -289,3 +284,21 @@ async def test_a_batch_row_that_changes_nothing_keeps_its_updated_at(record: Rec
     ]
     assert await rows(record, "SELECT updated_at FROM guardian") == [("2026-11-23T14:00:00Z",)]
     assert await rows(record, "SELECT updated_at FROM staff") == [("2026-11-23T14:00:00Z",)]
+
+
+async def test_a_number_passed_to_another_guardian_is_theirs_and_keeps_its_stop(
+    record: Record,
+) -> None:
+    """Ana's old number is given to Ben in a later import: a text from it is Ben's, reminders
+    reach Ben there, and the STOP the number sent while it was Ana's still holds."""
+    await record.people.save_guardian(guardian("g-ana", "Ana", PHONE, consent=True), NOW)
+    await record.identities.opt_out_address("sms", f"sms:{PHONE}", NOW)
+    await record.people.save_guardian(guardian("g-ana", "Ana", "+15550009999", True), LATER)
+    # Between the two imports the old number is nobody's: a text from it is a stranger's.
+    identity, who = await record.identities.find_with_guardian("sms", f"sms:{PHONE}")
+    assert identity is not None and who is None
+    await record.people.save_guardians([guardian("g-ben", "Ben", PHONE, consent=True)], LATER)
+    identity, who = await record.identities.find_with_guardian("sms", f"sms:{PHONE}")
+    assert who is not None and who.id == "g-ben"
+    assert identity is not None and identity.opted_out_at is not None
+    assert identity.consent_at is not None and identity.verified_at is not None
