@@ -11,28 +11,11 @@ import pytest
 
 from storage.models import Escalation
 from storage.record import Record
+from tests.storage.seed import STAMP, seed_family
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 CHECK = NOW + timedelta(minutes=30)
-STAMP = "2026-11-20T15:00:00Z"
 ADDRESS = "telegram:900001"
-
-
-async def _people(record: Record) -> None:
-    """Guardian g-1 of patient p-1; coordinators s-1 and s-2."""
-    conn = record.conn
-    await conn.execute(
-        "INSERT INTO patient VALUES ('p-1', 'Kid', 'Family', '2018-01-01', 'en', ?, ?)",
-        (STAMP, STAMP),
-    )
-    await conn.execute(
-        "INSERT INTO guardian VALUES ('g-1', 'Parent', 'Family', NULL, 'en', 0, NULL, ?, ?)",
-        (STAMP, STAMP),
-    )
-    await conn.executemany(
-        "INSERT INTO staff VALUES (?, 'Coordinator', 'coordinator', '', NULL, ?, ?)",
-        [(s, STAMP, STAMP) for s in ("s-1", "s-2")],
-    )
 
 
 async def _open(
@@ -66,7 +49,7 @@ async def _get(record: Record, escalation_id: int) -> Escalation:
 async def test_a_new_escalation_is_open_unclaimed_and_waits_for_its_first_check(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     escalation_id = await _open(record, now=NOW.astimezone(ZoneInfo("America/New_York")))
 
     assert await _get(record, escalation_id) == Escalation(
@@ -94,7 +77,7 @@ async def test_a_new_escalation_is_open_unclaimed_and_waits_for_its_first_check(
 
 
 async def test_unknown_escalations_read_as_none(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     await _open(record)
     repo = record.escalations
     assert await repo.get(404) is None
@@ -106,7 +89,7 @@ async def test_unknown_escalations_read_as_none(record: Record) -> None:
 async def test_one_unresolved_escalation_per_address_until_it_is_resolved(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     repo = record.escalations
     first = await _open(record)
     await repo.claim(first, "s-1", NOW, None)
@@ -129,7 +112,7 @@ async def test_one_unresolved_escalation_per_address_until_it_is_resolved(
 async def test_a_claim_names_its_coordinator_and_an_unclaim_hands_it_back(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     repo = record.escalations
     escalation_id = await _open(record)
     claimed_at, back_at = NOW + timedelta(minutes=5), NOW + timedelta(hours=1)
@@ -154,7 +137,7 @@ async def test_a_claim_names_its_coordinator_and_an_unclaim_hands_it_back(
 async def test_a_family_message_keeps_a_pending_check_and_sets_one_if_none(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     repo = record.escalations
     waiting = await _open(record)
     quiet = await _open(record, "telegram:900002", next_check_at=None)
@@ -174,7 +157,7 @@ async def test_a_family_message_keeps_a_pending_check_and_sets_one_if_none(
 async def test_a_staff_reply_stops_the_checks_and_raising_counts_and_reschedules_them(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     repo = record.escalations
     escalation_id = await _open(record)
     await repo.raised(escalation_id, CHECK, CHECK + timedelta(minutes=30))
@@ -192,7 +175,7 @@ async def test_a_staff_reply_stops_the_checks_and_raising_counts_and_reschedules
 
 
 async def test_making_an_escalation_urgent_makes_it_an_emergency(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     escalation_id = await _open(record)
 
     await record.escalations.make_urgent(escalation_id, NOW + timedelta(minutes=1))
@@ -205,7 +188,7 @@ async def test_making_an_escalation_urgent_makes_it_an_emergency(record: Record)
 async def test_due_for_check_lists_unresolved_escalations_whose_check_has_come(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     later = await _open(record, "telegram:1", next_check_at=CHECK)
     first = await _open(record, "telegram:2", next_check_at=CHECK - timedelta(minutes=20))
     tied = await _open(record, "telegram:3", next_check_at=CHECK)
@@ -225,7 +208,7 @@ async def test_due_for_check_lists_unresolved_escalations_whose_check_has_come(
 async def test_unresolved_lists_oldest_first_of_a_patient_or_a_coordinator(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     repo = record.escalations
     newer = await _open(record, "telegram:1", now=NOW + timedelta(hours=1))
     older = await _open(record, "telegram:2", now=NOW)
@@ -243,7 +226,7 @@ async def test_unresolved_lists_oldest_first_of_a_patient_or_a_coordinator(
 async def test_a_reply_in_a_staff_thread_finds_its_escalation_by_the_posts_provider_id(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, staff=("s-1", "s-2"), role="coordinator")
     cur = await record.conn.execute(
         "INSERT INTO message (direction, channel, address, body, status, provider_message_id,"
         " not_before, created_at) VALUES ('out', 'slack', 'C0COORD', 'Family needs help',"

@@ -12,34 +12,13 @@ import pytest
 from storage.models import Reminder
 from storage.record import Record
 from storage.reminders import PlannedReminder
+from tests.storage.seed import seed_family
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 VISIT = datetime(2026, 11, 26, 20, 30, tzinfo=UTC)
 MOVED = VISIT + timedelta(days=1)
-STAMP = "2026-11-20T15:00:00Z"
 PHONE = "+15550009999"
-
-
-async def _people(record: Record) -> None:
-    """Patient p-1 with guardians g-1 and g-2; visits a-1 and a-2 of clinician s-1."""
-    conn = record.conn
-    await conn.execute(
-        "INSERT INTO patient VALUES ('p-1', 'Kid', 'Family', '2018-01-01', 'en', ?, ?)",
-        (STAMP, STAMP),
-    )
-    await conn.executemany(
-        "INSERT INTO guardian VALUES (?, 'Parent', 'Family', NULL, 'en', 0, NULL, ?, ?)",
-        [(g, STAMP, STAMP) for g in ("g-1", "g-2")],
-    )
-    await conn.execute(
-        "INSERT INTO staff VALUES ('s-1', 'Clinician', 'clinician', '', NULL, ?, ?)", (STAMP, STAMP)
-    )
-    await conn.executemany(
-        "INSERT INTO appointment (id, patient_id, staff_id, start_at, duration_minutes,"
-        " created_at, updated_at) VALUES (?, 'p-1', 's-1', '2026-11-26T20:30:00Z', 45, ?, ?)",
-        [(a, STAMP, STAMP) for a in ("a-1", "a-2")],
-    )
 
 
 async def _message(record: Record, created_at: str, status: str = "sent") -> int:
@@ -81,7 +60,7 @@ async def _add(record: Record, *plans: PlannedReminder) -> list[Reminder]:
 async def test_a_reminder_is_added_once_per_visit_guardian_offset_and_start(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     repo = record.reminders
     args = {"appointment_id": "a-1", "guardian_id": "g-1", "offset_hours": 24, "now": NOW}
     due = VISIT - timedelta(hours=24)
@@ -102,7 +81,7 @@ async def test_a_reminder_is_added_once_per_visit_guardian_offset_and_start(
 
 
 async def test_add_many_counts_only_the_reminders_it_added(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     await _add(record, _plan())
     batch = [_plan(), _plan(offset=72), _plan(offset=72), _plan(guardian="g-2")]
 
@@ -113,7 +92,7 @@ async def test_add_many_counts_only_the_reminders_it_added(record: Record) -> No
 
 
 async def test_reminders_are_listed_per_appointment_in_due_order(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     await _add(record, _plan(offset=24), _plan(offset=72), _plan("a-2"))
     repo = record.reminders
 
@@ -128,7 +107,7 @@ async def test_reminders_are_listed_per_appointment_in_due_order(record: Record)
 async def test_a_moved_visit_loses_its_pending_reminders_for_the_old_start(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     old_sent, old_pending, new = await _add(
         record, _plan(offset=72), _plan(offset=24), _plan(start=MOVED)
     )
@@ -145,7 +124,7 @@ async def test_a_moved_visit_loses_its_pending_reminders_for_the_old_start(
 async def test_withdraw_pending_takes_every_pending_reminder_or_all_but_one_start(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     await _add(record, _plan(offset=72), _plan(offset=24), _plan(start=MOVED), _plan("a-2"))
     repo = record.reminders
 
@@ -161,7 +140,7 @@ async def test_withdraw_pending_takes_every_pending_reminder_or_all_but_one_star
 async def test_due_lists_pending_reminders_whose_time_has_come_in_send_order(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     at = NOW - timedelta(minutes=5)
     a, b, c, _, sent = await _add(
         record,
@@ -180,7 +159,7 @@ async def test_due_lists_pending_reminders_whose_time_has_come_in_send_order(
 
 
 async def test_a_status_moves_only_from_pending_and_keeps_its_message(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     first, second, other = await _add(record, _plan(offset=24), _plan(offset=72), _plan("a-2"))
     message = await _message(record, "2026-11-23T14:00:00Z")
     repo = record.reminders
@@ -196,7 +175,7 @@ async def test_a_status_moves_only_from_pending_and_keeps_its_message(record: Re
 
 
 async def test_a_postponed_reminder_is_due_and_next_at_its_new_time(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     repo = record.reminders
     assert await repo.next_send_at() is None
     early, late = await _add(record, _plan(offset=72), _plan(offset=24))
@@ -215,7 +194,7 @@ async def test_a_postponed_reminder_is_due_and_next_at_its_new_time(record: Reco
 async def test_backlog_counts_due_reminders_and_those_late_before_the_mark(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     repo = record.reminders
     assert await repo.backlog(NOW, NOW - timedelta(minutes=5)) == (0, 0)
     await _add(
@@ -233,7 +212,7 @@ async def test_backlog_counts_due_reminders_and_those_late_before_the_mark(
 async def test_a_guardians_pending_reminders_are_those_due_for_visits_in_the_range(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     day = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
     due_before = VISIT - timedelta(hours=24)
     inside, at_limit, _, _, _ = await _add(
@@ -266,7 +245,7 @@ async def test_planning_reads_as_none_until_set_and_then_as_last_set(record: Rec
 async def test_sent_reminder_messages_to_an_address_are_found_by_when_they_were_made(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1", "a-2"))
     r1, r2, r3, r4 = await _add(
         record, _plan(offset=24), _plan(offset=72), _plan("a-2"), _plan("a-2", offset=48)
     )

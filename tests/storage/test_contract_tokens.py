@@ -14,37 +14,16 @@ from storage.db import Database
 from storage.models import ActionToken
 from storage.record import Record
 from storage.tokens import TokenSpec
+from tests.storage.seed import seed_family
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 VISIT = datetime(2026, 11, 26, 20, 30, tzinfo=UTC)
-STAMP = "2026-11-20T15:00:00Z"
 #: Telegram's callback_data holds at most 64 bytes; a token must fit it, URL-safe.
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-async def _people(record: Record) -> None:
-    """Guardian g-1 of patient p-1, who has visit a-1 with clinician s-1; guardian g-2."""
-    conn = record.conn
-    await conn.execute(
-        "INSERT INTO patient VALUES ('p-1', 'Kid', 'Family', '2018-01-01', 'en', ?, ?)",
-        (STAMP, STAMP),
-    )
-    await conn.executemany(
-        "INSERT INTO guardian VALUES (?, 'Parent', 'Family', NULL, 'en', 0, NULL, ?, ?)",
-        [(g, STAMP, STAMP) for g in ("g-1", "g-2")],
-    )
-    await conn.execute(
-        "INSERT INTO staff VALUES ('s-1', 'Clinician', 'clinician', '', NULL, ?, ?)", (STAMP, STAMP)
-    )
-    await conn.execute(
-        "INSERT INTO appointment (id, patient_id, staff_id, start_at, duration_minutes,"
-        " created_at, updated_at) VALUES ('a-1', 'p-1', 's-1', '2026-11-26T20:30:00Z', 45, ?, ?)",
-        (STAMP, STAMP),
-    )
-
-
 async def test_an_issued_token_reads_back_what_its_button_does(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     local = VISIT.astimezone(ZoneInfo("America/New_York"))
     token = await record.tokens.issue(
         action="cancel_reason",
@@ -76,7 +55,7 @@ async def test_an_issued_token_reads_back_what_its_button_does(record: Record) -
 async def test_a_token_without_an_appointment_has_none_and_an_empty_value(
     record: Record,
 ) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     token = await record.tokens.issue(action="language", guardian_id="g-2", now=NOW)
 
     got = await record.tokens.get(token)
@@ -87,7 +66,7 @@ async def test_a_token_without_an_appointment_has_none_and_an_empty_value(
 
 
 async def test_tokens_are_url_safe_distinct_and_fit_a_telegram_button(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     one = [
         await record.tokens.issue(action="confirm", guardian_id="g-1", now=NOW) for _ in range(20)
     ]
@@ -99,7 +78,7 @@ async def test_tokens_are_url_safe_distinct_and_fit_a_telegram_button(record: Re
 
 
 async def test_issue_many_gives_one_token_per_button_in_the_order_asked(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     wanted = [
         TokenSpec("confirm", "a-1", VISIT),
         TokenSpec("cancel", "a-1", VISIT),
@@ -123,13 +102,13 @@ async def test_issue_many_gives_one_token_per_button_in_the_order_asked(record: 
 
 
 async def test_issuing_no_buttons_issues_no_tokens(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     assert await record.tokens.issue_many([], "g-1", NOW) == []
     assert await record.conn.execute_fetchall("SELECT token FROM action_token") == []
 
 
 async def test_only_the_exact_token_text_is_found(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     token = await record.tokens.issue(action="confirm", guardian_id="g-1", now=NOW)
     other = token.swapcase() if token.swapcase() != token else token + "x"
 
@@ -142,7 +121,7 @@ async def test_only_the_exact_token_text_is_found(record: Record) -> None:
 
 
 async def test_a_token_for_someone_or_something_unknown_is_refused(record: Record) -> None:
-    await _people(record)
+    await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
     with pytest.raises(sqlite3.IntegrityError):
         await record.tokens.issue(action="confirm", guardian_id="g-missing", now=NOW)
     with pytest.raises(sqlite3.IntegrityError):
@@ -163,7 +142,7 @@ async def test_a_token_is_not_used_up_by_reading_it_nor_does_it_expire(store: Da
     the same action (whether it may still act is the handlers' check on the appointment)."""
     async with store.transaction() as conn:
         record = Record(conn)
-        await _people(record)
+        await seed_family(record, guardians=("g-1", "g-2"), visits=("a-1",))
         token = await record.tokens.issue(
             action="confirm", guardian_id="g-1", now=NOW, appointment_id="a-1"
         )
