@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.imports import COLUMNS, PREPARERS, Checker, CsvRow
-from handlers.reminders import plan_reminders
+from handlers.planning import plan_reminders
 from storage.db import Database
 from storage.models import Practice
 from storage.practice import SETTINGS

@@ -54,7 +54,7 @@ class Kind:
 
     def heavy(self, ctx: Context) -> Callable[[Values], bool] | None:
         """A test of a row that makes its transaction costly (a visit to plan reminders for):
-        a batch holds at most :data:`PLAN_BATCH` of them."""
+        a batch holds at most :data:`~handlers.planning.PLAN_BATCH` of them."""
         return None
 
     async def new_rows(self, record: Record, rows: list[Values]) -> int:

@@ -20,7 +20,7 @@ from handlers.import_appointments import NO_PRACTICE, Appointments
 from handlers.import_checks import Checker, CsvRow
 from handlers.import_kinds import Context, Kind, Values
 from handlers.import_spill import Seen, SeenInMemory, key_of
-from handlers.reminders import PLAN_BATCH, plan_appointments, plan_horizon
+from handlers.planning import PLAN_BATCH, plan_appointments, plan_horizon
 from storage.models import Guardian, GuardianLink, Patient, Practice, Role, Staff
 from storage.record import Record
 

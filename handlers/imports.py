@@ -33,7 +33,7 @@ from handlers.import_checks import E164, ROLES, Checker, CsvRow, ImportRejected,
 from handlers.import_kinds import Context, Kind
 from handlers.import_records import NO_PRACTICE, PREPARERS, kind_of, plan_page
 from handlers.import_spill import Spill
-from handlers.reminders import PLAN_BATCH
+from handlers.planning import PLAN_BATCH
 from storage.bulk import BulkWrites
 from storage.db import Database
 from storage.import_runs import ImportRun, ImportRunRepo

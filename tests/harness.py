@@ -14,7 +14,8 @@ from bot.app import build_router
 from bot.i18n import BabelTranslator
 from handlers.events import Inbound
 from handlers.pipeline import Outcome, Pipeline
-from handlers.reminders import ReminderDispatcher, plan_appointments
+from handlers.planning import plan_appointments
+from handlers.reminders import ReminderDispatcher
 from handlers.staff.desk import StaffDesk
 from handlers.staff.watch import StaffWatch
 from storage.clock import FakeClock

@@ -14,7 +14,7 @@ from handlers.demo import (
     DEMO_TWO_CHILD_PATIENTS,
     load_demo,
 )
-from handlers.reminders import plan_reminders
+from handlers.planning import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment

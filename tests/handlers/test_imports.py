@@ -16,7 +16,7 @@ from handlers import imports
 from handlers.demo import DEMO_PRACTICE
 from handlers.import_records import Appointments
 from handlers.imports import COLUMNS, KINDS, ImportRejected, RowError, import_csv
-from handlers.reminders import plan_reminders
+from handlers.planning import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.record import Record
