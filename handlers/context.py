@@ -37,15 +37,16 @@ class ButtonSpec:
 
 ANSWERS = ("confirm", "cancel", "reschedule")
 
-#: What a text message may carry, by placeholder: first names, dates and times, the practice's
-#: name and phone, and the words the practice's own staff chose to send. A template with any
-#: other placeholder (a service, a location, a clinician's discipline, a date of birth) is
-#: refused on channels without buttons (SMS) and logged.
-SMS_PLACEHOLDERS = frozenset(
+#: What a message to a family may carry, by placeholder, on every family channel (Telegram as
+#: much as SMS): first names, dates and times, the practice's name and phone, counts (tries
+#: left), and the words the practice's own staff chose to send. A template with any other
+#: placeholder (a service, a location, a clinician's discipline, a date of birth) is refused
+#: and logged; anything clinical goes behind a verified link.
+FAMILY_PLACEHOLDERS = frozenset(
     {"practice", "phone", "guardian", "child", "name", "date", "time", "opening", "hours",
-     "state", "text", "intro", "how"}
+     "state", "text", "intro", "how", "left"}
 )  # fmt: skip
-SMS_PLACEHOLDER_PATTERNS = ("line", "choice", "visit")
+FAMILY_PLACEHOLDER_PATTERNS = ("line", "choice", "visit")
 
 
 def placeholders(parts: list[Msg]) -> set[str]:
@@ -59,12 +60,13 @@ def placeholders(parts: list[Msg]) -> set[str]:
     return found
 
 
-def too_revealing_for_sms(parts: list[Msg]) -> set[str]:
+def too_revealing(parts: list[Msg]) -> set[str]:
+    """The placeholders of these messages a family channel may not carry."""
     return {
         name
         for name in placeholders(parts)
-        if name not in SMS_PLACEHOLDERS
-        and name.rstrip("0123456789") not in SMS_PLACEHOLDER_PATTERNS
+        if name not in FAMILY_PLACEHOLDERS
+        and name.rstrip("0123456789") not in FAMILY_PLACEHOLDER_PATTERNS
     }
 
 
@@ -114,9 +116,10 @@ class Outgoing:
     ) -> int:
         """Queue one message made of ``parts`` (paragraphs) to an address; ``author_staff_id``
         is the staff member whose words these are (told if it fails for good)."""
-        refused: set[str] = set()
-        if channel in self.numbered_channels:
-            refused = too_revealing_for_sms(parts)
+        # Every family channel carries first names, dates and times, the practice's name and
+        # phone, nothing clinical: Telegram as much as SMS (a chat can be read over a
+        # shoulder, a phone shared), whichever Outgoing queues it.
+        refused = too_revealing(parts)
         if buttons and channel in self.numbered_channels:
             parts = [p for p in parts if not isinstance(p, Prompt)]
             at = len(parts) - 1 if len(parts) > 1 and isinstance(parts[-1], Closing) else len(parts)

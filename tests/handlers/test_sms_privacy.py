@@ -1,4 +1,5 @@
-"""A text message carries only what SMS may: a template revealing more is refused and logged."""
+"""A message to a family carries only what a family channel may: a template revealing more is
+refused and logged, on SMS and on Telegram alike."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from storage.record import Record
 from tests.harness import PRACTICE
 
 
-async def test_a_template_that_reveals_a_service_is_refused_on_sms_only(
+async def test_a_template_that_reveals_a_service_is_refused_on_every_family_channel(
     db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     revealing = Msg("{child} has {service} on {date}", {"child": "Maya", "service": "ABA",
@@ -24,7 +25,7 @@ async def test_a_template_that_reveals_a_service_is_refused_on_sms_only(
             channel="sms", address="sms:+15551230001", parts=[revealing], language="en",
             guardian_id=None,
         )  # fmt: skip
-        allowed = await out.to_address(
+        on_telegram = await out.to_address(
             channel="telegram", address="telegram:1", parts=[revealing], language="en",
             guardian_id=None,
         )  # fmt: skip
@@ -33,12 +34,13 @@ async def test_a_template_that_reveals_a_service_is_refused_on_sms_only(
             parts=[Msg("{child} on {date}", {"child": "Maya", "date": "Thursday"})],
             language="en", guardian_id=None,
         )  # fmt: skip
-    assert out.queued == [allowed, plain]
+    assert out.queued == [plain]
     async with db.read() as conn:
         rows = {
             row[0]: (row[1], row[2])
             for row in await conn.execute_fetchall("SELECT id, status, error FROM message")
         }
     assert rows[refused] == ("failed", "refused on sms: reveals service")
-    assert rows[allowed] == ("queued", None) and rows[plain] == ("queued", None)
+    assert rows[on_telegram] == ("failed", "refused on telegram: reveals service")
+    assert rows[plain] == ("queued", None)
     assert "refused on sms" in caplog.text and "ABA" not in caplog.text
