@@ -42,11 +42,17 @@ async def staff_help(event: Inbound, ctx: Context) -> None:
 #: Appointments on one page of a day view. A practice's day has thousands; one Slack message
 #: holds at most 50 blocks of 3,000 characters, and nobody reads 2,000 lines at once.
 DAY_PAGE = 25
+#: The buttons under a day view that show the page before or after (value ``YYYY-MM-DD:page``).
+DAY_PAGE_ACTION = "today.page"
+
+
+def _local_today(ctx: Context) -> date:
+    return ctx.now.astimezone(ZoneInfo(ctx.practice.timezone)).date()
 
 
 def _day_bounds(ctx: Context, day: date | None = None) -> tuple[datetime, datetime]:
     zone = ZoneInfo(ctx.practice.timezone)
-    day = day or ctx.now.astimezone(zone).date()
+    day = day or _local_today(ctx)
     start = datetime.combine(day, time(0), zone)
     return start, datetime.combine(day + timedelta(days=1), time(0), zone)
 
@@ -119,10 +125,6 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
     return sections
 
 
-#: The buttons under a day view that show the page before or after (value ``YYYY-MM-DD:page``).
-DAY_PAGE_ACTION = "today.page"
-
-
 @router.staff_command("today", read_only=True)
 async def today(event: Inbound, ctx: Context) -> None:
     ctx.shown.extend(await day_view(ctx))
@@ -139,8 +141,7 @@ async def day_page(event: Inbound, ctx: Context) -> None:
         page = int(number)
     except ValueError:
         day, page = None, 0
-    today_ = ctx.now.astimezone(ZoneInfo(ctx.practice.timezone)).date()
-    if day is None or not 1 <= page <= 10_000 or abs((day - today_).days) > 366:
+    if day is None or not 1 <= page <= 10_000 or abs((day - _local_today(ctx)).days) > 366:
         ctx.show("Sorry, that button can't be used.")
         return
     ctx.shown.extend(await day_view(ctx, page, day))

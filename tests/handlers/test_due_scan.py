@@ -58,6 +58,14 @@ async def _generate(harness: Harness, families: int, due: int, plan: bool = True
             await plan_reminders(record, practice, harness.clock.now())
 
 
+async def _still_due(harness: Harness) -> object:
+    """Reminders still pending whose time has come."""
+    return await harness.scalar(
+        "SELECT COUNT(*) FROM reminder WHERE status = 'pending' AND send_at <= ?",
+        to_db(harness.clock.now()),
+    )
+
+
 async def test_a_button_press_is_recorded_in_the_middle_of_a_large_fan_out(
     linked: Harness,
 ) -> None:
@@ -93,13 +101,7 @@ async def test_a_button_press_is_recorded_in_the_middle_of_a_large_fan_out(
     # in one message per family; the later visits' reminders wait for their time.
     sent = "SELECT COUNT(*) FROM reminder WHERE status = 'sent' AND guardian_id != 'g-ana'"
     assert await linked.scalar(sent) == 2 * DUE
-    assert (
-        await linked.scalar(
-            "SELECT COUNT(*) FROM reminder WHERE status = 'pending' AND send_at <= ?",
-            to_db(linked.clock.now()),
-        )
-        == 0
-    )
+    assert await _still_due(linked) == 0
 
 
 async def test_a_batch_past_its_time_budget_leaves_the_rest_to_the_next_one(
@@ -130,13 +132,7 @@ async def test_a_batch_past_its_time_budget_leaves_the_rest_to_the_next_one(
     )
     assert await linked.scalar(f"SELECT COUNT(*) FROM ({per_family})") == 30
     assert await linked.scalar(f"SELECT MAX(n) FROM ({per_family})") == 1
-    assert (
-        await linked.scalar(
-            "SELECT COUNT(*) FROM reminder WHERE status = 'pending' AND send_at <= ?",
-            to_db(linked.clock.now()),
-        )
-        == 0
-    )
+    assert await _still_due(linked) == 0
 
 
 async def test_the_window_moving_on_is_planned_in_paced_batches_missing_no_visit(
