@@ -97,6 +97,7 @@ async def _seed(path: Path, channel: str, count: int) -> None:
                     staff_id=None,
                     buttons=(),
                     now=now,
+                    reveals=frozenset({"practice"}),
                 )
     finally:
         await db.close()

@@ -343,6 +343,7 @@ async def queue(db: Database, channel: str, bodies: list[tuple[str, str]]) -> No
                 staff_id=None,
                 buttons=(),
                 now=now,
+                reveals=frozenset({"practice"}),
             )
 
 

@@ -63,7 +63,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.app import CareBot  # noqa: E402
 from bot.config import PracticeSettings, Settings, SlackSettings  # noqa: E402
 from bot.practice import sync_practice  # noqa: E402
-from handlers.events import Inbound  # noqa: E402
+from handlers.events import (  # noqa: E402
+    ButtonPressed,
+    DeliveryReport,
+    FamilyText,
+    HomeOpened,
+    StaffCommand,
+)
 from storage.clock import FakeClock, to_db  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.query_plans import Schema, capture, explain, full_scans, shape  # noqa: E402
@@ -582,16 +588,16 @@ async def time_paths(
     def event_id() -> str:
         return f"bench-{run_id}-{next(events)}"
 
-    def staff_event(user: str, **fields: object) -> Callable[[int], Awaitable[object]]:
+    def staff_event(user: str, home: bool = False) -> Callable[[int], Awaitable[object]]:
+        kind = HomeOpened if home else StaffCommand
+
         async def call(_i: int) -> object:
             return await carebot.pipeline.handle(
-                Inbound(
+                kind(
                     channel="slack",
                     address=f"slack:{TEAM}/{user}",
                     event_id=event_id(),
-                    staff=True,
                     conversation="C0STAFF",
-                    **fields,  # type: ignore[arg-type]
                 )
             )
 
@@ -599,7 +605,15 @@ async def time_paths(
 
     def command(user: str, text: Callable[[int], str]) -> Callable[[int], Awaitable[object]]:
         async def call(i: int) -> object:
-            return await staff_event(user, text=f"/carebot {text(i)}")(i)
+            return await carebot.pipeline.handle(
+                StaffCommand(
+                    channel="slack",
+                    address=f"slack:{TEAM}/{user}",
+                    event_id=event_id(),
+                    conversation="C0STAFF",
+                    text=f"/carebot {text(i)}",
+                )
+            )
 
         return call
 
@@ -608,19 +622,31 @@ async def time_paths(
 
     tokens = await _buttons(db, [g for _c, _a, g in subjects.families], now)
 
+    def delivered(provider_id: str) -> DeliveryReport:
+        return DeliveryReport(
+            channel="sms",
+            address="sms:",
+            event_id=f"{provider_id}:delivered",
+            provider_message_id=provider_id,
+            status="delivered",
+        )
+
     async def status_callback(i: int) -> object:
-        return await carebot.delivery_status("sms", pick(subjects.sent_sms, i), "delivered", None)
+        return await carebot.delivery_status(delivered(pick(subjects.sent_sms, i)))
 
     async def family(i: int, text: str | None = None, choice: str | None = None) -> object:
         channel, address, _guardian = pick(subjects.families, i)
         sms = channel == "sms"
+        if choice is not None:
+            return await carebot.pipeline.handle(
+                ButtonPressed(channel=channel, address=address, event_id=event_id(), choice=choice)
+            )
         return await carebot.pipeline.handle(
-            Inbound(
+            FamilyText(
                 channel=channel,
                 address=address,
                 event_id=event_id(),
-                text=("NEXT" if sms else text) if text else None,
-                choice=choice,
+                text=("NEXT" if sms else text) or "",
                 numbered_replies=sms,
                 carrier_keywords=sms,
             )

@@ -312,6 +312,7 @@ async def in_process(db_path: Path) -> dict[str, float]:
     logging.getLogger().setLevel(logging.ERROR)  # the backlog's families without a channel
     from bot.app import CareBot
     from bot.config import load_settings
+    from handlers.events import DeliveryReport
     from handlers.reminders import DUE_BATCH, DUE_BUDGET_SECONDS
     from storage.clock import FakeClock
     from storage.db import Database
@@ -337,7 +338,15 @@ async def in_process(db_path: Path) -> dict[str, float]:
         samples = []
         for (provider_id,) in rows:
             started = time.perf_counter()
-            await carebot.delivery_status("sms", provider_id, "delivered", None)
+            await carebot.delivery_status(
+                DeliveryReport(
+                    channel="sms",
+                    address="sms:",
+                    event_id=f"{provider_id}:delivered",
+                    provider_message_id=provider_id,
+                    status="delivered",
+                )
+            )
             samples.append(time.perf_counter() - started)
         figures["status callback (ms)"] = median_ms(samples)
         # The window moved on to midday (a day's visits entering it at once, as after a day's

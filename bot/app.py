@@ -20,7 +20,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.practice import sync_practice
 from handlers import answers, attachments, escalations, family, keywords, numbered, onboarding
-from handlers.events import Inbound
+from handlers.events import DeliveryReport, Inbound
 from handlers.pipeline import Outcome, Pipeline
 from handlers.reminders import ReminderDispatcher
 from handlers.router import Router
@@ -252,22 +252,15 @@ class CareBot:
         if self.sms is not None:
             await self.sms.stop()
 
-    async def delivery_status(
-        self,
-        channel: str,
-        provider_id: str,
-        state: str,
-        error_code: str | None,
-        *,
-        opted_out: bool = False,
-    ) -> None:
+    async def delivery_status(self, report: DeliveryReport) -> None:
         """A provider's delivery report, as the adapter translated it: move the message forward
         (reports come in any order); a recipient who opted out is recorded as opted out."""
+        provider_id = report.provider_message_id or ""
         async with self.db.transaction() as conn:
             record = Record(conn)
-            address = await record.outbox.report_status(provider_id, state, error_code)
-            if address is not None and opted_out:
-                await record.identities.opt_out_address(channel, address, self.clock.now())
+            address = await record.outbox.report_status(provider_id, report.status, report.error)
+            if address is not None and report.opted_out:
+                await record.identities.opt_out_address(report.channel, address, self.clock.now())
                 log.warning("provider reports message %s: recipient opted out", provider_id)
 
     async def record_unusable(

@@ -28,9 +28,15 @@ from datetime import datetime, timedelta
 from functools import partial
 from math import inf
 
-from bot.channels.base import ChannelAdapter, DeliveryError, LooksUpSent, TemporaryFailure
+from bot.channels.base import (
+    ChannelAdapter,
+    DeliveryError,
+    LooksUpSent,
+    PermanentFailure,
+    TemporaryFailure,
+)
 from bot.metrics import Metrics
-from bot.outbox_outcomes import DeliveryReport, Final, SendResult, record_final, settlement
+from bot.outbox_outcomes import DeliveryTally, Final, SendResult, record_final, settlement
 from bot.outbox_pace import Pace, PacedChannel, pace_clock
 from bot.outbox_recovery import RecoveryReport, recover
 from storage.clock import Clock
@@ -83,7 +89,7 @@ class Outbox:
         self._metrics = metrics or Metrics()
         self._stopping = False
         self._stopped = asyncio.Event()
-        self.totals = DeliveryReport()
+        self.totals = DeliveryTally()
 
     def add_adapter(self, adapter: ChannelAdapter) -> None:
         self._channels[adapter.name] = PacedChannel(adapter, Pace(adapter.limits))
@@ -120,20 +126,20 @@ class Outbox:
             log.warning("outbox: %d message(s) for channels not configured failed", len(failed))
         return len(failed)
 
-    async def deliver_due(self) -> DeliveryReport:
+    async def deliver_due(self) -> DeliveryTally:
         """One round of every channel (each on its own reading and pace)."""
-        report = DeliveryReport()
+        report = DeliveryTally()
         report.failed += await self.fail_unrouted()
         for name in list(self._channels):
             report.add(await self.deliver_channel(name))
         return report
 
-    async def deliver_channel(self, name: str) -> DeliveryReport:
+    async def deliver_channel(self, name: str) -> DeliveryTally:
         """One round of one channel: send what is due and allowed now, up to ``in_flight`` at
         once; each send that finishes lets the next one go (when the limits allow it then).
         Ends when nothing more may go now; never waits for the pace (the loop does)."""
         channel = self._channels[name]
-        report = DeliveryReport()
+        report = DeliveryTally()
         channel.next_deferred = None
         if not channel.ready:
             return report
@@ -233,7 +239,7 @@ class Outbox:
         due: deque[OutboundMessage],
         room: int,
         turn: Settlement,
-        report: DeliveryReport,
+        report: DeliveryTally,
     ) -> list[OutboundMessage]:
         """Take from ``due`` what the channel's limits let go now (at most ``room``); a message
         waiting for its thread's first post is postponed in ``turn`` (not sent).
@@ -286,6 +292,15 @@ class Outbox:
         return going
 
     async def _send_one(self, channel: PacedChannel, message: OutboundMessage) -> SendResult:
+        refused = channel.adapter.capabilities.refuses(message.reveals)
+        if refused:
+            # The channel's rule, whoever queued the message: the row ends failed with the
+            # reason (what it would reveal, by name), and nothing reaches the platform.
+            names = ", ".join(sorted(refused))
+            log.error("message %d refused on %s: reveals %s", message.id, message.channel, names)
+            return SendResult(
+                message, error=PermanentFailure(f"refused on {message.channel}: reveals {names}")
+            )
         began = time.perf_counter()
         try:
             result = SendResult(message, sent=await channel.adapter.send(message))
@@ -326,7 +341,7 @@ class Outbox:
 
     # -- the loop -------------------------------------------------------------------------------
 
-    def next_wake_in(self, name: str, report: DeliveryReport) -> float:
+    def next_wake_in(self, name: str, report: DeliveryTally) -> float:
         """Seconds until the channel's loop should look again after ``report``'s round: at once
         if the round moved anything (what came after it may be due now), else when what the
         round held back may go, or the next held message comes due; at most a minute."""

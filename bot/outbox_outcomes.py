@@ -37,13 +37,13 @@ Final = tuple[OutboundMessage, DeliveryError]
 
 
 @dataclass
-class DeliveryReport:
+class DeliveryTally:
     sent: int = 0
     retried: int = 0
     failed: int = 0
     deferred: int = 0
 
-    def add(self, other: DeliveryReport) -> None:
+    def add(self, other: DeliveryTally) -> None:
         for name in ("sent", "retried", "failed", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -64,7 +64,7 @@ def settlement(
     turn: Settlement,
     pace: Pace,
     now: datetime,
-    report: DeliveryReport,
+    report: DeliveryTally,
     count_rate_limited: Callable[[str], None],
 ) -> list[Final]:
     """Add what the answers write to ``turn``, and apply what they do to the channel's pace (a

@@ -185,8 +185,7 @@ def build_web(carebot: CareBot) -> Starlette:
 
     async def sms_status(form: Form) -> None:
         assert carebot.sms is not None
-        provider_id, state, code, opted_out = carebot.sms.report(form)
-        await carebot.delivery_status("sms", provider_id, state, code, opted_out=opted_out)
+        await carebot.delivery_status(carebot.sms.report(form))
 
     async def healthz(request: Request) -> Response:
         checks: dict[str, str] = {}

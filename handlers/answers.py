@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from handlers.context import ButtonSpec, Context
 from handlers.escalations import raise_escalation
-from handlers.events import Inbound
+from handlers.events import ButtonPressed
 from handlers.router import Router
 from handlers.staff.notify import tell_clinician
 from handlers.staff.posts import when
@@ -83,7 +83,7 @@ async def _current(ctx: Context, token: ActionToken) -> tuple[Appointment, str] 
 
 
 @router.action("confirm")
-async def confirm(event: Inbound, ctx: Context, token: ActionToken) -> None:
+async def confirm(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     found = await _current(ctx, token)
     if found is None or ctx.guardian is None:
         return
@@ -111,7 +111,7 @@ async def confirm(event: Inbound, ctx: Context, token: ActionToken) -> None:
 
 
 @router.action("cancel")
-async def cancel(event: Inbound, ctx: Context, token: ActionToken) -> None:
+async def cancel(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     """Cancel asks for a reason first; nothing changes until a reason is chosen."""
     found = await _current(ctx, token)
     if found is None:
@@ -131,7 +131,7 @@ async def cancel(event: Inbound, ctx: Context, token: ActionToken) -> None:
 
 
 @router.action("cancel_reason")
-async def cancel_with_reason(event: Inbound, ctx: Context, token: ActionToken) -> None:
+async def cancel_with_reason(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     found = await _current(ctx, token)
     if found is None or ctx.guardian is None:
         return
@@ -178,7 +178,7 @@ async def cancel_with_reason(event: Inbound, ctx: Context, token: ActionToken) -
 
 
 @router.action("keep")
-async def keep(event: Inbound, ctx: Context, token: ActionToken) -> None:
+async def keep(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     found = await _current(ctx, token)
     if found is None:
         return
@@ -192,7 +192,7 @@ async def keep(event: Inbound, ctx: Context, token: ActionToken) -> None:
 
 
 @router.action("reschedule")
-async def reschedule(event: Inbound, ctx: Context, token: ActionToken) -> None:
+async def reschedule(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     found = await _current(ctx, token)
     if found is None or ctx.guardian is None:
         return

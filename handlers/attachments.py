@@ -10,7 +10,7 @@ way: there is nothing in it for a person to read, so it is never escalated.
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.events import Inbound
+from handlers.events import FamilyText
 from handlers.router import Router
 from handlers.texts import _
 
@@ -18,7 +18,7 @@ router = Router()
 
 
 @router.text(linked_only=False)
-async def attachment_only(event: Inbound, ctx: Context) -> bool:
+async def attachment_only(event: FamilyText, ctx: Context) -> bool:
     if (event.text or "").strip():
         return False
     await ctx.reply(

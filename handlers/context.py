@@ -37,17 +37,6 @@ class ButtonSpec:
 
 ANSWERS = ("confirm", "cancel", "reschedule")
 
-#: What a message to a family may carry, by placeholder, on every family channel (Telegram as
-#: much as SMS): first names, dates and times, the practice's name and phone, counts (tries
-#: left), and the words the practice's own staff chose to send. A template with any other
-#: placeholder (a service, a location, a clinician's discipline, a date of birth) is refused
-#: and logged; anything clinical goes behind a verified link.
-FAMILY_PLACEHOLDERS = frozenset(
-    {"practice", "phone", "guardian", "child", "name", "date", "time", "opening", "hours",
-     "state", "text", "intro", "how", "left"}
-)  # fmt: skip
-FAMILY_PLACEHOLDER_PATTERNS = ("line", "choice", "visit")
-
 
 def placeholders(parts: list[Msg]) -> set[str]:
     """Every placeholder name in these messages, nested ones included."""
@@ -60,14 +49,11 @@ def placeholders(parts: list[Msg]) -> set[str]:
     return found
 
 
-def too_revealing(parts: list[Msg]) -> set[str]:
-    """The placeholders of these messages a family channel may not carry."""
-    return {
-        name
-        for name in placeholders(parts)
-        if name not in FAMILY_PLACEHOLDERS
-        and name.rstrip("0123456789") not in FAMILY_PLACEHOLDER_PATTERNS
-    }
+def reveals(parts: list[Msg]) -> frozenset[str]:
+    """What a message made of these parts reveals, by the names of its placeholders (numbered
+    ones by their stem: ``choice0``, ``choice1`` are ``choice``). The channel says which it
+    may carry; the outbox refuses a message that reveals more (bot/channels/base.py)."""
+    return frozenset(name.rstrip("0123456789") for name in placeholders(parts))
 
 
 def numbered(buttons: tuple[ButtonSpec, ...]) -> Msg:
@@ -115,15 +101,13 @@ class Outgoing:
         author_staff_id: str | None = None,
     ) -> int:
         """Queue one message made of ``parts`` (paragraphs) to an address; ``author_staff_id``
-        is the staff member whose words these are (told if it fails for good)."""
-        # Every family channel carries first names, dates and times, the practice's name and
-        # phone, nothing clinical: Telegram as much as SMS (a chat can be read over a
-        # shoulder, a phone shared), whichever Outgoing queues it.
-        refused = too_revealing(parts)
+        is the staff member whose words these are (told if it fails for good). What it
+        reveals goes with it: the outbox sends it only if its channel may carry that."""
         if buttons and channel in self.numbered_channels:
             parts = [p for p in parts if not isinstance(p, Prompt)]
             at = len(parts) - 1 if len(parts) > 1 and isinstance(parts[-1], Closing) else len(parts)
             parts.insert(at, numbered(buttons))
+        revealed = reveals(parts)
         body = "\n\n".join(self.render(p, language) for p in parts)
         issued: list[Button] = []
         if buttons:
@@ -157,22 +141,10 @@ class Outgoing:
             staff_id=None,
             buttons=tuple(issued),
             now=self.now,
+            reveals=revealed,
             not_before=not_before,
             author_staff_id=author_staff_id,
         )
-        if refused:
-            # The row stays, failed, so the refusal is in the record; the text is not sent.
-            await self.record.messages.mark_failed(
-                message_id, f"refused on {channel}: reveals {', '.join(sorted(refused))}"
-            )
-            log.error(
-                "message %d refused on %s: template %r reveals %s",
-                message_id,
-                channel,
-                parts[0].msgid[:40] if parts else "",
-                sorted(refused),
-            )
-            return message_id
         self.queued.append(message_id)
         return message_id
 
@@ -195,6 +167,7 @@ class Outgoing:
             staff_id=staff_id,
             buttons=tuple(Button(label=b.label, token=f"{b.action}:{b.value}") for b in buttons),
             now=self.now,
+            reveals=frozenset(),  # the staff's channel shows what the practice's settings allow
             thread_message_id=thread_message_id,
         )
         self.queued.append(message_id)

@@ -14,7 +14,7 @@ import unicodedata
 from datetime import timedelta
 
 from handlers.context import Context
-from handlers.events import Inbound
+from handlers.events import ButtonPressed, FamilyText
 from handlers.router import Router
 from handlers.staff.desk import (
     URGENT_RESPONSE_MINUTES,
@@ -76,7 +76,7 @@ def asks_for_person(text: str) -> bool:
 
 
 @urgent_router.text(linked_only=False)
-async def emergency(event: Inbound, ctx: Context) -> bool:
+async def emergency(event: FamilyText, ctx: Context) -> bool:
     """Emergency numbers at once, and an urgent escalation mentioning the on-call coordinator."""
     if not event.text or not signals_emergency(event.text):
         return False
@@ -98,7 +98,7 @@ async def emergency(event: Inbound, ctx: Context) -> bool:
 
 
 @router.text()
-async def to_a_person(event: Inbound, ctx: Context) -> bool:
+async def to_a_person(event: FamilyText, ctx: Context) -> bool:
     """Anything else a linked family writes reaches a person (or the open thread)."""
     text = event.text or ""
     reason: EscalationReason = "person" if asks_for_person(text) else "not-understood"
@@ -169,7 +169,7 @@ async def _add_to_thread(
         await ctx.record.escalations.make_urgent(escalation.id, ctx.now)
     address = ctx.desk.escalation_address
     if address is None or escalation.thread_message_id is None:
-        if ctx.event.choice is None and not urgent:
+        if not isinstance(ctx.event, ButtonPressed) and not urgent:
             await _tell_family_escalated(ctx)
         return
     line = await family_line(ctx, text, note)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import ButtonSpec, Context
-from handlers.events import Inbound
+from handlers.events import ButtonPressed, FamilyText
 from handlers.router import Router
 from handlers.texts import SUPPORTED_LANGUAGES, Msg, When, _, not_linked
 from storage.models import ActionToken, Appointment
@@ -30,7 +30,7 @@ def _state(appointment: Appointment) -> Msg:
 
 
 @router.command("next")
-async def upcoming(event: Inbound, ctx: Context) -> None:
+async def upcoming(event: FamilyText, ctx: Context) -> None:
     assert ctx.guardian is not None
     appointments = await ctx.record.appointments.upcoming_for_guardian(ctx.guardian.id, ctx.now)
     if not appointments:
@@ -61,7 +61,7 @@ async def upcoming(event: Inbound, ctx: Context) -> None:
 
 
 @router.command("help", linked_only=False)
-async def help_text(event: Inbound, ctx: Context) -> None:
+async def help_text(event: FamilyText, ctx: Context) -> None:
     if ctx.guardian is None:
         await ctx.reply(not_linked(ctx.practice.name, ctx.practice.phone))
         return
@@ -81,7 +81,7 @@ async def help_text(event: Inbound, ctx: Context) -> None:
 
 
 @router.command("language")
-async def choose_language(event: Inbound, ctx: Context) -> None:
+async def choose_language(event: FamilyText, ctx: Context) -> None:
     _name, wanted = event.command() or ("", "")
     wanted = wanted.lower()[:2]
     if wanted in SUPPORTED_LANGUAGES:
@@ -95,7 +95,7 @@ async def choose_language(event: Inbound, ctx: Context) -> None:
 
 
 @router.action("language")
-async def language_chosen(event: Inbound, ctx: Context, token: ActionToken) -> None:
+async def language_chosen(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     if token.value not in SUPPORTED_LANGUAGES:
         ctx.notice = _("Sorry, this button can't be used.")
         return

@@ -13,7 +13,7 @@ import unicodedata
 
 from handlers.context import Context
 from handlers.escalations import raise_escalation
-from handlers.events import Inbound
+from handlers.events import FamilyText
 from handlers.router import Router
 from handlers.texts import _
 
@@ -39,7 +39,7 @@ def keyword(text: str | None) -> str:
 
 
 @router.text(linked_only=False)
-async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
+async def carrier_keywords(event: FamilyText, ctx: Context) -> bool:
     if not event.carrier_keywords:
         return False
     # The provider's word wins (a practice may add its own opt-out words at Twilio).
@@ -64,7 +64,7 @@ async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
         return True
     identity = ctx.identity
     if word in WRONG_NUMBER:
-        await _wrong_number(ctx)
+        await _wrong_number(event, ctx)
         return True
     if word in OPT_OUT:
         withdrawn = await ctx.record.messages.fail_queued_to(
@@ -95,10 +95,9 @@ async def carrier_keywords(event: Inbound, ctx: Context) -> bool:
     return True
 
 
-async def _wrong_number(ctx: Context) -> None:
+async def _wrong_number(event: FamilyText, ctx: Context) -> None:
     """Someone who is not the family has this number: stop writing to it, and tell a person
     (the record's phone number needs fixing)."""
-    event = ctx.event
     await ctx.record.messages.fail_queued_to(event.channel, event.address, "wrong number")
     if ctx.identity is not None:
         await ctx.record.identities.opt_out(ctx.identity.id, ctx.now)
@@ -112,7 +111,7 @@ async def _wrong_number(ctx: Context) -> None:
     await raise_escalation(
         ctx,
         "not-understood",
-        event.text or "",
+        event.text,
         tell_family=False,
         note="says this is the wrong number: texts to it are stopped; fix the phone number",
     )

@@ -12,7 +12,7 @@ import re
 import unicodedata
 
 from handlers.context import Context
-from handlers.events import Inbound
+from handlers.events import FamilyText
 from handlers.router import Router
 from handlers.texts import Msg, _
 
@@ -45,7 +45,7 @@ def clarify() -> Msg:
 
 
 @router.text()
-async def unplaced_number(event: Inbound, ctx: Context) -> bool:
+async def unplaced_number(event: FamilyText, ctx: Context) -> bool:
     if not event.numbered_replies:
         return False
     if not NUMBER.fullmatch(event.text or "") and not (

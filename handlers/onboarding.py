@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 from handlers.context import Context
-from handlers.events import Inbound
+from handlers.events import FamilyText
 from handlers.router import Router
 from handlers.texts import Msg, _, not_linked
 from storage.invites import MAX_ATTEMPTS
@@ -47,7 +47,7 @@ def _date(y: int, m: int, d: int) -> date | None:
 
 
 @router.command("start", linked_only=False)
-async def start(event: Inbound, ctx: Context) -> None:
+async def start(event: FamilyText, ctx: Context) -> None:
     """``/start <token>`` from an invite link opens it; the child's birth date completes it."""
     _name, token = event.command() or ("", "")
     if ctx.guardian is not None:
@@ -103,7 +103,7 @@ def _birth_date_example() -> Msg:
 
 
 @router.text(linked_only=False)
-async def birth_date_answer(event: Inbound, ctx: Context) -> bool:
+async def birth_date_answer(event: FamilyText, ctx: Context) -> bool:
     """The answer to the birth-date question of a link in progress; five wrong answers burn it."""
     invite_id = await ctx.record.invites.pending_link(event.channel, event.address)
     if invite_id is None or ctx.guardian is not None:
@@ -172,7 +172,7 @@ async def birth_date_answer(event: Inbound, ctx: Context) -> bool:
 
 
 async def _complete_link(
-    event: Inbound, ctx: Context, invite_id: int, guardian_id: str, first_name: str
+    event: FamilyText, ctx: Context, invite_id: int, guardian_id: str, first_name: str
 ) -> None:
     if ctx.identity is None:
         identity = await ctx.record.identities.link_guardian(

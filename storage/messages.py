@@ -147,19 +147,24 @@ class MessageRepo:
         staff_id: str | None,
         buttons: tuple[Button, ...],
         now: datetime,
+        reveals: frozenset[str],
         not_before: datetime | None = None,
         thread_message_id: int | None = None,
         author_staff_id: str | None = None,
     ) -> int:
         """Queue an outbound message (and its buttons); the outbox sends it.
 
-        ``thread_message_id`` posts it as a reply in the thread that message started;
-        ``author_staff_id`` is the staff member who wrote it (told if it fails for good).
+        ``reveals``: what the message is made of, by name (``child``, ``date``...): the outbox
+        refuses it on a channel that may not carry one of them. ``thread_message_id`` posts it
+        as a reply in the thread that message started; ``author_staff_id`` is the staff member
+        who wrote it (told if it fails for good).
         """
+        if any("," in name for name in reveals):
+            raise ValueError("the names of what a message reveals may not hold a comma")
         cur = await self._conn.execute(
             "INSERT INTO message (direction, channel, address, guardian_id, staff_id, template,"
-            " body, status, not_before, created_at, thread_message_id, author_staff_id)"
-            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+            " body, status, not_before, created_at, thread_message_id, author_staff_id, reveals)"
+            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
             (
                 channel,
                 address,
@@ -171,6 +176,7 @@ class MessageRepo:
                 to_db(now),
                 thread_message_id,
                 author_staff_id,
+                ",".join(sorted(reveals)),
             ),
         )
         message_id = cur.lastrowid

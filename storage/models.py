@@ -144,6 +144,9 @@ class OutboundMessage(Row):
     author_staff_id: str | None = None
     #: When its last send began (for a message whose fate is unknown after a crash).
     sending_at: datetime | None = None
+    #: What it reveals, by the names of what it was made of (``child``, ``date``...): the
+    #: outbox sends it only on a channel that may carry all of them.
+    reveals: frozenset[str] = frozenset()
 
 
 class ActionToken(Row):

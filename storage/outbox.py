@@ -24,7 +24,7 @@ _RANK = {"queued": 0, "sending": 0, "sent": 1, "unknown": 1, "delivered": 2, "fa
 
 _OUTBOUND_COLUMNS = (
     "SELECT m.id, m.channel, m.address, m.guardian_id, m.template, m.body, m.attempts,"
-    " m.parts_sent, m.provider_message_id, m.author_staff_id, m.sending_at,"
+    " m.parts_sent, m.provider_message_id, m.author_staff_id, m.sending_at, m.reveals,"
     " CASE WHEN t.status = 'failed' THEN NULL ELSE m.thread_message_id END"
     " AS thread_message_id, t.provider_message_id AS thread_provider_id"
     " FROM message m LEFT JOIN message t ON t.id = m.thread_message_id"
@@ -158,6 +158,7 @@ class OutboxRepo:
                 provider_message_id=row["provider_message_id"],
                 author_staff_id=row["author_staff_id"],
                 sending_at=from_db(row["sending_at"]) if row["sending_at"] else None,
+                reveals=frozenset(row["reveals"].split(",")) - {""},
             )
             for row in rows
         ]

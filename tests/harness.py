@@ -9,10 +9,21 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from bot.app import build_router
 from bot.i18n import BabelTranslator
-from handlers.events import Inbound
+from handlers.events import (
+    ButtonPressed,
+    FamilyText,
+    FormSubmitted,
+    HomeOpened,
+    Inbound,
+    StaffAction,
+    StaffCommand,
+    StaffEvent,
+    ThreadReply,
+)
 from handlers.pipeline import Outcome, Pipeline
 from handlers.planning import plan_appointments
 from handlers.reminders import ReminderDispatcher
@@ -196,7 +207,7 @@ class Harness:
 
     async def send(self, address: str, text: str, language_hint: str = "en") -> list[Reply]:
         return await self._event(
-            Inbound(
+            FamilyText(
                 channel=address.split(":")[0],
                 address=address,
                 event_id=str(next(self._ids)),
@@ -208,7 +219,7 @@ class Harness:
     async def press(self, address: str, button: Button | str) -> list[Reply]:
         token = button.token if isinstance(button, Button) else button
         return await self._event(
-            Inbound(
+            ButtonPressed(
                 channel=address.split(":")[0],
                 address=address,
                 event_id=str(next(self._ids)),
@@ -223,15 +234,26 @@ class Harness:
         self.staff_posts.extend(r for r in replies if r.address.startswith("slack:"))
         return [r for r in replies if not r.address.startswith("slack:")]
 
-    async def staff(self, user: str, **fields: object) -> Outcome:
-        """A staff member's event (``slack:T/U``): command text, action, form or thread reply."""
+    async def staff(self, user: str, **fields: Any) -> Outcome:
+        """A staff member's event (``slack:T/U``), its type told by its fields as a Slack
+        payload would be: a form's id, an action, the home tab, a thread, else command text."""
+        kind: type[StaffEvent]
+        if "form" in fields:
+            kind = FormSubmitted
+        elif "action" in fields:
+            kind = StaffAction
+        elif fields.pop("home", False):
+            kind = HomeOpened
+        elif "thread" in fields:
+            kind = ThreadReply
+        else:
+            kind = StaffCommand
         await self._event(
-            Inbound(
+            kind(  # type: ignore[arg-type]
                 channel="slack",
                 address=f"slack:{TEAM}/{user}",
                 event_id=str(next(self._ids)),
-                staff=True,
-                **fields,  # type: ignore[arg-type]
+                **fields,
             )
         )
         assert self.last_outcome is not None

@@ -11,6 +11,17 @@ from typing import Protocol, runtime_checkable
 from bot.channels.parts import split_text
 from storage.models import OutboundMessage
 
+#: What a message to a family may carry, by the names of what it is made of, on every family
+#: channel (Telegram as much as SMS: a chat can be read over a shoulder, a phone shared): first
+#: names, dates and times, the practice's name and phone, counts (tries left), numbered
+#: choices, and the words the practice's own staff chose to send. Anything else (a service, a
+#: location, a clinician's discipline, a date of birth) is refused by the outbox; anything
+#: clinical goes behind a verified link.
+FAMILY_CHANNEL_CARRIES = frozenset(
+    {"practice", "phone", "guardian", "child", "name", "date", "time", "opening", "hours",
+     "state", "text", "intro", "how", "left", "line", "choice", "visit"}
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -18,6 +29,8 @@ class Capabilities:
 
     ``max_length`` is counted in ``length_unit`` (Telegram: UTF-16 code units; SMS: segments);
     ``fits`` says whether one part of a message does. A longer message goes out in parts.
+    ``carries``: what a message on it may reveal (:data:`FAMILY_CHANNEL_CARRIES`), or None
+    for anything (the staff's own workspace).
     """
 
     supports_buttons: bool
@@ -25,6 +38,11 @@ class Capabilities:
     max_length: int
     length_unit: str
     fits: Callable[[str], bool]
+    carries: frozenset[str] | None = None
+
+    def refuses(self, reveals: frozenset[str]) -> frozenset[str]:
+        """What of ``reveals`` a message on this channel may not carry (empty: it may go)."""
+        return frozenset() if self.carries is None else reveals - self.carries
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,14 @@ from bot.channels.slack_requests import (
     signed_by_slack,
 )
 from bot.channels.starting import StartRefused
-from handlers.events import Inbound
+from handlers.events import (
+    FormSubmitted,
+    HomeOpened,
+    Inbound,
+    StaffAction,
+    StaffCommand,
+    ThreadReply,
+)
 from handlers.pipeline import Outcome
 from handlers.staff.screens import Section
 from storage.models import OutboundMessage
@@ -203,12 +210,11 @@ class SlackChannel:
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body["user_id"]
-        event = Inbound(
+        event = StaffCommand(
             channel=CHANNEL,
             address=self._address(body.get("team_id"), user),
             event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
             text=f"/carebot {plain_text(body.get('text') or '')}".strip(),
-            staff=True,
             conversation=body.get("channel_id"),
         )
         respond = body.get("response_url") or None
@@ -223,12 +229,11 @@ class SlackChannel:
         await ack()
         user = body["user"]["id"]
         for action in body.get("actions", []):
-            event = Inbound(
+            event = StaffAction(
                 channel=CHANNEL,
                 address=self._address((body.get("team") or {}).get("id"), user),
                 event_id=f"action:{body.get('trigger_id')}:{action.get('action_ts')}",
-                staff=True,
-                action=action.get("action_id"),
+                action=str(action.get("action_id") or ""),
                 value=str(action.get("value") or ""),
                 conversation=(body.get("channel") or {}).get("id"),
             )
@@ -245,12 +250,11 @@ class SlackChannel:
     async def _on_view(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         view = body["view"]
         user = body["user"]["id"]
-        event = Inbound(
+        event = FormSubmitted(
             channel=CHANNEL,
             address=self._address((body.get("team") or {}).get("id"), user),
             event_id=f"view:{view.get('id')}:{view.get('hash')}",
-            staff=True,
-            form=view.get("callback_id"),
+            form=str(view.get("callback_id") or ""),
             value=view.get("private_metadata") or "",
             fields=submitted_fields(view),
         )
@@ -277,12 +281,10 @@ class SlackChannel:
         team = body.get("team_id") or (body.get("team") or {}).get("id")
         if not isinstance(user, str) or not user:
             return  # a home event names its user; one without is none of ours
-        event = Inbound(
+        event = HomeOpened(
             channel=CHANNEL,
             address=self._address(team, user),
             event_id=f"home:{body.get('event_id') or body.get('trigger_id')}",
-            staff=True,
-            home=True,
         )
         outcome = await self._run(event, user, None)
         if outcome is None or outcome.home is None:
@@ -306,17 +308,30 @@ class SlackChannel:
         if thread is None and event.get("channel_type") != "im":
             return  # chatter in a channel, not in a thread: none of ours
         user = event["user"]
-        inbound = Inbound(
-            channel=CHANNEL,
-            address=self._address(body.get("team_id"), user),
-            event_id=str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"),
-            text=plain_text(event.get("text") or ""),
-            staff=True,
-            conversation=event.get("channel"),
-            thread=thread,
-            provider_message_id=event.get("ts"),
-            attachment="file" if subtype == "file_share" or event.get("files") else None,
-        )
+        address = self._address(body.get("team_id"), user)
+        event_id = str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
+        text = plain_text(event.get("text") or "")
+        inbound: StaffCommand | ThreadReply
+        if thread is None:  # written to the bot directly: the words of a command
+            inbound = StaffCommand(
+                channel=CHANNEL,
+                address=address,
+                event_id=event_id,
+                text=text,
+                conversation=event.get("channel"),
+                provider_message_id=event.get("ts"),
+            )
+        else:
+            inbound = ThreadReply(
+                channel=CHANNEL,
+                address=address,
+                event_id=event_id,
+                text=text,
+                conversation=event.get("channel"),
+                thread=thread,
+                provider_message_id=event.get("ts"),
+                attachment="file" if subtype == "file_share" or event.get("files") else None,
+            )
         outcome = await self._run(inbound, user, None, conversation=event.get("channel"))
         if outcome is not None:
             await self._show(outcome, user, None, conversation=event.get("channel"))

@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
 from bot.channels.base import (
+    FAMILY_CHANNEL_CARRIES,
     Capabilities,
     PermanentFailure,
     RateLimits,
@@ -35,7 +36,7 @@ from bot.channels.base import (
     send_parts,
 )
 from bot.channels.parts import split_text
-from handlers.events import Inbound
+from handlers.events import DeliveryReport, FamilyText, Inbound
 from handlers.pipeline import Outcome
 from storage.models import OutboundMessage
 
@@ -175,6 +176,7 @@ class SmsChannel:
         max_length=MAX_SEGMENTS,
         length_unit="segments",
         fits=fits_sms,
+        carries=FAMILY_CHANNEL_CARRIES,
     )
 
     def __init__(
@@ -254,8 +256,9 @@ class SmsChannel:
         algorithm = get_signature_algorithm(signature_settings)
         return bool(self._shared.validate(url, form, signature, algorithm=algorithm))
 
-    def report(self, form: ImmutableMultiDict[str, str]) -> tuple[str, str, str | None, bool]:
-        """A status callback as (provider id, delivery state, error code, opted out).
+    def report(self, form: ImmutableMultiDict[str, str]) -> DeliveryReport:
+        """A status callback as the record's words: which message, its delivery state, the
+        error code, and whether the recipient opted out (Twilio's 21610).
 
         Raises:
             UnusableInput: no message id, or a status Twilio does not document.
@@ -265,7 +268,15 @@ class SmsChannel:
         if not sid or state is None:
             raise UnusableInput("status callback without a message id or a known status")
         code = form.get("ErrorCode") or None
-        return sid, state, code, code == str(OPTED_OUT)
+        return DeliveryReport(
+            channel=CHANNEL,
+            address=f"{CHANNEL}:{form.get('To', '')}",
+            event_id=f"{sid}:{status}",
+            provider_message_id=sid,
+            status=state,
+            error=code,
+            opted_out=code == str(OPTED_OUT),
+        )
 
     async def receive(self, form: ImmutableMultiDict[str, str]) -> Outcome | None:
         """An inbound text (already verified) through the pipeline.
@@ -278,7 +289,7 @@ class SmsChannel:
             raise UnusableInput("inbound message without From or MessageSid")
         media = form.get("NumMedia", "0")
         return await self._handle(
-            Inbound(
+            FamilyText(
                 channel=CHANNEL,
                 address=f"{CHANNEL}:{sender}",
                 event_id=sid,

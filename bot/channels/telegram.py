@@ -29,6 +29,7 @@ from telegram.error import (
 )
 
 from bot.channels.base import (
+    FAMILY_CHANNEL_CARRIES,
     Capabilities,
     PermanentFailure,
     RateLimits,
@@ -43,7 +44,7 @@ from bot.channels.parts import fits_utf16
 from bot.channels.starting import StartRefused
 from bot.channels.telegram_http import AiohttpRequest
 from bot.edge import describe_failure, is_transient
-from handlers.events import Inbound
+from handlers.events import ButtonPressed, FamilyText, Inbound
 from handlers.pipeline import Outcome
 from handlers.texts import Msg, Translator
 from storage.models import OutboundMessage
@@ -107,7 +108,7 @@ def to_inbound(update: Update) -> Inbound | None:
 def _to_inbound(update: Update) -> Inbound | None:
     if update.callback_query is not None:
         query = update.callback_query
-        return Inbound(
+        return ButtonPressed(
             channel=CHANNEL,
             address=f"{CHANNEL}:{query.from_user.id}",
             event_id=str(update.update_id),
@@ -120,7 +121,7 @@ def _to_inbound(update: Update) -> Inbound | None:
     attachment = next((kind for kind in ATTACHMENTS if getattr(message, kind, None)), None)
     if not (message.text or message.caption) and attachment is None:
         return None
-    return Inbound(
+    return FamilyText(
         channel=CHANNEL,
         address=f"{CHANNEL}:{message.from_user.id}",
         event_id=str(update.update_id),
@@ -165,6 +166,7 @@ class TelegramChannel:
         max_length=MAX_LENGTH,
         length_unit="UTF-16 code units",
         fits=fits_utf16(MAX_LENGTH),
+        carries=FAMILY_CHANNEL_CARRIES,
     )
 
     def __init__(

@@ -55,6 +55,7 @@ async def tell_authors(record: Record, desk: StaffDesk, failed: list[int], now: 
             staff_id=staff.id if staff else None,
             buttons=(),
             now=now,
+            reveals=frozenset(),
         )
         log.info("message %d failed: its author was told", message.message_id)
         told += 1

@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from handlers.context import Context, Outgoing
-from handlers.events import Inbound
+from handlers.events import FormSubmitted, StaffAction, ThreadReply
 from handlers.router import Router
 from handlers.staff.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_deadline, mention
 from handlers.staff.posts import coordinators_mention, on_call_mention, staff_first_name
@@ -112,7 +112,7 @@ async def _claim(ctx: Context, escalation: Escalation, staff: Staff) -> None:
 
 
 @router.staff_action("escalation.claim")
-async def claim(event: Inbound, ctx: Context) -> None:
+async def claim(event: StaffAction, ctx: Context) -> None:
     assert ctx.staff is not None
     escalation = await _escalation(ctx, event.value)
     if escalation is None:
@@ -130,7 +130,7 @@ async def claim(event: Inbound, ctx: Context) -> None:
 
 
 @router.staff_action("escalation.resolve")
-async def resolve(event: Inbound, ctx: Context) -> None:
+async def resolve(event: StaffAction, ctx: Context) -> None:
     assert ctx.staff is not None
     escalation = await _escalation(ctx, event.value)
     if escalation is None:
@@ -146,7 +146,7 @@ async def resolve(event: Inbound, ctx: Context) -> None:
 
 
 @router.staff_action("escalation.reassign")
-async def reassign(event: Inbound, ctx: Context) -> None:
+async def reassign(event: StaffAction, ctx: Context) -> None:
     escalation = await _escalation(ctx, event.value)
     if escalation is None:
         return
@@ -163,7 +163,7 @@ async def reassign(event: Inbound, ctx: Context) -> None:
 
 
 @router.form("reassign")
-async def reassigned(event: Inbound, ctx: Context) -> None:
+async def reassigned(event: FormSubmitted, ctx: Context) -> None:
     assert ctx.staff is not None
     escalation = await _escalation(ctx, event.value)
     target = await ctx.record.people.staff(event.fields.get("staff", ""))
@@ -193,7 +193,7 @@ async def reassigned(event: Inbound, ctx: Context) -> None:
 
 
 @router.thread()
-async def staff_reply(event: Inbound, ctx: Context) -> None:
+async def staff_reply(event: ThreadReply, ctx: Context) -> None:
     """A staff reply in an escalation's thread reaches the family; other threads are ignored."""
     assert ctx.staff is not None and event.thread is not None
     if not event.conversation or not (event.text or event.attachment):

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from handlers.context import Context, Outgoing
-from handlers.events import Inbound
+from handlers.events import FormSubmitted, StaffAction, StaffCommand
 from handlers.router import Router
 from handlers.staff.desk import StaffDesk, add_business_days, escape, mention, quote
 from handlers.staff.posts import coordinators_mention, staff_first_name
@@ -21,7 +21,7 @@ router = Router()
 
 
 @router.staff_command("handoff", read_only=True)
-async def open_handoff(event: Inbound, ctx: Context) -> None:
+async def open_handoff(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     if ctx.staff.role in ("coordinator", "admin"):
         patients = await ctx.record.staff.all_patients()
@@ -62,7 +62,7 @@ async def open_handoff(event: Inbound, ctx: Context) -> None:
 
 
 @router.form("handoff")
-async def handoff_submitted(event: Inbound, ctx: Context) -> None:
+async def handoff_submitted(event: FormSubmitted, ctx: Context) -> None:
     assert ctx.staff is not None
     fields = event.fields
     patient = await ctx.record.people.patient(fields.get("patient", ""))
@@ -130,7 +130,7 @@ async def handoff_text(record: Record, desk: StaffDesk, handoff: Handoff) -> str
 
 
 @router.staff_action("handoff.ack")
-async def acknowledge(event: Inbound, ctx: Context) -> None:
+async def acknowledge(event: StaffAction, ctx: Context) -> None:
     assert ctx.staff is not None
     handoff = await ctx.record.handoffs.get(int(event.value)) if event.value.isdigit() else None
     if handoff is None or handoff.to_staff_id != ctx.staff.id:

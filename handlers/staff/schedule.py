@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.context import Context
-from handlers.events import Inbound
+from handlers.events import HomeOpened, StaffAction, StaffCommand
 from handlers.router import Router
 from handlers.staff.desk import command_args, escape, escape_known, mention, person_name
 from handlers.staff.posts import (
@@ -35,7 +35,7 @@ HELP = (
 
 
 @router.staff_command("help", read_only=True)
-async def staff_help(event: Inbound, ctx: Context) -> None:
+async def staff_help(event: StaffCommand, ctx: Context) -> None:
     ctx.show(HELP)
 
 
@@ -126,12 +126,12 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
 
 
 @router.staff_command("today", read_only=True)
-async def today(event: Inbound, ctx: Context) -> None:
+async def today(event: StaffCommand, ctx: Context) -> None:
     ctx.shown.extend(await day_view(ctx))
 
 
 @router.staff_action(DAY_PAGE_ACTION, read_only=True)
-async def day_page(event: Inbound, ctx: Context) -> None:
+async def day_page(event: StaffAction, ctx: Context) -> None:
     """Another page of a day view. The value comes from a button, so it is checked like any
     input a client could forge: a real date within a year of today, a page from 1 to 10,000
     (who sees what is decided by the caller's role, as for the first page)."""
@@ -157,7 +157,7 @@ def _sees_everyone(ctx: Context) -> bool:
 
 
 @router.staff_command("patient", read_only=True)
-async def patient_summary(event: Inbound, ctx: Context) -> None:
+async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     words = command_args(event.text)
     if not words:
@@ -223,7 +223,7 @@ HOME_ITEMS = 30
 
 
 @router.home()
-async def home(event: Inbound, ctx: Context) -> None:
+async def home(event: HomeOpened, ctx: Context) -> None:
     """The home screen: the day view and the caller's open items."""
     assert ctx.staff is not None
     sections = await day_view(ctx)
@@ -270,7 +270,7 @@ async def home(event: Inbound, ctx: Context) -> None:
 
 
 @router.staff_command("invite")
-async def invite(event: Inbound, ctx: Context) -> None:
+async def invite(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     if ctx.staff.role not in ("coordinator", "admin"):
         ctx.show("Only coordinators can create family invites.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from handlers.context import Context
-from handlers.events import Inbound
+from handlers.events import FormSubmitted, StaffCommand
 from handlers.router import Router
 from handlers.staff.posts import staff_first_name
 from handlers.staff.screens import Field, Form
@@ -18,7 +18,7 @@ MAX_UPDATE_LENGTH = 2000
 
 
 @router.staff_command("update", read_only=True)
-async def open_update(event: Inbound, ctx: Context) -> None:
+async def open_update(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     patients = await ctx.record.staff.patients_of(ctx.staff.id)
     if not patients:
@@ -53,7 +53,7 @@ async def open_update(event: Inbound, ctx: Context) -> None:
 
 
 @router.form("update")
-async def update_submitted(event: Inbound, ctx: Context) -> None:
+async def update_submitted(event: FormSubmitted, ctx: Context) -> None:
     assert ctx.staff is not None
     patient_id = event.fields.get("patient", "")
     text = event.fields.get("text", "").strip()

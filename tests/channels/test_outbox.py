@@ -33,6 +33,7 @@ async def queue(stack: Any, address: str, body: str, **kwargs: Any) -> int:
             staff_id=None,
             buttons=(),
             now=stack.harness.clock.now(),
+            reveals=kwargs.pop("reveals", frozenset()),
             **kwargs,
         )
 
@@ -238,3 +239,39 @@ def _membership(stack: Stack, new: str, old: str) -> dict[str, Any]:
 
 def _member(user: dict[str, Any], status: str) -> dict[str, Any]:
     return {"user": user, "status": status} | ({"until_date": 0} if status == "kicked" else {})
+
+
+async def test_the_outbox_refuses_on_telegram_what_a_family_channel_may_not_carry(
+    stack: Stack,
+) -> None:
+    """Whoever queued it: a row that says it reveals a service never reaches Telegram; it ends
+    failed with the reason."""
+    telegram = await queue(
+        stack, f"telegram:{ANA_ID}", "Maya has ABA on Thursday",
+        reveals=frozenset({"child", "service", "date"}),
+    )  # fmt: skip
+    plain = await queue(
+        stack, f"telegram:{ANA_ID}", "Maya on Thursday", reveals=frozenset({"child", "date"})
+    )
+    await stack.deliver_all()
+    assert stack.texts_to(ANA_ID) == ["Maya on Thursday"]
+    assert await stack.harness.scalar(
+        "SELECT status || ': ' || error FROM message WHERE id = ?", telegram
+    ) == ("failed: refused on telegram: reveals service")
+    assert await stack.harness.scalar("SELECT status FROM message WHERE id = ?", plain) == "sent"
+
+
+async def test_the_outbox_refuses_on_sms_what_a_family_channel_may_not_carry(
+    sms: SmsStack, caplog: Any
+) -> None:
+    """Nothing reaches Twilio; the refusal is logged by name, never by the message's words."""
+    text = await queue(
+        sms, f"sms:{ANA}", "Maya's speech therapy", reveals=frozenset({"discipline"})
+    )
+    await sms.deliver()
+    assert sms.twilio.sent == []
+    assert await sms.harness.scalar(
+        "SELECT status || ': ' || error FROM message WHERE id = ?", text
+    ) == ("failed: refused on sms: reveals discipline")
+    assert "refused on sms: reveals discipline" in caplog.text
+    assert "speech therapy" not in caplog.text and "ABA" not in caplog.text

@@ -65,6 +65,7 @@ async def queue(
     return await record.messages.queue(
         channel=channel, address=address, body=f"{template} text", template=template,
         guardian_id=guardian_id, staff_id=None, buttons=buttons, now=now, author_staff_id=author,
+        reveals=frozenset(),
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ async def queue(
     return await record.messages.queue(
         channel=channel, address=address, body="See you Thursday", template="reminder",
         guardian_id=None, staff_id=None, buttons=buttons, now=NOW - timedelta(hours=1),
+        reveals=frozenset(),
         not_before=not_before or NOW - timedelta(hours=1), thread_message_id=thread,
     )  # fmt: skip
 
