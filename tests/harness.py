@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from bot.app import build_router
-from bot.i18n import BabelTranslator
+from bot.app import CareBot
+from bot.config import PracticeSettings, Settings, SlackSettings, TelegramSettings
 from handlers.events import (
     ButtonPressed,
     FamilyText,
@@ -24,11 +24,8 @@ from handlers.events import (
     StaffEvent,
     ThreadReply,
 )
-from handlers.pipeline import Outcome, Pipeline
+from handlers.pipeline import Outcome
 from handlers.planning import plan_appointments
-from handlers.reminders import ReminderDispatcher
-from handlers.staff.desk import StaffDesk
-from handlers.staff.watch import StaffWatch
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment, Button, Guardian, GuardianLink, Patient, Practice, Staff
@@ -51,6 +48,19 @@ COORDINATORS = "C0COORD"
 TEAM = "T0CAREBOT"
 
 
+def harness_settings(db: Database) -> Settings:
+    """The settings the harness runs the bot with: no channel configured, coordinators in
+    COORDINATORS, invite links for the practice's Telegram bot."""
+    return Settings(
+        database=db.path,
+        slack=SlackSettings(escalation_channel=COORDINATORS),
+        telegram=TelegramSettings(bot_username="BrightStepsBot"),
+        practice=PracticeSettings(
+            name=PRACTICE.name, phone=PRACTICE.phone, timezone=PRACTICE.timezone
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Reply:
     body: str
@@ -69,19 +79,19 @@ class Reply:
 class Harness:
     """Drives the pipeline as families would, with a fake clock."""
 
-    def __init__(self, db: Database, clock: FakeClock) -> None:
+    def __init__(self, db: Database, clock: FakeClock, settings: Settings | None = None) -> None:
         self.db = db
         self.clock = clock
-        self.translator = BabelTranslator()
-        self.desk = StaffDesk(
-            escalation_conversation=COORDINATORS,
-            invite_link_base="https://t.me/BrightStepsBot?start=",
-        )
-        self.pipeline = Pipeline(db, clock, self.translator, build_router(), desk=self.desk)
-        self.watch = StaffWatch(db, clock, self.translator, self.desk)
+        #: The bot as `carebot run` wires it (bot/app.py, the one composition root), without
+        #: channels: events go in through its pipeline, what it queues is read from the record.
+        self.carebot = CareBot(settings or harness_settings(db), db, clock)
+        self.translator = self.carebot.translator
+        self.desk = self.carebot.desk
+        self.pipeline = self.carebot.pipeline
+        self.watch = self.carebot.watch
+        self.dispatcher = self.carebot.reminders
         #: Messages queued for staff (Slack), oldest first, as the outbox would post them.
         self.staff_posts: list[Reply] = []
-        self.dispatcher = ReminderDispatcher(db, clock, self.translator)
         self._ids = itertools.count(1000)
         self.last_outcome: Outcome | None = None
 
