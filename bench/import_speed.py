@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from handlers.imports import COLUMNS  # noqa: E402 - the headers the import requires
+from handlers.records.imports import COLUMNS  # noqa: E402 - the headers the import requires
 
 ZONE = ZoneInfo("America/New_York")
 PRACTICE_ENV = {

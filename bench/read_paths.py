@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.app import CareBot  # noqa: E402
 from bot.config import PracticeSettings, Settings, SlackSettings  # noqa: E402
 from bot.practice import sync_practice  # noqa: E402
-from handlers.events import (  # noqa: E402
+from handlers.core.events import (  # noqa: E402
     ButtonPressed,
     DeliveryReport,
     FamilyText,

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from bot.sandbox.emulators import emulators  # noqa: E402
-from handlers.imports import COLUMNS  # noqa: E402
+from handlers.records.imports import COLUMNS  # noqa: E402
 
 SIZES = {"M": 2_000, "L": 10_000}
 STAFF = 60
@@ -312,8 +312,8 @@ async def in_process(db_path: Path) -> dict[str, float]:
     logging.getLogger().setLevel(logging.ERROR)  # the backlog's families without a channel
     from bot.app import CareBot
     from bot.config import load_settings
-    from handlers.events import DeliveryReport
-    from handlers.reminders import DUE_BATCH, DUE_BUDGET_SECONDS
+    from handlers.core.events import DeliveryReport
+    from handlers.reminders.dispatcher import DUE_BATCH, DUE_BUDGET_SECONDS
     from storage.clock import FakeClock
     from storage.db import Database
 

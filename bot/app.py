@@ -19,13 +19,21 @@ from bot.logs import quiet_libraries
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.practice import sync_practice
-from handlers import answers, attachments, escalations, family, keywords, numbered, onboarding
-from handlers.events import DeliveryReport, Inbound
-from handlers.pipeline import Outcome, Pipeline
-from handlers.reminders import ReminderDispatcher
-from handlers.router import Router
+from handlers.core.desk import StaffDesk
+from handlers.core.events import DeliveryReport, Inbound
+from handlers.core.pipeline import Outcome, Pipeline
+from handlers.core.router import Router
+from handlers.family import (
+    answers,
+    attachments,
+    commands,
+    escalations,
+    keywords,
+    numbered,
+    onboarding,
+)
+from handlers.reminders.dispatcher import ReminderDispatcher
 from handlers.staff import delivery, escalation_desk, handoffs, schedule, updates
-from handlers.staff.desk import StaffDesk
 from handlers.staff.watch import StaffWatch
 from storage.clock import Clock
 from storage.db import Database
@@ -48,7 +56,7 @@ def build_router() -> Router:
     for module in (
         onboarding,
         answers,
-        family,
+        commands,
         numbered,
         escalations,
         escalation_desk,
@@ -197,7 +205,7 @@ class CareBot:
         assert self.telegram is not None and self.practice is not None
         await self.telegram.start()
         await self.telegram.register_commands(
-            family.COMMAND_MENU, self.translator, self.practice.timezone
+            commands.COMMAND_MENU, self.translator, self.practice.timezone
         )
         if self.settings.telegram.mode == "polling":
             self.telegram.start_polling()

@@ -223,7 +223,7 @@ async def _open_with_practice(settings: Settings) -> Database:
 
 
 async def _import(settings: Settings, kind: str, path: Path) -> int:
-    from handlers.imports import ImportRejected, import_csv
+    from handlers.records.imports import ImportRejected, import_csv
 
     db = await _open_with_practice(settings)
     try:
@@ -301,7 +301,7 @@ def _hours(start: time, end: time) -> str:
 
 
 async def _demo(settings: Settings) -> int:
-    from handlers.demo import load_demo
+    from handlers.records.demo import load_demo
 
     db = await Database.open(settings.database)
     try:

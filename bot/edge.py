@@ -76,8 +76,8 @@ def is_transient(error: BaseException) -> bool:
 
 
 def describe_failure(error: BaseException) -> str:
-    """``TypeError in handlers/answers.py:88``: the type, and the innermost frame of carebot's
-    own code; never the exception's message."""
+    """``TypeError in handlers/family/answers.py:88``: the type, and the innermost frame of
+    carebot's own code; never the exception's message."""
     where = ""
     for frame in traceback.extract_tb(error.__traceback__):
         parts = Path(frame.filename).parts

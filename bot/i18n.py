@@ -23,7 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from handlers.texts import DEFAULT_LANGUAGE, Msg, When, normalize_language
+from handlers.core.texts import DEFAULT_LANGUAGE, Msg, When, normalize_language
 
 DOMAIN = "carebot"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import ConfigError, Settings, parse_hours
-from handlers.planning import plan_ahead
+from handlers.reminders.planning import plan_ahead
 from storage.db import Database
 from storage.models import Practice
 from storage.practice import SETTINGS

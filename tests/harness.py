@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.app import CareBot
 from bot.config import PracticeSettings, Settings, SlackSettings, TelegramSettings
-from handlers.events import (
+from handlers.core.events import (
     ButtonPressed,
     FamilyText,
     FormSubmitted,
@@ -24,8 +24,8 @@ from handlers.events import (
     StaffEvent,
     ThreadReply,
 )
-from handlers.pipeline import Outcome
-from handlers.planning import plan_appointments
+from handlers.core.pipeline import Outcome
+from handlers.reminders.planning import plan_appointments
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment, Button, Guardian, GuardianLink, Patient, Practice, Staff

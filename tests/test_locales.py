@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from bot.i18n import BabelTranslator
-from handlers.texts import Msg, When, _
+from handlers.core.texts import Msg, When, _
 
 REPO = Path(__file__).resolve().parents[1]
 LOCALES = REPO / "locales"

@@ -47,7 +47,7 @@ from bot.channels.slack_requests import (
     signed_by_slack,
 )
 from bot.channels.starting import StartRefused
-from handlers.events import (
+from handlers.core.events import (
     FormSubmitted,
     HomeOpened,
     Inbound,
@@ -55,8 +55,8 @@ from handlers.events import (
     StaffCommand,
     ThreadReply,
 )
-from handlers.pipeline import Outcome
-from handlers.staff.screens import Section
+from handlers.core.pipeline import Outcome
+from handlers.core.screens import Section
 from storage.models import OutboundMessage
 
 log = logging.getLogger(__name__)

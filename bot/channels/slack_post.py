@@ -14,7 +14,7 @@ from bot.channels.base import (
     retry_after_seconds,
 )
 from bot.channels.slack_render import section_blocks
-from handlers.staff.screens import Section, StaffButton
+from handlers.core.screens import Section, StaffButton
 
 # A person who left the workspace: stop writing to them. A missing or archived channel is a
 # configuration error instead: those fail loudly (logged as errors) without blocking anyone.

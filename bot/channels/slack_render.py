@@ -10,7 +10,7 @@ import re
 from html import unescape
 from typing import Any
 
-from handlers.staff.screens import Field, Form, Section, StaffButton
+from handlers.core.screens import Field, Form, Section, StaffButton
 from storage.models import Button
 
 SECTION_LIMIT = 3000

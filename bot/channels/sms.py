@@ -36,8 +36,8 @@ from bot.channels.base import (
     send_parts,
 )
 from bot.channels.parts import split_text
-from handlers.events import DeliveryReport, FamilyText, Inbound
-from handlers.pipeline import Outcome
+from handlers.core.events import DeliveryReport, FamilyText, Inbound
+from handlers.core.pipeline import Outcome
 from storage.models import OutboundMessage
 
 log = logging.getLogger(__name__)

@@ -44,9 +44,9 @@ from bot.channels.parts import fits_utf16
 from bot.channels.starting import StartRefused
 from bot.channels.telegram_http import AiohttpRequest
 from bot.edge import describe_failure, is_transient
-from handlers.events import ButtonPressed, FamilyText, Inbound
-from handlers.pipeline import Outcome
-from handlers.texts import Msg, Translator
+from handlers.core.events import ButtonPressed, FamilyText, Inbound
+from handlers.core.pipeline import Outcome
+from handlers.core.texts import Msg, Translator
 from storage.models import OutboundMessage
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from bot.sandbox.actors import FamilyPhones, SlackUsers
 from bot.sandbox.emulators import Emulators, emulators
 from bot.sandbox.server import serve_app
 from bot.scheduler import wake_dispatcher
-from handlers.demo import STAFF, load_demo
+from handlers.records.demo import STAFF, load_demo
 from storage.clock import MovableClock
 from storage.db import Database
 from storage.record import Record

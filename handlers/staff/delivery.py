@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from handlers.staff.desk import StaffDesk
+from handlers.core.desk import StaffDesk
 from storage.record import Record
 
 log = logging.getLogger(__name__)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers.context import Context, Outgoing
-from handlers.events import FormSubmitted, StaffAction, ThreadReply
-from handlers.router import Router
-from handlers.staff.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_deadline, mention
+from handlers.core.context import Context, Outgoing
+from handlers.core.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_deadline, mention
+from handlers.core.events import FormSubmitted, StaffAction, ThreadReply
+from handlers.core.router import Router
+from handlers.core.screens import Field, Form
+from handlers.core.texts import _
 from handlers.staff.posts import coordinators_mention, on_call_mention, staff_first_name
-from handlers.staff.screens import Field, Form
-from handlers.texts import _
 from storage.models import Escalation, Practice, Staff
 from storage.record import Record
 

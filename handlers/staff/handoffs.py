@@ -6,13 +6,13 @@ import logging
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from handlers.context import Context, Outgoing
-from handlers.events import FormSubmitted, StaffAction, StaffCommand
-from handlers.router import Router
-from handlers.staff.desk import StaffDesk, add_business_days, escape, mention, quote
+from handlers.core.context import Context, Outgoing
+from handlers.core.desk import StaffDesk, add_business_days, escape, mention, quote
+from handlers.core.events import FormSubmitted, StaffAction, StaffCommand
+from handlers.core.router import Router
+from handlers.core.screens import Field, Form, StaffButton
+from handlers.core.texts import When, _
 from handlers.staff.posts import coordinators_mention, staff_first_name
-from handlers.staff.screens import Field, Form, StaffButton
-from handlers.texts import When, _
 from storage.models import Handoff
 from storage.record import Record
 

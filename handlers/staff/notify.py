@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from handlers.context import Context
+from handlers.core.context import Context
 from handlers.staff.posts import when
 from storage.models import Appointment
 

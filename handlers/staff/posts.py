@@ -6,9 +6,9 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from handlers.context import Context
-from handlers.staff.desk import StaffDesk, escape, mention, quote
-from handlers.staff.screens import StaffButton
+from handlers.core.context import Context
+from handlers.core.desk import StaffDesk, escape, mention, quote
+from handlers.core.screens import StaffButton
 from storage.clock import from_db
 from storage.models import Appointment, Escalation, Patient, Staff
 from storage.record import Record

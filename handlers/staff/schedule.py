@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.context import Context
-from handlers.events import HomeOpened, StaffAction, StaffCommand
-from handlers.router import Router
-from handlers.staff.desk import command_args, escape, escape_known, mention, person_name
+from handlers.core.context import Context
+from handlers.core.desk import command_args, escape, escape_known, mention, person_name
+from handlers.core.events import HomeOpened, StaffAction, StaffCommand
+from handlers.core.router import Router
+from handlers.core.screens import Section, StaffButton
 from handlers.staff.posts import (
     STATE_LABELS,
     answer_state,
@@ -18,7 +19,6 @@ from handlers.staff.posts import (
     stored_time,
     when,
 )
-from handlers.staff.screens import Section, StaffButton
 
 router = Router()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from handlers.context import Context
-from handlers.events import FormSubmitted, StaffCommand
-from handlers.router import Router
+from handlers.core.context import Context
+from handlers.core.events import FormSubmitted, StaffCommand
+from handlers.core.router import Router
+from handlers.core.screens import Field, Form
+from handlers.core.texts import _
 from handlers.staff.posts import staff_first_name
-from handlers.staff.screens import Field, Form
-from handlers.texts import _
 
 log = logging.getLogger(__name__)
 router = Router()

@@ -6,11 +6,11 @@ restart loses nothing and running it twice raises nothing twice.
 
 from __future__ import annotations
 
-from handlers.context import Outgoing
-from handlers.staff.desk import StaffDesk
+from handlers.core.context import Outgoing
+from handlers.core.desk import StaffDesk
+from handlers.core.texts import Translator
 from handlers.staff.escalation_desk import check_escalations
 from handlers.staff.handoffs import raise_overdue_handoffs
-from handlers.texts import Translator
 from storage.clock import Clock
 from storage.db import Database
 from storage.record import Record

@@ -9,7 +9,7 @@ from bot.channels.slack_render import (
     stored_buttons,
     submitted_fields,
 )
-from handlers.staff.screens import Field, Form, Section, StaffButton
+from handlers.core.screens import Field, Form, Section, StaffButton
 from storage.models import Button
 
 

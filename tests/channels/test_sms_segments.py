@@ -11,9 +11,9 @@ import pytest
 
 from bot.channels.sms import segments
 from bot.i18n import BabelTranslator
-from handlers.context import ButtonSpec, numbered
-from handlers.reminders import compact_reminder
-from handlers.texts import Msg, When, _
+from handlers.core.context import ButtonSpec, numbered
+from handlers.core.texts import Msg, When, _
+from handlers.reminders.dispatcher import compact_reminder
 from storage.models import Appointment
 from tests.harness import PRACTICE
 
@@ -32,7 +32,7 @@ def visit(appointment_id: str, start: datetime) -> Appointment:
 
 
 def answers(appointment: Appointment, child: str | None) -> tuple[ButtonSpec, ...]:
-    """The reminder's buttons, as handlers/reminders.py makes them."""
+    """The reminder's buttons, as handlers/reminders/dispatcher.py makes them."""
     subject = (
         _("{child} at {time}", child=child, time=When(appointment.start_at, "time"))
         if child

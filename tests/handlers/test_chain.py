@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.chain import (
+from handlers.core.chain import (
     Chain,
     CheckButton,
     Dedupe,
@@ -24,8 +24,8 @@ from handlers.chain import (
     Turn,
     standard_chain,
 )
-from handlers.context import Context, Outgoing, current_language
-from handlers.events import (
+from handlers.core.context import Context, Outgoing, current_language
+from handlers.core.events import (
     ButtonPressed,
     FamilyText,
     FormSubmitted,
@@ -35,8 +35,8 @@ from handlers.events import (
     StaffCommand,
     ThreadReply,
 )
-from handlers.router import Router
-from handlers.view_log import ViewLog
+from handlers.core.router import Router
+from handlers.core.view_log import ViewLog
 from storage.record import Record
 from tests.handlers.conftest import ANA, CARMEN, DANA, NOBODY, STRANGER
 from tests.harness import PRACTICE, TEAM, Harness

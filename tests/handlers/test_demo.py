@@ -6,7 +6,7 @@ import re
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.demo import (
+from handlers.records.demo import (
     DEMO_PRACTICE,
     DEMO_SPANISH_GUARDIAN,
     DEMO_SPANISH_PATIENTS,
@@ -14,7 +14,7 @@ from handlers.demo import (
     DEMO_TWO_CHILD_PATIENTS,
     load_demo,
 )
-from handlers.planning import plan_reminders
+from handlers.reminders.planning import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from handlers.planning import PLAN_BATCH, plan_ahead, plan_reminders
-from handlers.reminders import DUE_BATCH, ReminderDispatcher
+from handlers.reminders.dispatcher import DUE_BATCH, ReminderDispatcher
+from handlers.reminders.planning import PLAN_BATCH, plan_ahead, plan_reminders
 from storage.clock import to_db
 from storage.record import Record
 from tests.handlers.conftest import ANA

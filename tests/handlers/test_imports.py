@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from handlers import imports
-from handlers.demo import DEMO_PRACTICE
-from handlers.import_records import Appointments
-from handlers.imports import COLUMNS, KINDS, ImportRejected, RowError, import_csv
-from handlers.planning import plan_reminders
+from handlers.records import imports
+from handlers.records.demo import DEMO_PRACTICE
+from handlers.records.import_records import Appointments
+from handlers.records.imports import COLUMNS, KINDS, ImportRejected, RowError, import_csv
+from handlers.reminders.planning import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.record import Record
@@ -868,7 +868,7 @@ async def test_an_import_that_died_is_said_and_running_it_again_completes_it(
     [run] = [r for r in await import_run_rows(seeded) if r[1] == "year.csv"]
     assert run == ("appointments", "year.csv", 4000, done, None)
     # The next import (of anything) says so; importing the same file again completes it.
-    caplog.set_level(logging.WARNING, logger="handlers.imports")
+    caplog.set_level(logging.WARNING, logger="handlers.records.imports")
     report = await import_csv(seeded, "appointments", path, clock.now())
     assert [(r.kind, r.file, r.rows, r.written) for r in report.unfinished] == [
         ("appointments", "year.csv", 4000, done)

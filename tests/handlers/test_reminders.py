@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handlers.planning import plan_reminders
-from handlers.reminders import household_window
+from handlers.reminders.dispatcher import household_window
+from handlers.reminders.planning import plan_reminders
 from storage.record import Record
 from tests.handlers.conftest import ANA, CARMEN
 from tests.harness import Harness

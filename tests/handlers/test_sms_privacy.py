@@ -8,8 +8,8 @@ import pytest
 
 from bot.channels.base import FAMILY_CHANNEL_CARRIES, Capabilities
 from bot.i18n import BabelTranslator
-from handlers.context import Outgoing, reveals
-from handlers.texts import Msg, _
+from handlers.core.context import Outgoing, reveals
+from handlers.core.texts import Msg, _
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.record import Record

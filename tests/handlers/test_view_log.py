@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from handlers.view_log import ViewLog, ViewRequest
+from handlers.core.view_log import ViewLog, ViewRequest
 from storage.db import Database
 
 

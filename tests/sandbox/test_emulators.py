@@ -13,7 +13,7 @@ from bot.sandbox.fake_twilio import signed_form
 from bot.sandbox.server import serve_app
 from bot.sandbox.twilio_forms import inbound_form
 from bot.web import build_web
-from handlers.demo import load_demo
+from handlers.records.demo import load_demo
 from storage.clock import FakeClock
 from storage.db import Database
 

@@ -13,17 +13,17 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from handlers.context import Context
-from handlers.events import ButtonPressed, FamilyText
-from handlers.router import Router
-from handlers.staff.desk import (
+from handlers.core.context import Context
+from handlers.core.desk import (
     URGENT_RESPONSE_MINUTES,
     business_deadline,
     in_business_hours,
     next_opening,
 )
+from handlers.core.events import ButtonPressed, FamilyText
+from handlers.core.router import Router
+from handlers.core.texts import When, _
 from handlers.staff.posts import escalation_post, family_line, on_call_mention
-from handlers.texts import When, _
 from storage.models import Escalation, EscalationReason
 
 log = logging.getLogger(__name__)

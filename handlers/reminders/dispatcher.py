@@ -1,7 +1,7 @@
 """Appointment reminders sent when due: the dispatcher, one message per household and day.
 
-Reminders are planned as rows by :mod:`handlers.planning`; the dispatcher queues what is due,
-in short transactions, within the carriers' daily and weekly limits and outside quiet hours.
+Reminders are planned as rows by :mod:`handlers.reminders.planning`; the dispatcher queues what
+is due, in short transactions, within the carriers' daily and weekly limits and outside quiet hours.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from datetime import datetime, time, timedelta
 from time import perf_counter
 from zoneinfo import ZoneInfo
 
-from handlers.context import ButtonSpec, Outgoing
-from handlers.planning import plan_ahead, recipient_timezone
-from handlers.quiet_hours import next_allowed
-from handlers.texts import Msg, Translator, When, _, closing, prompt
+from handlers.core.context import ButtonSpec, Outgoing
+from handlers.core.texts import Msg, Translator, When, _, closing, prompt
+from handlers.reminders.planning import plan_ahead, recipient_timezone
+from handlers.reminders.quiet_hours import next_allowed
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Appointment, ChannelIdentity, Guardian, Practice, Reminder

@@ -1,13 +1,13 @@
 """Per-kind imports: patients, guardians, staff and care teams here, appointments in
-:mod:`handlers.import_appointments`; and the same checks and writes for a small table held in
-memory (the demo's: :data:`PREPARERS`).
+:mod:`handlers.records.import_appointments`; and the same checks and writes for a small table
+held in memory (the demo's: :data:`PREPARERS`).
 
 Each kind checks one row at a time (pass 1: nothing is written; the row's values, as the writer
-needs them, are kept in the :class:`~handlers.import_spill.Spill`), then writes a batch of
+needs them, are kept in the :class:`~handlers.records.import_spill.Spill`), then writes a batch of
 checked rows at a time (pass 2, one short transaction per batch, in
-:func:`handlers.imports.import_csv`). What a row is checked against (the known patient and staff
-ids, who holds which Slack id) is read from the record first: the size of the record, not of the
-file.
+:func:`handlers.records.imports.import_csv`). What a row is checked against (the known patient
+and staff ids, who holds which Slack id) is read from the record first: the size of the record,
+not of the file.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, cast
 
-from handlers.import_appointments import NO_PRACTICE, Appointments
-from handlers.import_checks import Checker, CsvRow
-from handlers.import_kinds import Context, Kind, Values
-from handlers.import_spill import Seen, SeenInMemory, key_of
-from handlers.planning import PLAN_BATCH, plan_appointments, plan_horizon
+from handlers.records.import_appointments import NO_PRACTICE, Appointments
+from handlers.records.import_checks import Checker, CsvRow
+from handlers.records.import_kinds import Context, Kind, Values
+from handlers.records.import_spill import Seen, SeenInMemory, key_of
+from handlers.reminders.planning import PLAN_BATCH, plan_appointments, plan_horizon
 from storage.models import Guardian, GuardianLink, Patient, Practice, Role, Staff
 from storage.record import Record
 

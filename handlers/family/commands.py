@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers.context import ButtonSpec, Context
-from handlers.events import ButtonPressed, FamilyText
-from handlers.router import Router
-from handlers.texts import SUPPORTED_LANGUAGES, Msg, When, _, not_linked
+from handlers.core.context import ButtonSpec, Context
+from handlers.core.events import ButtonPressed, FamilyText
+from handlers.core.router import Router
+from handlers.core.texts import SUPPORTED_LANGUAGES, Msg, When, _, not_linked
 from storage.models import ActionToken, Appointment
 
 router = Router()

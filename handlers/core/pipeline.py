@@ -1,4 +1,4 @@
-"""The inbound pipeline: the transaction around the chain (see :mod:`handlers.chain`).
+"""The inbound pipeline: the transaction around the chain (see :mod:`handlers.core.chain`).
 
 An event's effect, the record of the event, and its de-duplication commit together: a
 redelivered event finds its id claimed and does nothing; a crash leaves no half-done effect.
@@ -14,14 +14,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from handlers.chain import Chain, Turn, standard_chain
-from handlers.context import Context, Outgoing
-from handlers.events import Inbound
-from handlers.router import Router
-from handlers.staff.desk import StaffDesk
-from handlers.staff.screens import Form, Section
-from handlers.texts import Translator
-from handlers.view_log import ViewLog
+from handlers.core.chain import Chain, Turn, standard_chain
+from handlers.core.context import Context, Outgoing
+from handlers.core.desk import StaffDesk
+from handlers.core.events import Inbound
+from handlers.core.router import Router
+from handlers.core.screens import Form, Section
+from handlers.core.texts import Translator
+from handlers.core.view_log import ViewLog
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Practice

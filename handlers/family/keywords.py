@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from handlers.context import Context
-from handlers.escalations import raise_escalation
-from handlers.events import FamilyText
-from handlers.router import Router
-from handlers.texts import _
+from handlers.core.context import Context
+from handlers.core.events import FamilyText
+from handlers.core.router import Router
+from handlers.core.texts import _
+from handlers.family.escalations import raise_escalation
 
 log = logging.getLogger(__name__)
 router = Router()

@@ -4,8 +4,8 @@ Two passes, streamed: the file is never held in memory.
 
 1. Every row is read (UTF-8 decoded as it is read) and checked against the file and the record;
    every problem is collected, with its line and column. Nothing is written to the record: a
-   checked row is kept in a :class:`~handlers.import_spill.Spill` (a private temporary SQLite
-   file, with the keys seen so far to find an id used twice). A file with any problem is
+   checked row is kept in a :class:`~handlers.records.import_spill.Spill` (a private temporary
+   SQLite file, with the keys seen so far to find an id used twice). A file with any problem is
    rejected here, so bad input writes nothing.
 2. Only a clean file is written, from the spill, in batches, each its own short transaction
    (sized to hold the writer about :data:`BATCH_SECONDS`, so that a family's button press or a
@@ -29,11 +29,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from handlers.import_checks import E164, ROLES, Checker, CsvRow, ImportRejected, RowError, printable
-from handlers.import_kinds import Context, Kind
-from handlers.import_records import NO_PRACTICE, PREPARERS, kind_of, plan_page
-from handlers.import_spill import Spill
-from handlers.planning import PLAN_BATCH
+from handlers.records.import_checks import (
+    E164,
+    ROLES,
+    Checker,
+    CsvRow,
+    ImportRejected,
+    RowError,
+    printable,
+)
+from handlers.records.import_kinds import Context, Kind
+from handlers.records.import_records import NO_PRACTICE, PREPARERS, kind_of, plan_page
+from handlers.records.import_spill import Spill
+from handlers.reminders.planning import PLAN_BATCH
 from storage.bulk import BulkWrites
 from storage.db import Database
 from storage.import_runs import ImportRun, ImportRunRepo

@@ -6,10 +6,10 @@ import logging
 import re
 from datetime import date
 
-from handlers.context import Context
-from handlers.events import FamilyText
-from handlers.router import Router
-from handlers.texts import Msg, _, not_linked
+from handlers.core.context import Context
+from handlers.core.events import FamilyText
+from handlers.core.router import Router
+from handlers.core.texts import Msg, _, not_linked
 from storage.invites import MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ way: there is nothing in it for a person to read, so it is never escalated.
 
 from __future__ import annotations
 
-from handlers.context import Context
-from handlers.events import FamilyText
-from handlers.router import Router
-from handlers.texts import _
+from handlers.core.context import Context
+from handlers.core.events import FamilyText
+from handlers.core.router import Router
+from handlers.core.texts import _
 
 router = Router()
 

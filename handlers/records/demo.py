@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.imports import COLUMNS, PREPARERS, Checker, CsvRow
-from handlers.planning import plan_reminders
+from handlers.records.imports import COLUMNS, PREPARERS, Checker, CsvRow
+from handlers.reminders.planning import plan_reminders
 from storage.db import Database
 from storage.models import Practice
 from storage.practice import SETTINGS

@@ -7,10 +7,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.events import Inbound
-from handlers.staff.desk import StaffDesk
-from handlers.staff.screens import Form, Section, StaffButton
-from handlers.texts import Closing, Msg, Prompt, Translator, _, normalize_language
+from handlers.core.desk import StaffDesk
+from handlers.core.events import Inbound
+from handlers.core.screens import Form, Section, StaffButton
+from handlers.core.texts import Closing, Msg, Prompt, Translator, _, normalize_language
 from storage.audit import ActorType
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record

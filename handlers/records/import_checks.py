@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 
-from handlers.import_spill import Seen, key_of
+from handlers.records.import_spill import Seen, key_of
 from storage.clock import to_db
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")

@@ -18,13 +18,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from handlers.context import Context, current_language
-from handlers.events import ButtonPressed, FamilyText, Inbound, StaffEvent, ThreadReply
-from handlers.numbered import NUMBER, word_command
-from handlers.router import Router
-from handlers.staff.desk import StaffDesk
-from handlers.texts import _, normalize_language, not_linked
-from handlers.view_log import ViewLog, ViewRequest
+from handlers.core.context import Context, current_language
+from handlers.core.desk import StaffDesk
+from handlers.core.events import ButtonPressed, FamilyText, Inbound, StaffEvent, ThreadReply
+from handlers.core.numbers import NUMBER, word_command
+from handlers.core.router import Router
+from handlers.core.texts import _, normalize_language, not_linked
+from handlers.core.view_log import ViewLog, ViewRequest
 from storage.clock import to_db
 from storage.models import ActionToken, Staff
 from storage.record import Record

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.import_checks import Checker, CsvRow, ImportRejected, RowError
-from handlers.import_kinds import Context, Kind, Values
-from handlers.import_spill import Seen
-from handlers.planning import plan_appointments, plan_horizon
+from handlers.records.import_checks import Checker, CsvRow, ImportRejected, RowError
+from handlers.records.import_kinds import Context, Kind, Values
+from handlers.records.import_spill import Seen
+from handlers.reminders.planning import plan_appointments, plan_horizon
 from storage.appointments import appointment_of
 from storage.clock import from_db, to_db
 from storage.record import Record

@@ -1,8 +1,8 @@
 """Routing an event to the handler that owns it: one observer per event type.
 
 A handler module makes a :class:`Router` and registers on it with decorators that say which
-event type the handler takes (``@router.text()`` takes a :class:`~handlers.events.FamilyText`,
-``@router.form("handoff")`` a :class:`~handlers.events.FormSubmitted`...). The composition root
+event type the handler takes (``@router.text()`` takes a :class:`~handlers.core.events.FamilyText`,
+``@router.form("handoff")`` a :class:`~handlers.core.events.FormSubmitted`...). The composition root
 merges the modules' routers; :meth:`Router.dispatch` picks the observer by the event's type,
 and the observer picks the handler (by command name, action, form id, or the first text handler
 that takes the text). Decorators only register.
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from handlers.events import (
+from handlers.core.events import (
     ButtonPressed,
     FamilyText,
     FormSubmitted,
@@ -24,11 +24,11 @@ from handlers.events import (
     StaffCommand,
     ThreadReply,
 )
-from handlers.texts import _, not_linked
+from handlers.core.texts import _, not_linked
 from storage.models import ActionToken
 
 if TYPE_CHECKING:
-    from handlers.context import Context
+    from handlers.core.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from handlers.context import ButtonSpec, Context
-from handlers.escalations import raise_escalation
-from handlers.events import ButtonPressed
-from handlers.router import Router
+from handlers.core.context import ButtonSpec, Context
+from handlers.core.events import ButtonPressed
+from handlers.core.router import Router
+from handlers.core.texts import Msg, When, _
+from handlers.family.escalations import raise_escalation
 from handlers.staff.notify import tell_clinician
 from handlers.staff.posts import when
-from handlers.texts import Msg, When, _
 from storage.models import ActionToken, Appointment, CancellationReason
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ per guardian and offset for its *current* start; reminders for an old start (the
 are withdrawn. The dedupe key (appointment, guardian, offset, start) keeps each reminder to
 one row, so one send. How far the window has been planned, and under which rules, is a row
 (``reminder_planning``): each wake-up plans only what entered it since. The dispatcher that
-sends what is due is :mod:`handlers.reminders`.
+sends what is due is :mod:`handlers.reminders.dispatcher`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from time import perf_counter
 
-from handlers.quiet_hours import next_allowed
+from handlers.reminders.quiet_hours import next_allowed
 from storage.db import Database
 from storage.models import Appointment, Guardian, Practice, Reminder
 from storage.record import Record

@@ -4,7 +4,7 @@ fields.
 A channel adapter translates a platform payload into exactly one of these; the router picks
 the handlers by the event's type (never by which optional fields happen to be set), and a
 handler declares the type it takes. A new kind of event is a new class here, a new observer
-in :mod:`handlers.router`, and the adapters that produce it.
+in :mod:`handlers.core.router`, and the adapters that produce it.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.import_checks import Checker, CsvRow
-from handlers.import_spill import Seen
+from handlers.records.import_checks import Checker, CsvRow
+from handlers.records.import_spill import Seen
 from storage.models import Practice
 from storage.record import Record
 
@@ -54,7 +54,7 @@ class Kind:
 
     def heavy(self, ctx: Context) -> Callable[[Values], bool] | None:
         """A test of a row that makes its transaction costly (a visit to plan reminders for):
-        a batch holds at most :data:`~handlers.planning.PLAN_BATCH` of them."""
+        a batch holds at most :data:`~handlers.reminders.planning.PLAN_BATCH` of them."""
         return None
 
     async def new_rows(self, record: Record, rows: list[Values]) -> int:

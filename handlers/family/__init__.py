@@ -1,0 +1,1 @@
+"""The families' conversations (Telegram and SMS alike): each module has a router."""

@@ -1,0 +1,1 @@
+"""The practice's records brought in: CSV imports (checked, streamed, batched) and the demo."""
