@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import replace
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 
 from bot.channels.base import RateLimits
 from bot.channels.slack import SlackChannel
+from bot.channels.slack_render import mrkdwn
 from bot.channels.sms import SmsChannel
 from bot.channels.starting import ChannelStarter
 from bot.channels.telegram import TelegramChannel
@@ -32,6 +33,7 @@ from handlers.family import (
     numbered,
     onboarding,
 )
+from handlers.family.onboarding import create_invite
 from handlers.reminders.dispatcher import ReminderDispatcher
 from handlers.staff import delivery, escalation_desk, handoffs, schedule, updates
 from handlers.staff.watch import StaffWatch
@@ -68,9 +70,9 @@ def build_router() -> Router:
     return router
 
 
-def staff_desk(settings: Settings) -> StaffDesk:
-    """The staff side as configured (Slack's coordinators' channel, on call, privacy, times)."""
-    username = settings.telegram.bot_username
+def staff_desk(settings: Settings, telegram_bot: Callable[[], str | None]) -> StaffDesk:
+    """The staff side as configured (Slack's coordinators' channel, on call, privacy, times,
+    Slack's renderer); ``telegram_bot`` says the Telegram bot's username when it is known."""
     return StaffDesk(
         channel="slack",
         escalation_conversation=settings.slack.escalation_channel,
@@ -78,13 +80,10 @@ def staff_desk(settings: Settings) -> StaffDesk:
         privacy=settings.slack.privacy,
         response_minutes=settings.practice.escalation_response_minutes,
         handoff_ack_business_days=settings.practice.handoff_ack_business_days,
-        invite_link_base=f"https://t.me/{username}?start=" if username else None,
+        telegram_bot=telegram_bot,
         invite_valid_days=settings.invite_valid_days,
+        render=mrkdwn,
     )
-
-
-def _with_invites(desk: StaffDesk, username: str, days: int) -> StaffDesk:
-    return replace(desk, invite_link_base=f"https://t.me/{username}?start=", invite_valid_days=days)
 
 
 #: Channels without buttons (their capabilities say so): buttons become numbered replies.
@@ -105,7 +104,10 @@ class CareBot:
         quiet_libraries()
         self.translator = BabelTranslator()
         self.metrics = Metrics()
-        self.desk = staff_desk(settings)
+        self.telegram: TelegramChannel | None = None
+        self.slack: SlackChannel | None = None
+        self.sms: SmsChannel | None = None
+        self.desk = staff_desk(settings, self._telegram_bot)
         self.outbox = Outbox(
             db,
             clock,
@@ -134,9 +136,6 @@ class CareBot:
         )
         db.observers.append(self.metrics.writer_transaction.observe)
         self.watch = StaffWatch(db, clock, self.translator, self.desk)
-        self.telegram: TelegramChannel | None = None
-        self.slack: SlackChannel | None = None
-        self.sms: SmsChannel | None = None
         self.practice: Practice | None = None
         self._tasks: list[asyncio.Task[None]] = []
         if settings.telegram.token is not None:
@@ -213,10 +212,6 @@ class CareBot:
             await self.telegram.set_webhook(
                 self.settings.public_url.rstrip("/") + "/telegram/webhook",
                 self.settings.telegram.webhook_secret.get_secret_value(),
-            )
-        if self.desk.invite_link_base is None:
-            self.pipeline.desk = self.desk = self.watch.desk = _with_invites(
-                self.desk, self.telegram.username, self.settings.invite_valid_days
             )
 
     def _channel_up(self, name: str) -> None:
@@ -322,25 +317,27 @@ class CareBot:
         async with self.db.transaction() as conn:
             return await Record(conn).messages.forget_events_before(before)
 
+    def _telegram_bot(self) -> str | None:
+        """The Telegram bot's username: as configured, else as Telegram said at start."""
+        if self.settings.telegram.bot_username:
+            return self.settings.telegram.bot_username
+        telegram = self.telegram
+        return telegram.username if telegram is not None and telegram.started else None
+
     async def create_invite(self, guardian_id: str) -> str:
-        """A one-time ``https://t.me/<bot>?start=<token>`` link for a guardian."""
-        username = self.settings.telegram.bot_username or (
-            self.telegram.username if self.telegram and self.telegram.started else None
-        )
-        if not username:
+        """A one-time ``https://t.me/<bot>?start=<token>`` link for a guardian (the command
+        line's and the sandbox console's; staff make theirs with ``/carebot invite``)."""
+        link_base = self.desk.invite_link_base
+        if link_base is None:
             raise ConfigError("CAREBOT_TELEGRAM__BOT_USERNAME: not set and the bot is not running")
-        days = timedelta(days=self.settings.invite_valid_days)
         async with self.db.transaction() as conn:
-            record = Record(conn)
-            if await record.people.guardian(guardian_id) is None:
-                raise LookupError(guardian_id)
-            token = await record.invites.create(guardian_id, self.clock.now(), days)
-            await record.audit.record(
-                actor_type="operator",
-                actor_id="cli",
-                action="invite.created",
-                entity_type="guardian",
-                entity_id=guardian_id,
-                now=self.clock.now(),
+            token = await create_invite(
+                Record(conn),
+                guardian_id,
+                self.clock.now(),
+                self.settings.invite_valid_days,
+                ("operator", "cli"),
             )
-        return f"https://t.me/{username}?start={token}"
+        if token is None:
+            raise LookupError(guardian_id)
+        return f"{link_base}{token}"

@@ -183,9 +183,9 @@ class MessageRepo:
         assert message_id is not None
         if buttons:
             await self._conn.executemany(
-                "INSERT INTO message_button (message_id, position, label, token)"
-                " VALUES (?, ?, ?, ?)",
-                [(message_id, i, b.label, b.token) for i, b in enumerate(buttons)],
+                "INSERT INTO message_button (message_id, position, label, token, style)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(message_id, i, b.label, b.token, b.style) for i, b in enumerate(buttons)],
             )
         return message_id
 

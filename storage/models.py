@@ -120,6 +120,8 @@ class Reminder(Row):
 class Button(Row):
     label: str
     token: str
+    #: How it stands out on a staff message (``primary``, ``danger``), if at all.
+    style: str | None = None
 
 
 class OutboundMessage(Row):

@@ -131,14 +131,14 @@ class OutboxRepo:
         ids = [row["id"] for row in rows]
         button_rows = await fetch_all(
             self._conn,
-            f"SELECT message_id, label, token FROM message_button WHERE message_id IN"
+            f"SELECT message_id, label, token, style FROM message_button WHERE message_id IN"
             f" ({','.join('?' * len(ids))}) ORDER BY message_id, position",
             ids,
         )
         buttons: dict[int, list[Button]] = {}
         for b in button_rows:
             buttons.setdefault(b["message_id"], []).append(
-                Button.model_construct(label=b["label"], token=b["token"])
+                Button.model_construct(label=b["label"], token=b["token"], style=b["style"])
             )
         return [
             # Rows of our own record, typed by the schema: built without validating each again

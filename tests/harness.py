@@ -7,11 +7,12 @@ the rows the outbox would send, rendered in the recipient's language.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.app import CareBot
+from bot.channels.slack_render import mrkdwn
 from bot.config import PracticeSettings, Settings, SlackSettings, TelegramSettings
 from handlers.core.events import (
     ButtonPressed,
@@ -25,6 +26,7 @@ from handlers.core.events import (
     ThreadReply,
 )
 from handlers.core.pipeline import Outcome
+from handlers.core.screens import Section
 from handlers.reminders.planning import plan_appointments
 from storage.clock import FakeClock
 from storage.db import Database
@@ -74,6 +76,20 @@ class Reply:
             if b.label == label:
                 return b
         raise AssertionError(f"no button {label!r} in {[b.label for b in self.buttons]}")
+
+
+def as_seen_in_slack(outcome: Outcome) -> Outcome:
+    """The outcome with what it shows written as Slack shows it (mrkdwn, by the bot's own
+    renderer), so a test reads the note a staff member would read."""
+
+    def seen(sections: list[Section]) -> list[Section]:
+        return [Section(mrkdwn(section.text), section.buttons) for section in sections]
+
+    return replace(
+        outcome,
+        shown=seen(outcome.shown),
+        home=None if outcome.home is None else seen(outcome.home),
+    )
 
 
 class Harness:
@@ -239,7 +255,7 @@ class Harness:
 
     async def _event(self, event: Inbound) -> list[Reply]:
         """Handle one event; return what was queued for families (staff posts are kept aside)."""
-        self.last_outcome = await self.pipeline.handle(event)
+        self.last_outcome = as_seen_in_slack(await self.pipeline.handle(event))
         replies = await self.replies(self.last_outcome.queued)
         self.staff_posts.extend(r for r in replies if r.address.startswith("slack:"))
         return [r for r in replies if not r.address.startswith("slack:")]

@@ -32,6 +32,7 @@ from bot.channels.parts import fits_characters
 from bot.channels.slack_post import post
 from bot.channels.slack_render import (
     modal,
+    mrkdwn,
     plain_text,
     section_blocks,
     stored_buttons,
@@ -367,7 +368,7 @@ class SlackChannel:
         if not outcome.shown:
             return
         blocks = section_blocks(outcome.shown)
-        text = outcome.shown[0].text[:3000]
+        text = mrkdwn(outcome.shown[0].text)[:3000]
         assert self.client is not None
         try:
             if respond is not None:

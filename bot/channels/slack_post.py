@@ -13,8 +13,8 @@ from bot.channels.base import (
     TemporaryFailure,
     retry_after_seconds,
 )
-from bot.channels.slack_render import section_blocks
-from handlers.core.screens import Section, StaffButton
+from bot.channels.slack_render import written_blocks
+from handlers.core.screens import StaffButton
 
 # A person who left the workspace: stop writing to them. A missing or archived channel is a
 # configuration error instead: those fail loudly (logged as errors) without blocking anyone.
@@ -34,7 +34,7 @@ async def post(
         RetryLater: 429 (``Retry-After`` seconds). TemporaryFailure: a 5xx or the network.
         RecipientUnreachable: the person left the workspace. PermanentFailure: anything else.
     """
-    blocks = section_blocks([Section(text, buttons)])
+    blocks = written_blocks(text, buttons)  # the body was written as mrkdwn when queued
     try:
         response = await client.chat_postMessage(
             channel=target,

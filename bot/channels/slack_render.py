@@ -1,7 +1,9 @@
-"""Slack's side of the staff screens: Block Kit for sections, buttons and forms, and back.
+"""Slack's side of the staff screens: mrkdwn for content, Block Kit for sections, buttons and
+forms, and back.
 
-Pure translation, no I/O: ``Section`` -> blocks, ``Form`` -> a modal view, a submitted view's
-state -> field values, Slack's encoded text -> plain text.
+Pure translation, no I/O: content -> mrkdwn (every literal escaped, so nothing a family or a
+clinician wrote becomes a mention or a link), ``Section`` -> blocks, ``Form`` -> a modal view,
+a submitted view's state -> field values, Slack's encoded text -> plain text.
 """
 
 from __future__ import annotations
@@ -10,12 +12,66 @@ import re
 from html import unescape
 from typing import Any
 
+from handlers.core.content import Content, IconName, Markup, Mention, render
 from handlers.core.screens import Field, Form, Section, StaffButton
 from storage.models import Button
 
 SECTION_LIMIT = 3000
 TITLE_LIMIT = 24
 OPTION_LIMIT = 75
+
+
+#: Slack's emoji for what each icon means.
+ICONS: dict[IconName, str] = {
+    "emergency": ":rotating_light:",
+    "person": ":speech_balloon:",
+    "confirmed": ":white_check_mark:",
+    "waiting": ":hourglass:",
+    "reschedule": ":arrows_counterclockwise:",
+    "cancelled": ":x:",
+    "warning": ":warning:",
+    "handoff": ":handshake:",
+    "claimed": ":raising_hand:",
+    "reassigned": ":arrow_right:",
+    "overdue": ":alarm_clock:",
+}
+
+
+def escape(text: str) -> str:
+    """Literal text made safe for mrkdwn: no mentions, links or markup injected.
+
+    Slack's three control characters are escaped, so ``<!channel>`` or ``<https://x|y>`` show
+    as typed; zero-width joiners stop ``@here``-style words.
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for word in ("@channel", "@here", "@everyone"):
+        text = text.replace(word, word[0] + "\u200b" + word[1:])
+    return text
+
+
+def _mention(person: Mention) -> str:
+    return f"<@{person.user_id}>" if person.user_id else escape(person.name)
+
+
+def _quote(inner: str) -> str:
+    return "\n".join("> " + line for line in inner.splitlines() or [""])
+
+
+MRKDWN = Markup(
+    text=escape,
+    strong=lambda inner: f"*{inner}*",
+    emphasis=lambda inner: f"_{inner}_",
+    code=lambda text: f"`{escape(text)}`",
+    mention=_mention,
+    everyone="<!here>",
+    icon=ICONS.__getitem__,
+    quote=_quote,
+)
+
+
+def mrkdwn(content: Content) -> str:
+    """Content as Slack mrkdwn."""
+    return render(content, MRKDWN)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -48,22 +104,30 @@ def _chunks(text: str) -> list[str]:
 
 
 def section_blocks(sections: list[Section]) -> list[dict[str, Any]]:
+    """Sections of content as Block Kit (their text rendered here)."""
     blocks: list[dict[str, Any]] = []
     for section in sections:
-        for chunk in _chunks(section.text or " "):
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
-        if section.buttons:
-            blocks.append({"type": "actions", "elements": [_button(b) for b in section.buttons]})
+        blocks += written_blocks(mrkdwn(section.text), section.buttons)
+    return blocks
+
+
+def written_blocks(text: str, buttons: tuple[StaffButton, ...] = ()) -> list[dict[str, Any]]:
+    """Blocks for text already written as mrkdwn (a queued staff message's stored body)."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+        for chunk in _chunks(text or " ")
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": [_button(b) for b in buttons]})
     return blocks
 
 
 def stored_buttons(buttons: tuple[Button, ...]) -> tuple[StaffButton, ...]:
-    """Buttons of a queued staff message (token ``action:value``)."""
+    """Buttons of a queued staff message (token ``action:value``, the style its handler gave)."""
     result = []
     for b in buttons:
         action, _, value = b.token.partition(":")
-        style = {"escalation.claim": "primary", "handoff.ack": "primary"}.get(action)
-        style = "danger" if action == "escalation.resolve" else style
+        style = b.style if b.style in ("primary", "danger") else None
         result.append(StaffButton(b.label, action, value, style))  # type: ignore[arg-type]
     return tuple(result)
 

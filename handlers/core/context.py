@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from handlers.core.content import Content, plain
 from handlers.core.desk import StaffDesk
 from handlers.core.events import Inbound
 from handlers.core.screens import Form, Section, StaffButton
@@ -83,6 +85,8 @@ class Outgoing:
     translator: Translator
     #: Channels without buttons: their buttons become numbered replies ("Reply 1 to confirm").
     numbered_channels: frozenset[str] = frozenset()
+    #: How a message to staff is written on their channel (the desk's renderer).
+    staff_render: Callable[[Content], str] = plain
     queued: list[int] = field(default_factory=list)
 
     def render(self, msg: Msg, language: str, timezone: str | None = None) -> str:
@@ -151,21 +155,24 @@ class Outgoing:
     async def to_staff(
         self,
         address: str,
-        text: str,
+        text: Content,
         buttons: tuple[StaffButton, ...] = (),
         *,
         thread_message_id: int | None = None,
         staff_id: str | None = None,
     ) -> int:
-        """Queue a staff message (mrkdwn) to a channel or person, optionally in a thread."""
+        """Queue a staff message to a channel or person, optionally in a thread; the staff
+        channel's renderer writes it in its form (Slack: mrkdwn)."""
         message_id = await self.record.messages.queue(
             channel=address.split(":", 1)[0],
             address=address,
-            body=text,
+            body=self.staff_render(text),
             template="staff",
             guardian_id=None,
             staff_id=staff_id,
-            buttons=tuple(Button(label=b.label, token=f"{b.action}:{b.value}") for b in buttons),
+            buttons=tuple(
+                Button(label=b.label, token=f"{b.action}:{b.value}", style=b.style) for b in buttons
+            ),
             now=self.now,
             reveals=frozenset(),  # the staff's channel shows what the practice's settings allow
             thread_message_id=thread_message_id,
@@ -295,7 +302,7 @@ class Context:
             buttons=buttons,
         )
 
-    def show(self, text: str, buttons: tuple[StaffButton, ...] = ()) -> None:
+    def show(self, text: Content, buttons: tuple[StaffButton, ...] = ()) -> None:
         """Show the staff member who acted a note only they see."""
         self.shown.append(Section(text, buttons))
 

@@ -1,17 +1,19 @@
-"""Where staff are reached and how text is shown to them.
+"""Where staff are reached and how much of a family is shown to them.
 
-The desk is configured from the settings (bot/app.py): which channel carries the staff side,
-the coordinators' channel, who is on call, how much of a family's details Slack may show.
+The desk is configured from the settings (bot/app.py): which channel carries the staff side and
+how it renders content, the coordinators' channel, who is on call, how much of a family's
+details the staff channel may show.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from handlers.core.content import Content, Mention, plain
 from storage.models import Guardian, Patient, Practice, Staff
 
 Privacy = Literal["full", "minimal"]
@@ -32,7 +34,10 @@ class StaffDesk:
             first name and last initial and the appointment's date and time only.
         response_minutes: how long an escalation may wait for a person (business hours).
         handoff_ack_business_days: how long a receiver has to acknowledge a handoff.
-        invite_link_base: ``https://t.me/<bot>?start=`` for invites made from Slack.
+        telegram_bot: the practice's Telegram bot's username, asked when an invite is made (it
+            may be known only once the bot has started: Telegram's ``getMe``), or None.
+        render: the staff channel's renderer for queued messages (Slack's mrkdwn, from the
+            composition root); content without markup by default.
     """
 
     channel: str = "slack"
@@ -41,8 +46,16 @@ class StaffDesk:
     privacy: Privacy = "full"
     response_minutes: int = 15
     handoff_ack_business_days: int = 1
-    invite_link_base: str | None = None
+    telegram_bot: Callable[[], str | None] = lambda: None
     invite_valid_days: int = 7
+    render: Callable[[Content], str] = plain
+
+    @property
+    def invite_link_base(self) -> str | None:
+        """``https://t.me/<bot>?start=``, to which an invite's token is added (None: there is
+        no Telegram bot to link to)."""
+        username = self.telegram_bot()
+        return f"https://t.me/{username}?start=" if username else None
 
     @property
     def escalation_address(self) -> str | None:
@@ -66,44 +79,19 @@ class StaffDesk:
     def guardian_name(self, guardian: Guardian | None) -> str:
         if guardian is None:
             return "(not linked)"
-        if self.privacy == "minimal":
-            return escape(f"{guardian.first_name} {guardian.last_name[:1]}.")
-        return escape(f"{guardian.first_name} {guardian.last_name}")
+        return person_name(guardian.first_name, guardian.last_name, self.privacy)
 
 
-@lru_cache(maxsize=4096)
 def person_name(first: str, last: str, privacy: Privacy) -> str:
-    """A name as the privacy setting allows it in Slack, escaped (names repeat: cached)."""
+    """A name as the privacy setting allows the staff channel to show it."""
     if privacy == "minimal":
-        return escape(f"{first} {last[:1]}.")
-    return escape(f"{first} {last}")
+        return f"{first} {last[:1]}."
+    return f"{first} {last}"
 
 
-@lru_cache(maxsize=4096)
-def escape_known(text: str) -> str:
-    """:func:`escape` for the record's short, repeating texts (names, services): cached."""
-    return escape(text)
-
-
-def escape(text: str) -> str:
-    """Text someone wrote, made safe for Slack mrkdwn: no mentions, links or markup injected.
-
-    Slack's three control characters are escaped, so ``<!channel>`` or ``<https://x|y>`` show
-    as typed; zero-width joiners stop ``@here``-style words and leading ``>`` quotes.
-    """
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for word in ("@channel", "@here", "@everyone"):
-        text = text.replace(word, word[0] + "\u200b" + word[1:])
-    return text
-
-
-def mention(staff: Staff) -> str:
-    return f"<@{staff.slack_user_id}>" if staff.slack_user_id else escape(staff.name)
-
-
-def quote(text: str) -> str:
-    """A family's or clinician's words as an escaped block quote."""
-    return "\n".join("> " + line for line in escape(text).splitlines() or [""])
+def mention(staff: Staff) -> Mention:
+    """A staff member, mentioned by their workspace account (by name if they have none)."""
+    return Mention(staff.slack_user_id, staff.name)
 
 
 def in_business_hours(practice: Practice, instant: datetime) -> bool:

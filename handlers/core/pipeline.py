@@ -120,7 +120,14 @@ class Pipeline:
         async with unit as conn:
             record = Record(conn)
             practice = await self._practice(record, turn.now)
-            out = Outgoing(record, turn.now, practice, self._translator, self._numbered)
+            out = Outgoing(
+                record,
+                turn.now,
+                practice,
+                self._translator,
+                self._numbered,
+                staff_render=self.desk.render,
+            )
             turn.context = Context(
                 turn.event, record, turn.now, practice, out, None, None, desk=self.desk
             )

@@ -1,6 +1,7 @@
 """What a staff member is shown at once (not delivered later): notes, forms, the home screen.
 
-The channel adapter renders these (Slack: ephemeral messages, modals, the App Home tab).
+The channel adapter renders these (Slack: ephemeral messages, modals, the App Home tab); their
+text is :mod:`handlers.core.content`, never markup.
 """
 
 from __future__ import annotations
@@ -8,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from handlers.core.content import Content
+
 FieldKind = Literal["select", "text", "multiline", "date", "choice", "checkbox"]
 
 
 @dataclass(frozen=True)
 class StaffButton:
-    """A button on a staff message: its action and value are checked when pressed."""
+    """A button on a staff message: its action and value are checked when pressed; ``style``
+    says how it stands out (the main step, or one that ends something)."""
 
     label: str
     action: str
@@ -23,9 +27,9 @@ class StaffButton:
 
 @dataclass(frozen=True)
 class Section:
-    """A paragraph of mrkdwn text, with buttons under it."""
+    """A paragraph of content, with buttons under it."""
 
-    text: str
+    text: Content
     buttons: tuple[StaffButton, ...] = ()
 
 

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import timedelta
 
+from handlers.core.content import lines
 from handlers.core.context import Context
 from handlers.core.desk import (
     URGENT_RESPONSE_MINUTES,
@@ -23,7 +24,7 @@ from handlers.core.desk import (
 from handlers.core.events import ButtonPressed, FamilyText
 from handlers.core.router import Router
 from handlers.core.texts import When, _
-from handlers.staff.posts import escalation_post, family_line, on_call_mention
+from handlers.staff.posts import escalation_post, family_line, urgent_head
 from storage.models import Escalation, EscalationReason
 
 log = logging.getLogger(__name__)
@@ -174,12 +175,8 @@ async def _add_to_thread(
         return
     line = await family_line(ctx, text, note)
     if urgent:
-        line = await _urgent_prefix(ctx) + "\n" + line
+        line = lines(await urgent_head(ctx.record, ctx.desk), line)
     await ctx.out.to_staff(address, line, thread_message_id=escalation.thread_message_id)
-
-
-async def _urgent_prefix(ctx: Context) -> str:
-    return f":rotating_light: *Possible emergency* {await on_call_mention(ctx.record, ctx.desk)}"
 
 
 async def _tell_family_escalated(ctx: Context) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from handlers.core.context import Context
 from handlers.core.events import FamilyText
 from handlers.core.router import Router
 from handlers.core.texts import Msg, _, not_linked
+from storage.audit import ActorType
 from storage.invites import MAX_ATTEMPTS
+from storage.record import Record
 
 log = logging.getLogger(__name__)
 router = Router()
@@ -201,3 +203,23 @@ async def _complete_link(
         ),
         _("Send /next to see your upcoming appointments, or /help to see what I can do."),
     )
+
+
+async def create_invite(
+    record: Record, guardian_id: str, now: datetime, valid_days: int, actor: tuple[ActorType, str]
+) -> str | None:
+    """A one-time invite token for a guardian, valid ``valid_days``, in the audit trail as
+    made by ``actor`` (a coordinator in Slack, the operator at the command line). None if the
+    record has no such guardian."""
+    if await record.people.guardian(guardian_id) is None:
+        return None
+    token = await record.invites.create(guardian_id, now, timedelta(days=valid_days))
+    await record.audit.record(
+        actor_type=actor[0],
+        actor_id=actor[1],
+        action="invite.created",
+        entity_type="guardian",
+        entity_id=guardian_id,
+        now=now,
+    )
+    return token

@@ -19,7 +19,7 @@ from storage.record import Record
 NO_PRACTICE = (
     "the practice is not set up (its timezone places appointment times): set"
     " CAREBOT_PRACTICE__TIMEZONE (and the other CAREBOT_PRACTICE__ settings) or run"
-    " `carebot demo-data`"
+    " 'carebot demo-data'"
 )
 #: A visit's answer before the family gives one: participant_status, answered_by_guardian_id,
 #: answered_at, cancellation_reason, reschedule_requested_at.

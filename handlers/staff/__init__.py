@@ -1,5 +1,5 @@
 """The staff side: what staff do in their workspace (Slack), platform-neutral like the rest.
 
-Staff-facing text is in Slack's mrkdwn (the staff channel's format) and in English; anything a
-family or clinician wrote is escaped with :func:`handlers.core.desk.escape` before it is shown.
+Staff-facing text is content (:mod:`handlers.core.content`), in English; the staff channel's
+renderer writes it (Slack: mrkdwn, with everything a family or clinician wrote escaped).
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from handlers.core.content import icon, rich
 from handlers.core.desk import StaffDesk
 from storage.record import Record
 
@@ -45,10 +46,13 @@ async def tell_authors(record: Record, desk: StaffDesk, failed: list[int], now: 
         await record.messages.queue(
             channel=address.split(":", 1)[0],
             address=address,
-            body=(
-                f":warning: Your message to {desk.guardian_name(guardian)} by {channel} was not"
-                f" delivered: {_reason(message.error)}. carebot will not try again; please call"
-                " them."
+            body=desk.render(
+                rich(
+                    icon("warning"),
+                    f" Your message to {desk.guardian_name(guardian)} by {channel} was not"
+                    f" delivered: {_reason(message.error)}. carebot will not try again; please"
+                    " call them.",
+                )
             ),
             template="staff",
             guardian_id=None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from handlers.core.content import Content, Rich, icon, rich
 from handlers.core.context import Context, Outgoing
 from handlers.core.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_deadline, mention
 from handlers.core.events import FormSubmitted, StaffAction, ThreadReply
@@ -62,7 +63,7 @@ async def _may_take(record: Record, escalation: Escalation) -> list[Staff]:
     return [s for s in people if await may_act(record, s, escalation)]
 
 
-async def _thread_note(ctx: Context, escalation: Escalation, text: str) -> None:
+async def _thread_note(ctx: Context, escalation: Escalation, text: Content) -> None:
     address = ctx.desk.escalation_address
     if address is not None and escalation.thread_message_id is not None:
         await ctx.out.to_staff(address, text, thread_message_id=escalation.thread_message_id)
@@ -123,10 +124,12 @@ async def claim(event: StaffAction, ctx: Context) -> None:
         else:
             holder = await ctx.record.people.staff(escalation.claimed_by or "")
             who = mention(holder) if holder else "someone"
-            ctx.show(f"Escalation #{escalation.id} is already claimed by {who}.")
+            ctx.show(rich(f"Escalation #{escalation.id} is already claimed by ", who, "."))
         return
     await _claim(ctx, escalation, ctx.staff)
-    await _thread_note(ctx, escalation, f":raising_hand: Claimed by {mention(ctx.staff)}.")
+    await _thread_note(
+        ctx, escalation, rich(icon("claimed"), " Claimed by ", mention(ctx.staff), ".")
+    )
 
 
 @router.staff_action("escalation.resolve")
@@ -140,8 +143,12 @@ async def resolve(event: StaffAction, ctx: Context) -> None:
     await _thread_note(
         ctx,
         escalation,
-        f":white_check_mark: Resolved by {mention(ctx.staff)}. The family's next message"
-        " starts a new escalation.",
+        rich(
+            icon("confirmed"),
+            " Resolved by ",
+            mention(ctx.staff),
+            ". The family's next message starts a new escalation.",
+        ),  # fmt: skip
     )
 
 
@@ -180,14 +187,19 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
     await _thread_note(
         ctx,
         escalation,
-        f":arrow_right: Reassigned to {mention(target)} by {mention(ctx.staff)}.",
+        rich(
+            icon("reassigned"), " Reassigned to ", mention(target), " by ", mention(ctx.staff), "."
+        ),
     )
     address = ctx.desk.address_of(target)
     if address and target.id != ctx.staff.id:
         await ctx.out.to_staff(
             address,
-            f"{mention(ctx.staff)} assigned you escalation #{escalation.id}. Answer the family"
-            " in its thread in the coordinators' channel.",
+            rich(
+                mention(ctx.staff),
+                f" assigned you escalation #{escalation.id}. Answer the"
+                " family in its thread in the coordinators' channel.",
+            ),  # fmt: skip
             staff_id=target.id,
         )
 
@@ -263,17 +275,20 @@ async def check_escalations(
             who = await (
                 on_call_mention(record, desk) if escalation.urgent else coordinators_mention(record)
             )
-            text = (
-                f":alarm_clock: Escalation #{escalation.id} ({escalation.reason.replace('-', ' ')})"
-                f" has waited {_waited(escalation, out.now)} and nobody has claimed it. {who}"
+            text: Rich = rich(
+                icon("overdue"),
+                f" Escalation #{escalation.id} ({escalation.reason.replace('-', ' ')}) has waited"
+                f" {_waited(escalation, out.now)} and nobody has claimed it. ",
+                who,
             )
         else:
             holder = await record.people.staff(escalation.claimed_by or "")
-            text = (
-                f":alarm_clock: Escalation #{escalation.id} was claimed by"
-                f" {mention(holder) if holder else 'someone'} but the family has had no answer"
-                f" for {_waited(escalation, out.now)}. {await coordinators_mention(record)}"
-            )
+            text = rich(
+                icon("overdue"), f" Escalation #{escalation.id} was claimed by ",
+                mention(holder) if holder else "someone",
+                f" but the family has had no answer for {_waited(escalation, out.now)}. ",
+                await coordinators_mention(record),
+            )  # fmt: skip
         await out.to_staff(address, text)
         if escalation.thread_message_id is not None:
             await out.to_staff(

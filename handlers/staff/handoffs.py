@@ -6,8 +6,9 @@ import logging
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from handlers.core.content import Content, Rich, em, icon, lines, quote, rich, strong
 from handlers.core.context import Context, Outgoing
-from handlers.core.desk import StaffDesk, add_business_days, escape, mention, quote
+from handlers.core.desk import StaffDesk, add_business_days, mention
 from handlers.core.events import FormSubmitted, StaffAction, StaffCommand
 from handlers.core.router import Router
 from handlers.core.screens import Field, Form, StaffButton
@@ -108,25 +109,28 @@ async def handoff_submitted(event: FormSubmitted, ctx: Context) -> None:
         staff_id=receiver.id,
     )
     ctx.show(
-        f"Handed {escape(patient.first_name)} to {mention(receiver)}; they've been asked to"
-        " acknowledge."
-    )
+        rich(f"Handed {patient.first_name} to ", mention(receiver), "; they've been asked to"
+             " acknowledge.")
+    )  # fmt: skip
 
 
-async def handoff_text(record: Record, desk: StaffDesk, handoff: Handoff) -> str:
+async def handoff_text(record: Record, desk: StaffDesk, handoff: Handoff) -> Rich:
     patient = await record.people.patient(handoff.patient_id)
     sender = await record.people.staff(handoff.from_staff_id)
-    lines = [
-        f":handshake: *Handoff #{handoff.id}* from {mention(sender) if sender else 'a colleague'}:"
-        f" {desk.patient_name(patient)}, effective {handoff.effective_date}",
-        "*Summary*",
+    rows: list[Content] = [
+        rich(
+            icon("handoff"), " ", strong(f"Handoff #{handoff.id}"), " from ",
+            mention(sender) if sender else "a colleague",
+            f": {desk.patient_name(patient)}, effective {handoff.effective_date}",
+        ),
+        strong("Summary"),
         quote(handoff.summary),
-    ]
+    ]  # fmt: skip
     if handoff.open_items:
-        lines += ["*Open items*", quote(handoff.open_items)]
+        rows += [strong("Open items"), quote(handoff.open_items)]
     if handoff.tell_family:
-        lines.append("_The family will be told who their new clinician is once you acknowledge._")
-    return "\n".join(lines)
+        rows.append(em("The family will be told who their new clinician is once you acknowledge."))
+    return lines(*rows)
 
 
 @router.staff_action("handoff.ack")
@@ -147,8 +151,12 @@ async def acknowledge(event: StaffAction, ctx: Context) -> None:
     if sender is not None and (address := ctx.desk.address_of(sender)):
         await ctx.out.to_staff(
             address,
-            f":white_check_mark: {mention(ctx.staff)} acknowledged handoff #{handoff.id}"
-            f" ({ctx.desk.patient_name(patient)}).",
+            rich(
+                icon("confirmed"),
+                " ",
+                mention(ctx.staff),
+                f" acknowledged handoff #{handoff.id} ({ctx.desk.patient_name(patient)}).",
+            ),  # fmt: skip
             staff_id=sender.id,
         )
     if handoff.tell_family and patient is not None:
@@ -185,9 +193,13 @@ async def raise_overdue_handoffs(record: Record, desk: StaffDesk, out: Outgoing)
         receiver = await record.people.staff(handoff.to_staff_id)
         await out.to_staff(
             address,
-            f":alarm_clock: Handoff #{handoff.id} ({desk.patient_name(patient)}) to"
-            f" {mention(receiver) if receiver else 'a clinician'} has not been acknowledged."
-            f" {await coordinators_mention(record)}",
+            rich(
+                icon("overdue"),
+                f" Handoff #{handoff.id} ({desk.patient_name(patient)}) to ",
+                mention(receiver) if receiver else "a clinician",
+                " has not been acknowledged. ",
+                await coordinators_mention(record),
+            ),  # fmt: skip
         )
         raised += 1
     return raised

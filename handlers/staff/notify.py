@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from handlers.core.content import icon, rich
 from handlers.core.context import Context
 from handlers.staff.posts import when
 from storage.models import Appointment
@@ -24,15 +25,16 @@ async def tell_clinician(
     by = ctx.desk.guardian_name(ctx.guardian)
     visit = when(ctx, appointment.start_at)
     if answer == "confirmed":
-        text = f":white_check_mark: {who} confirmed {visit} (by {by})."
+        text = rich(icon("confirmed"), f" {who} confirmed {visit} (by {by}).")
     elif answer == "cancelled":
-        text = (
-            f":x: {who} cancelled {visit} — reason: {(reason or 'none').replace('-', ' ')}"
-            f" (by {by})."
+        text = rich(
+            icon("cancelled"),
+            f" {who} cancelled {visit} — reason: {(reason or 'none').replace('-', ' ')} (by {by}).",
         )
     else:
-        text = (
-            f":arrows_counterclockwise: {who}'s family asked to reschedule {visit} (by {by})."
-            " A coordinator has it in the escalations channel."
+        text = rich(
+            icon("reschedule"),
+            f" {who}'s family asked to reschedule {visit} (by {by})."
+            " A coordinator has it in the escalations channel.",
         )
     await ctx.out.to_staff(address, text, staff_id=clinician.id)

@@ -6,8 +6,22 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from handlers.core.content import (
+    Content,
+    IconName,
+    Mention,
+    Rich,
+    em,
+    everyone,
+    icon,
+    joined,
+    lines,
+    quote,
+    rich,
+    strong,
+)
 from handlers.core.context import Context
-from handlers.core.desk import StaffDesk, escape, mention, quote
+from handlers.core.desk import StaffDesk, mention
 from handlers.core.screens import StaffButton
 from storage.clock import from_db
 from storage.models import Appointment, Escalation, Patient, Staff
@@ -58,7 +72,7 @@ async def appointment_line(
     )
     parts = [when(ctx, appointment.start_at), ctx.desk.patient_name(patient)]
     if ctx.desk.privacy == "full":
-        detail = escape(appointment.service) if appointment.service else ""
+        detail = appointment.service or ""
         if with_clinician:
             clinician = (
                 staff.get(appointment.staff_id)
@@ -66,14 +80,14 @@ async def appointment_line(
                 else await ctx.record.people.staff(appointment.staff_id)
             )
             if clinician is not None:
-                name = escape(clinician.name)
+                name = clinician.name
                 detail = f"{detail} ({name})" if detail else name
         if detail:
             parts.append(detail)
     return " · ".join(parts)
 
 
-def answer_state(appointment: Appointment) -> str:
+def answer_state(appointment: Appointment) -> Rich:
     """The family's answer as staff see it in the day view."""
     return state_label(
         appointment.status,
@@ -84,12 +98,13 @@ def answer_state(appointment: Appointment) -> str:
 
 
 #: What staff see for each state of a family's answer (the day view's lines and its tally).
-STATE_LABELS = {
-    "confirmed": ":white_check_mark: confirmed",
-    "waiting": ":hourglass: not answered",
-    "reschedule": ":arrows_counterclockwise: reschedule requested",
-    "cancelled": ":x: cancelled",
+STATES: dict[str, tuple[IconName, str]] = {
+    "confirmed": ("confirmed", "confirmed"),
+    "waiting": ("waiting", "not answered"),
+    "reschedule": ("reschedule", "reschedule requested"),
+    "cancelled": ("cancelled", "cancelled"),
 }
+STATE_LABELS = {kind: rich(icon(picture), " ", words) for kind, (picture, words) in STATES.items()}
 
 
 def state_kind(status: str, participant_status: str, reschedule: bool) -> str:
@@ -105,11 +120,11 @@ def state_kind(status: str, participant_status: str, reschedule: bool) -> str:
 
 def state_label(
     status: str, participant_status: str, cancellation_reason: str | None, reschedule: bool
-) -> str:
+) -> Rich:
     kind = state_kind(status, participant_status, reschedule)
     if kind == "cancelled":
         reason = (cancellation_reason or "no reason").replace("-", " ")
-        return f"{STATE_LABELS[kind]} ({reason})"
+        return STATE_LABELS[kind] + f" ({reason})"
     return STATE_LABELS[kind]
 
 
@@ -120,23 +135,38 @@ def stored_time(text: str, timezone: str) -> str:
     return f"{local:%a %b} {local.day}, {local.strftime('%I:%M %p').lstrip('0')}"
 
 
-async def on_call_mention(record: Record, desk: StaffDesk) -> str:
-    """The on-call coordinator's mention, or ``@here`` in the coordinators' channel."""
+async def on_call_mention(record: Record, desk: StaffDesk) -> Content:
+    """The on-call coordinator's mention, or everyone in the coordinators' channel."""
     if desk.on_call:
         staff = await record.people.staff(desk.on_call)
         if staff is not None and staff.slack_user_id:
             return mention(staff)
-    return "<!here>"
+    return everyone()
 
 
-async def coordinators_mention(record: Record) -> str:
-    people = [s for s in await record.staff.coordinators() if s.slack_user_id]
-    return " ".join(mention(s) for s in people) or "<!here>"
+async def coordinators_mention(record: Record) -> Content:
+    people: list[Mention] = [
+        mention(s) for s in await record.staff.coordinators() if s.slack_user_id
+    ]
+    return joined(" ", people) if people else everyone()
+
+
+async def urgent_head(record: Record, desk: StaffDesk) -> Rich:
+    """What an urgent post starts with: the alarm, and who must look now."""
+    return rich(
+        icon("emergency"), " ", strong("Possible emergency"), " ",
+        await on_call_mention(record, desk),
+    )  # fmt: skip
+
+
+def _what_they_did(text: str, note: str | None) -> Content:
+    """A family's words as a quote, or what they did instead (pressed a button)."""
+    return quote(text) if text else em(note or "pressed a button")
 
 
 async def escalation_post(
     ctx: Context, escalation: Escalation, text: str, note: str | None = None
-) -> tuple[str, tuple[StaffButton, ...]]:
+) -> tuple[Rich, tuple[StaffButton, ...]]:
     """The thread's first post: who, about whom, the next appointment, what they wrote."""
     desk = ctx.desk
     guardian = ctx.guardian
@@ -144,32 +174,33 @@ async def escalation_post(
         await ctx.record.people.patient(escalation.patient_id) if escalation.patient_id else None
     )
     head = (
-        f":rotating_light: *Possible emergency* {await on_call_mention(ctx.record, desk)}"
+        await urgent_head(ctx.record, desk)
         if escalation.urgent
-        else ":speech_balloon: *A family needs a person*"
+        else rich(icon("person"), " ", strong("A family needs a person"))
     )
-    lines = [
-        f"{head} — escalation #{escalation.id}, {REASONS[escalation.reason]}",
-        f"*Family:* {desk.guardian_name(guardian)} ({escalation.family_channel})",
+    rows: list[Content] = [
+        head + f" — escalation #{escalation.id}, {REASONS[escalation.reason]}",
+        rich(strong("Family:"), f" {desk.guardian_name(guardian)} ({escalation.family_channel})"),
     ]
     if guardian is not None:
         children = await ctx.record.people.children(guardian.id)
         names = ", ".join(desk.patient_name(c) for c in children) or "(none)"
-        lines.append(f"*Children:* {names}")
+        rows.append(rich(strong("Children:"), f" {names}"))
         if patient is not None and len(children) > 1:
-            lines.append(f"*Probably about:* {desk.patient_name(patient)}")
+            rows.append(rich(strong("Probably about:"), f" {desk.patient_name(patient)}"))
         upcoming = await ctx.record.appointments.upcoming_for_guardian(guardian.id, ctx.now, 1)
         if upcoming:
-            lines.append(f"*Next appointment:* {await appointment_line(ctx, upcoming[0])}")
-    lines.append(quote(text) if text else f"_{escape(note or 'pressed a button')}_")
-    lines.append("_Reply in this thread to answer the family on their channel._")
-    return "\n".join(lines), escalation_buttons(escalation.id)
+            line = await appointment_line(ctx, upcoming[0])
+            rows.append(rich(strong("Next appointment:"), f" {line}"))
+    rows.append(_what_they_did(text, note))
+    rows.append(em("Reply in this thread to answer the family on their channel."))
+    return lines(*rows), escalation_buttons(escalation.id)
 
 
-async def family_line(ctx: Context, text: str, note: str | None = None) -> str:
+async def family_line(ctx: Context, text: str, note: str | None = None) -> Rich:
     """A family's further message, for the escalation's thread."""
     name = ctx.desk.guardian_name(ctx.guardian)
-    return f"*{name}:*\n{quote(text) if text else '_' + escape(note or 'pressed a button') + '_'}"
+    return lines(strong(f"{name}:"), _what_they_did(text, note))
 
 
 def staff_first_name(staff: Staff) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.core.content import Content, Rich, code, em, joined, lines, rich, strong
 from handlers.core.context import Context
-from handlers.core.desk import command_args, escape, escape_known, mention, person_name
+from handlers.core.desk import command_args, mention, person_name
 from handlers.core.events import HomeOpened, StaffAction, StaffCommand
 from handlers.core.router import Router
 from handlers.core.screens import Section, StaffButton
+from handlers.family.onboarding import create_invite
 from handlers.staff.posts import (
     STATE_LABELS,
     answer_state,
@@ -22,16 +24,19 @@ from handlers.staff.posts import (
 
 router = Router()
 
-HELP = (
-    "*carebot* — what you can do here:\n"
-    "• `/carebot today` — today's appointments and whether families answered\n"
-    "• `/carebot patient <name>` — a patient's care team, next visits, updates, escalations\n"
-    "• `/carebot update` — send an update to a family, or a note to the care team\n"
-    "• `/carebot handoff` — hand a patient to another clinician\n"
-    "• `/carebot invite <guardian id>` — a one-time link for a family (coordinators)\n"
+HELP = lines(
+    rich(strong("carebot"), " — what you can do here:"),
+    rich("• ", code("/carebot today"), " — today's appointments and whether families answered"),
+    rich("• ", code("/carebot patient <name>"),
+         " — a patient's care team, next visits, updates, escalations"),
+    rich("• ", code("/carebot update"),
+         " — send an update to a family, or a note to the care team"),
+    rich("• ", code("/carebot handoff"), " — hand a patient to another clinician"),
+    rich("• ", code("/carebot invite <guardian id>"),
+         " — a one-time link for a family (coordinators)"),
     "Escalations from families appear in the coordinators' channel: reply in the thread to"
-    " answer the family."
-)
+    " answer the family.",
+)  # fmt: skip
 
 
 @router.staff_command("help", read_only=True)
@@ -57,16 +62,16 @@ def _day_bounds(ctx: Context, day: date | None = None) -> tuple[datetime, dateti
     return start, datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
-def _tally(counts: list[tuple[str, str, bool, int]]) -> tuple[int, str]:
+def _tally(counts: list[tuple[str, str, bool, int]]) -> tuple[int, Rich]:
     """The day's number of visits, and how many are in each state, as one line."""
     by_kind: dict[str, int] = {}
     for status, answer, moved, count in counts:
         kind = state_kind(status, answer, moved)
         by_kind[kind] = by_kind.get(kind, 0) + count
     total = sum(by_kind.values())
-    parts = [f"{by_kind[k]:,} {label}" for k, label in STATE_LABELS.items() if by_kind.get(k)]
+    parts = [f"{by_kind[k]:,} " + label for k, label in STATE_LABELS.items() if by_kind.get(k)]
     noun = "appointment" if total == 1 else "appointments"
-    return total, f"{total:,} {noun}: " + " · ".join(parts)
+    return total, f"{total:,} {noun}: " + joined(" · ", parts)
 
 
 async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list[Section]:
@@ -77,19 +82,19 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
     start, end = _day_bounds(ctx, day)
     everyone = ctx.staff.role in ("coordinator", "admin")
     whose = None if everyone else ctx.staff.id
-    title = f"*{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}*"
+    title = strong(f"{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}")
     total, tally = _tally(await ctx.record.staff.day_tally(start, end, whose))
     if not total:
-        return [Section(f"{title}\nNo appointments {'today' if day is None else 'that day'}.")]
+        return [Section(lines(title, f"No appointments {'today' if day is None else 'that day'}."))]
     pages = -(-total // DAY_PAGE)
     if page > pages:
-        return [Section(f"{title}\n{tally}\nThere is no page {page}: the day has {pages}.")]
+        return [Section(lines(title, tally, f"There is no page {page}: the day has {pages}."))]
     entries = await ctx.record.staff.day(
         start, end, whose, offset=(page - 1) * DAY_PAGE, limit=DAY_PAGE
     )
-    lines = [title]
+    rows: list[Content] = [title]
     if everyone or pages > 1:
-        lines.append(tally)
+        rows.append(tally)
     full = ctx.desk.privacy == "full"
     timezone = ctx.practice.timezone
     for entry in entries:
@@ -98,9 +103,9 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
             person_name(entry.patient_first_name, entry.patient_last_name, ctx.desk.privacy),
         ]
         if full:
-            detail = escape_known(entry.service) if entry.service else ""
+            detail = entry.service or ""
             if everyone:
-                name = escape_known(entry.staff_name)
+                name = entry.staff_name
                 detail = f"{detail} ({name})" if detail else name
             if detail:
                 parts.append(detail)
@@ -110,11 +115,11 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
             entry.cancellation_reason,
             entry.reschedule_requested,
         )
-        lines.append(f"• {' · '.join(parts)} — {state}")
-    sections = [Section("\n".join(lines))]
+        rows.append(f"• {' · '.join(parts)} — " + state)
+    sections = [Section(lines(*rows))]
     if pages > 1:
         first = (page - 1) * DAY_PAGE + 1
-        shown = f"_Appointments {first:,}–{first + len(entries) - 1:,} of {total:,}._"
+        shown = em(f"Appointments {first:,}–{first + len(entries) - 1:,} of {total:,}.")
         key = start.date().isoformat()
         buttons = []
         if page > 1:
@@ -161,7 +166,7 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     words = command_args(event.text)
     if not words:
-        ctx.show("Which patient? `/carebot patient <first name, full name or id>`")
+        ctx.show(rich("Which patient? ", code("/carebot patient <first name, full name or id>")))
         return
     # Whom the caller may see is part of the search (one query, never one per match).
     found = await ctx.record.staff.find_patients(
@@ -169,15 +174,18 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     )
     if not found:
         # The same answer whether the patient exists or is someone else's: nothing leaks.
-        ctx.show(f"No patient called “{escape(words)}” on your care team.")
+        ctx.show(f"No patient called “{words}” on your care team.")
         return
     if len(found) > 1:
-        names = ", ".join(
-            f"{escape(p.first_name)} {escape(p.last_name)} (`{p.id}`)"
-            for p in found[:MATCHES_SHOWN]
+        names = joined(
+            ", ",
+            (
+                rich(f"{p.first_name} {p.last_name} (", code(p.id), ")")
+                for p in found[:MATCHES_SHOWN]
+            ),
         )
         more = " and more" if len(found) > MATCHES_SHOWN else ""
-        ctx.show(f"Several patients match: {names}{more}. Use the full name or the id.")
+        ctx.show(rich("Several patients match: ", names, f"{more}. Use the full name or the id."))
         return
     patient = found[0]
     team = await ctx.record.people.care_team(patient.id)
@@ -188,34 +196,34 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     staff = await ctx.record.staff.staff_by_id(
         {a.staff_id for a in upcoming} | {u.staff_id for u in updates}
     )
-    lines = [
-        f"*{ctx.desk.patient_name(patient)}* (`{patient.id}`)",
-        "*Care team:* "
-        + (", ".join(f"{mention(s)} ({escape(s.discipline or s.role)})" for s in team) or "—"),
-        "*Next appointments:*",
+    members = [rich(mention(s), f" ({s.discipline or s.role})") for s in team]
+    rows: list[Content] = [
+        rich(strong(ctx.desk.patient_name(patient)), " (", code(patient.id), ")"),
+        rich(strong("Care team:"), " ", joined(", ", members) if members else "—"),
+        strong("Next appointments:"),
     ]
     for appointment in upcoming:
         line = await appointment_line(ctx, appointment, patients={patient.id: patient}, staff=staff)
-        lines.append(f"• {line} — {answer_state(appointment)}")
+        rows.append(f"• {line} — " + answer_state(appointment))
     if not upcoming:
-        lines.append("• none booked")
-    lines.append("*Recent updates:*")
+        rows.append("• none booked")
+    rows.append(strong("Recent updates:"))
     for update in updates:
         author = staff.get(update.staff_id)
         audience = "to family" if update.audience == "family" else "care team"
         first_line = update.body.splitlines()[0] if update.body else ""
-        lines.append(
-            f"• {when(ctx, update.created_at, 'date')} {escape(author.name if author else '?')}"
-            f" ({audience}): {escape(first_line[:140])}"
+        rows.append(
+            f"• {when(ctx, update.created_at, 'date')} {author.name if author else '?'}"
+            f" ({audience}): {first_line[:140]}"
         )
     if not updates:
-        lines.append("• none")
-    lines.append(f"*Open escalations:* {len(open_escalations)}")
+        rows.append("• none")
+    rows.append(rich(strong("Open escalations:"), f" {len(open_escalations)}"))
     for escalation in open_escalations:
-        lines.append(
+        rows.append(
             f"• #{escalation.id} {escalation.reason.replace('-', ' ')}, {escalation.status}"
         )
-    ctx.show("\n".join(lines))
+    ctx.show(lines(*rows))
 
 
 #: Open items listed on the home screen (each is two blocks; the day view takes a few).
@@ -234,7 +242,7 @@ async def home(event: HomeOpened, ctx: Context) -> None:
         {h.patient_id for h in handoffs} | {e.patient_id for e in claimed if e.patient_id}
     )
     if handoffs or claimed:
-        sections.append(Section("*Your open items*"))
+        sections.append(Section(strong("Your open items")))
     # Slack's Home tab holds 100 blocks: the first HOME_ITEMS items, and how many more there are.
     hidden = max(0, len(handoffs) + len(claimed) - HOME_ITEMS)
     handoffs = handoffs[:HOME_ITEMS]
@@ -260,12 +268,14 @@ async def home(event: HomeOpened, ctx: Context) -> None:
     if hidden:
         sections.append(
             Section(
-                f"_…and {hidden:,} more: handoffs in your direct messages, escalations in the"
-                " coordinators' channel._"
+                em(
+                    f"…and {hidden:,} more: handoffs in your direct messages, escalations in the"
+                    " coordinators' channel."
+                )
             )
         )
     if not handoffs and not claimed:
-        sections.append(Section("_No open items: no handoffs to acknowledge, no escalations._"))
+        sections.append(Section(em("No open items: no handoffs to acknowledge, no escalations.")))
     ctx.home = sections
 
 
@@ -277,21 +287,21 @@ async def invite(event: StaffCommand, ctx: Context) -> None:
         return
     guardian_id = command_args(event.text)
     if not guardian_id:
-        ctx.show("Whose invite? `/carebot invite <guardian id>`")
+        ctx.show(rich("Whose invite? ", code("/carebot invite <guardian id>")))
         return
     guardian = await ctx.record.people.guardian(guardian_id)
     if guardian is None:
-        ctx.show(f"No guardian with id `{escape(guardian_id)}` in the record.")
+        ctx.show(rich("No guardian with id ", code(guardian_id), " in the record."))
         return
-    if ctx.desk.invite_link_base is None:
+    link_base = ctx.desk.invite_link_base
+    if link_base is None:
         ctx.show("Telegram is not set up, so there is no invite link to make.")
         return
-    token = await ctx.record.invites.create(
-        guardian.id, ctx.now, timedelta(days=ctx.desk.invite_valid_days)
+    token = await create_invite(
+        ctx.record, guardian.id, ctx.now, ctx.desk.invite_valid_days, ("staff", ctx.staff.id)
     )
-    await ctx.audit("invite.created", "guardian", guardian.id)
     ctx.show(
         f"One-time invite for {ctx.desk.guardian_name(guardian)}, valid"
         f" {ctx.desk.invite_valid_days} days. Give it to them directly (text, email or"
-        f" print):\n{ctx.desk.invite_link_base}{token}"
+        f" print):\n{link_base}{token}"
     )

@@ -183,7 +183,10 @@ async def test_free_text_to_a_person_and_back_in_the_thread(sstack: SlackStack) 
     assert sstack.family_texts()[-1] == (
         "Rosa from Bright Steps Therapy has your message and will answer you here."
     )
-    assert "Claimed by <@U9>" in sstack.slack.thread(COORDINATORS, root.ts)[0].text
+    claimed = sstack.slack.thread(COORDINATORS, root.ts)[0]
+    assert "Claimed by <@U9>" in claimed.text
+    # What Slack shows is the blocks: the same mrkdwn, the mention not escaped a second time.
+    assert [b["text"]["text"] for b in claimed.blocks] == [claimed.text]
 
     await sstack.act(sstack.thread_reply(ROSA, root, "Yes &amp; <https://x.org/snacks|see list>"))
     assert sstack.family_texts()[-1] == (

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from bot.channels.slack_render import (
     modal,
+    mrkdwn,
     plain_text,
     section_blocks,
     stored_buttons,
     submitted_fields,
+)
+from handlers.core.content import (
+    Mention,
+    code,
+    em,
+    everyone,
+    icon,
+    lines,
+    plain,
+    quote,
+    rich,
+    strong,
 )
 from handlers.core.screens import Field, Form, Section, StaffButton
 from storage.models import Button
@@ -39,23 +52,58 @@ def test_sections_become_mrkdwn_blocks_with_buttons_and_long_text_is_split() -> 
     }
 
 
-def test_long_text_is_split_between_lines_so_no_bold_or_link_is_cut_in_two() -> None:
-    lines = [
-        f"• *Visit {n:03d}* · <https://example.org/{n}|chart {n}> — confirmed" for n in range(200)
-    ]
-    text = "\n".join(lines)
-    chunks = [b["text"]["text"] for b in section_blocks([Section(text)])]
+def test_long_text_is_split_between_lines_so_no_bold_or_mention_is_cut_in_two() -> None:
+    rows = [
+        rich("• ", strong(f"Visit {n:03d}"), " · ", Mention(f"U{n:04d}", "Dana"), " — ",
+             icon("confirmed"), " confirmed")
+        for n in range(200)
+    ]  # fmt: skip
+    chunks = [b["text"]["text"] for b in section_blocks([Section(lines(*rows))])]
     assert len(chunks) > 1
     assert all(len(c) <= 3000 for c in chunks)
-    assert [line for c in chunks for line in c.split("\n")] == lines
+    assert [line for c in chunks for line in c.split("\n")] == [
+        f"• *Visit {n:03d}* · <@U{n:04d}> — :white_check_mark: confirmed" for n in range(200)
+    ]
     # One line longer than a block is still cut (at the limit), not dropped.
     [one, two] = [b["text"]["text"] for b in section_blocks([Section("y" * 3001)])]
     assert (len(one), two) == (3000, "y")
 
 
 def test_stored_buttons_come_back_with_their_action_and_value() -> None:
-    buttons = stored_buttons((Button(label="Resolve", token="escalation.resolve:12"),))
-    assert buttons == (StaffButton("Resolve", "escalation.resolve", "12", "danger"),)
+    buttons = stored_buttons(
+        (
+            Button(label="Resolve", token="escalation.resolve:12", style="danger"),
+            Button(label="Later →", token="today.page:2026-11-23:2"),
+            Button(label="Odd", token="x:1", style="flashy"),  # not a style Slack has
+        )
+    )
+    assert buttons == (
+        StaffButton("Resolve", "escalation.resolve", "12", "danger"),
+        StaffButton("Later →", "today.page", "2026-11-23:2"),
+        StaffButton("Odd", "x", "1"),
+    )
+
+
+def test_content_becomes_mrkdwn_and_what_people_wrote_stays_literal() -> None:
+    family = "<!channel> @here *urgent* <https://evil.example|click> & more"
+    post = lines(
+        rich(icon("emergency"), " ", strong("Possible emergency"), " ", everyone()),
+        rich(strong("Family:"), " Ana <Rivera>"),
+        quote(family + "\nsecond line"),
+        em("Reply in this thread."),
+        rich("Use ", code("/carebot patient <name>"), " — ", Mention(None, "Sam <Lee>")),
+    )
+    assert mrkdwn(post).split("\n") == [
+        ":rotating_light: *Possible emergency* <!here>",
+        "*Family:* Ana &lt;Rivera&gt;",
+        "> &lt;!channel&gt; @\u200bhere *urgent* &lt;https://evil.example|click&gt; &amp; more",
+        "> second line",
+        "_Reply in this thread._",
+        "Use `/carebot patient &lt;name&gt;` — Sam &lt;Lee&gt;",
+    ]
+    # Without markup (logs, a plain channel): the same words, mentions by name, no pictures.
+    assert plain(post).split("\n")[0] == " Possible emergency @here"
+    assert plain(rich("by ", Mention("U1", "Dana Brooks"))) == "by @Dana Brooks"
 
 
 FORM = Form(

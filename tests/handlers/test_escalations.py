@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from tests.handlers.conftest import ANA, CARMEN, DANA, LEE, ROSA, STRANGER
@@ -128,9 +129,7 @@ async def test_an_emergency_gets_numbers_at_once_and_an_urgent_escalation(
 async def test_an_emergency_in_spanish_mentions_the_on_call_coordinator(
     staffed: Harness,
 ) -> None:
-    staffed.pipeline.desk = staffed.desk = staffed.desk.__class__(
-        escalation_conversation=COORDINATORS, on_call="s-9"
-    )
+    staffed.pipeline.desk = staffed.desk = replace(staffed.desk, on_call="s-9")
     [reply] = await staffed.send(CARMEN, "Es una EMERGENCIA, Leo no respira bien")
     assert reply.body.startswith("Si es una emergencia, llame al 911 ahora.")
     assert "<@U9>" in root_post(staffed).body
