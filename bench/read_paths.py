@@ -588,34 +588,26 @@ async def time_paths(
     def event_id() -> str:
         return f"bench-{run_id}-{next(events)}"
 
-    def staff_event(user: str, home: bool = False) -> Callable[[int], Awaitable[object]]:
-        kind = HomeOpened if home else StaffCommand
+    def staff_event(
+        user: str, text: Callable[[int], str] | None = None
+    ) -> Callable[[int], Awaitable[object]]:
+        """The home tab opened by ``user``, or (with ``text``) their ``/carebot`` command."""
 
-        async def call(_i: int) -> object:
-            return await carebot.pipeline.handle(
-                kind(
-                    channel="slack",
-                    address=f"slack:{TEAM}/{user}",
-                    event_id=event_id(),
-                    conversation="C0STAFF",
-                )
-            )
-
-        return call
-
-    def command(user: str, text: Callable[[int], str]) -> Callable[[int], Awaitable[object]]:
         async def call(i: int) -> object:
+            where = {
+                "channel": "slack",
+                "address": f"slack:{TEAM}/{user}",
+                "conversation": "C0STAFF",
+            }
+            if text is None:
+                return await carebot.pipeline.handle(HomeOpened(event_id=event_id(), **where))
             return await carebot.pipeline.handle(
-                StaffCommand(
-                    channel="slack",
-                    address=f"slack:{TEAM}/{user}",
-                    event_id=event_id(),
-                    conversation="C0STAFF",
-                    text=f"/carebot {text(i)}",
-                )
+                StaffCommand(event_id=event_id(), text=f"/carebot {text(i)}", **where)
             )
 
         return call
+
+    command = staff_event
 
     def pick(items: list[Any], i: int) -> Any:
         return items[i % len(items)]
@@ -678,8 +670,8 @@ async def time_paths(
             20,
             command(coordinator, lambda i: f"patient {pick(mine, i)[0]}"),
         ),
-        ("Home tab, a clinician", 20, staff_event(clinician, home=True)),
-        ("Home tab, the coordinator", 20, staff_event(coordinator, home=True)),
+        ("Home tab, a clinician", 20, staff_event(clinician)),
+        ("Home tab, the coordinator", 20, staff_event(coordinator)),
         ("a family's button press (Confirm)", None, lambda i: family(i, choice=pick(tokens, i))),
     ]
     timings = [Timing(name, target, []) for name, target, _call in paths]
