@@ -250,7 +250,11 @@ class Outbox:
         admitted: list[OutboundMessage] = []
         while due and len(admitted) < room:
             message = due[0]
-            if message.thread_message_id is not None and message.thread_provider_id is None:
+            if (message.thread_message_id is not None and message.thread_provider_id is None) or (
+                message.edits_message_id is not None
+                and message.edits_provider_id is None
+                and message.edits_status != "failed"
+            ):  # the thread's first post, or the message this one changes, is not out yet
                 turn.postponed.append(due.popleft().id)
                 report.deferred += 1
                 continue
@@ -292,6 +296,11 @@ class Outbox:
         return going
 
     async def _send_one(self, channel: PacedChannel, message: OutboundMessage) -> SendResult:
+        if message.edits_message_id is not None and message.edits_provider_id is None:
+            # Its message never went out (it failed for good): there is nothing to change.
+            return SendResult(
+                message, error=PermanentFailure("the message it changes was not sent")
+            )
         refused = channel.adapter.capabilities.refuses(message.reveals)
         if refused:
             # The channel's rule, whoever queued the message: the row ends failed with the

@@ -14,7 +14,7 @@ from storage.rows import fetch_all, fetch_one
 _UPDATE = "id, patient_id, staff_id, audience, body, created_at"
 _HANDOFF = (
     "id, patient_id, from_staff_id, to_staff_id, summary, open_items, effective_date,"
-    " tell_family, status, acknowledged_at, ack_due_at, raised_at, created_at"
+    " tell_family, status, acknowledged_at, ack_due_at, raised_at, created_at, post_message_id"
 )
 
 
@@ -127,6 +127,12 @@ class HandoffRepo:
             (to_db(now),),
         )
         return [_handoff(row) for row in rows]
+
+    async def posted_as(self, handoff_id: int, message_id: int) -> None:
+        """The direct message that asks the receiver to acknowledge (edited once they do)."""
+        await self._conn.execute(
+            "UPDATE handoff SET post_message_id = ? WHERE id = ?", (message_id, handoff_id)
+        )
 
     async def mark_raised(self, handoff_id: int, now: datetime) -> None:
         await self._conn.execute(

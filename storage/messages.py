@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -54,6 +54,29 @@ _INSERT_STAFF_REQUEST = (
 def _staff_request_row(r: ViewRequestRow) -> tuple[object, ...]:
     return (r.channel, r.address, r.slack_user_id, r.body, r.provider_message_id, r.at, r.at,
             r.event_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """An outbound message as a later change of it needs it."""
+
+    id: int
+    address: str
+    guardian_id: str | None
+    body: str
+    reveals: frozenset[str]
+    template: str
+
+
+def _sent_message(row: Any) -> SentMessage:
+    return SentMessage(
+        id=row[0],
+        address=row[1],
+        guardian_id=row[2],
+        body=row[3],
+        reveals=frozenset(row[4].split(",")) - {""},
+        template=row[5],
+    )
 
 
 class MessageRepo:
@@ -151,20 +174,23 @@ class MessageRepo:
         not_before: datetime | None = None,
         thread_message_id: int | None = None,
         author_staff_id: str | None = None,
+        edits_message_id: int | None = None,
     ) -> int:
         """Queue an outbound message (and its buttons); the outbox sends it.
 
         ``reveals``: what the message is made of, by name (``child``, ``date``...): the outbox
         refuses it on a channel that may not carry one of them. ``thread_message_id`` posts it
         as a reply in the thread that message started; ``author_staff_id`` is the staff member
-        who wrote it (told if it fails for good).
+        who wrote it (told if it fails for good). ``edits_message_id``: this row is the new
+        text and buttons of that message, sent before (the outbox edits it in place).
         """
         if any("," in name for name in reveals):
             raise ValueError("the names of what a message reveals may not hold a comma")
         cur = await self._conn.execute(
             "INSERT INTO message (direction, channel, address, guardian_id, staff_id, template,"
-            " body, status, not_before, created_at, thread_message_id, author_staff_id, reveals)"
-            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+            " body, status, not_before, created_at, thread_message_id, author_staff_id, reveals,"
+            " edits_message_id)"
+            " VALUES ('out', ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
             (
                 channel,
                 address,
@@ -177,6 +203,7 @@ class MessageRepo:
                 thread_message_id,
                 author_staff_id,
                 ",".join(sorted(reveals)),
+                edits_message_id,
             ),
         )
         message_id = cur.lastrowid
@@ -188,6 +215,28 @@ class MessageRepo:
                 [(message_id, i, b.label, b.token, b.style) for i, b in enumerate(buttons)],
             )
         return message_id
+
+    async def sent_as(self, channel: str, provider_message_id: str) -> SentMessage | None:
+        """The outbound message a provider knows by this id (e.g. the Telegram message whose
+        button was pressed), with what it said and revealed; None if carebot sent none."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT id, address, guardian_id, body, reveals, template FROM message"
+            " WHERE provider_message_id = ? AND channel = ? AND direction = 'out'"
+            " ORDER BY id LIMIT 1",
+            (provider_message_id, channel),
+        )
+        return _sent_message(row) if row else None
+
+    async def sent_message(self, message_id: int) -> SentMessage | None:
+        """An outbound message by its id, with what it said and revealed."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT id, address, guardian_id, body, reveals, template FROM message"
+            " WHERE id = ? AND direction = 'out'",
+            (message_id,),
+        )
+        return _sent_message(row) if row else None
 
     async def last_template_to(self, channel: str, address: str) -> str | None:
         """The template (first message id) of the latest message sent to an address."""

@@ -149,6 +149,11 @@ class OutboundMessage(Row):
     #: What it reveals, by the names of what it was made of (``child``, ``date``...): the
     #: outbox sends it only on a channel that may carry all of them.
     reveals: frozenset[str] = frozenset()
+    #: This row changes a message sent before (Slack's chat.update, Telegram's edit): that
+    #: message, its provider id once it was sent, and its delivery state.
+    edits_message_id: int | None = None
+    edits_provider_id: str | None = None
+    edits_status: str | None = None
 
 
 class ActionToken(Row):
@@ -210,6 +215,8 @@ class Handoff(Row):
     ack_due_at: datetime
     raised_at: datetime | None
     created_at: datetime
+    #: The direct message asking the receiver to acknowledge it, once queued.
+    post_message_id: int | None = None
 
 
 class DayEntry(NamedTuple):

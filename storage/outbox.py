@@ -26,8 +26,10 @@ _OUTBOUND_COLUMNS = (
     "SELECT m.id, m.channel, m.address, m.guardian_id, m.template, m.body, m.attempts,"
     " m.parts_sent, m.provider_message_id, m.author_staff_id, m.sending_at, m.reveals,"
     " CASE WHEN t.status = 'failed' THEN NULL ELSE m.thread_message_id END"
-    " AS thread_message_id, t.provider_message_id AS thread_provider_id"
+    " AS thread_message_id, t.provider_message_id AS thread_provider_id,"
+    " m.edits_message_id, e.provider_message_id AS edits_provider_id, e.status AS edits_status"
     " FROM message m LEFT JOIN message t ON t.id = m.thread_message_id"
+    " LEFT JOIN message e ON e.id = m.edits_message_id"
 )
 
 
@@ -159,6 +161,9 @@ class OutboxRepo:
                 author_staff_id=row["author_staff_id"],
                 sending_at=from_db(row["sending_at"]) if row["sending_at"] else None,
                 reveals=frozenset(row["reveals"].split(",")) - {""},
+                edits_message_id=row["edits_message_id"],
+                edits_provider_id=row["edits_provider_id"],
+                edits_status=row["edits_status"],
             )
             for row in rows
         ]

@@ -70,6 +70,8 @@ class Reply:
     address: str
     id: int = 0
     thread_message_id: int | None = None
+    #: This row is a change of that message, sent before (chat.update, editMessageText).
+    edits_message_id: int | None = None
 
     def button(self, label: str) -> Button:
         for b in self.buttons:
@@ -108,6 +110,8 @@ class Harness:
         self.dispatcher = self.carebot.reminders
         #: Messages queued for staff (Slack), oldest first, as the outbox would post them.
         self.staff_posts: list[Reply] = []
+        #: Changes of messages sent before (a post claimed, a reminder answered), oldest first.
+        self.changes: list[Reply] = []
         self._ids = itertools.count(1000)
         self.last_outcome: Outcome | None = None
 
@@ -257,8 +261,13 @@ class Harness:
         """Handle one event; return what was queued for families (staff posts are kept aside)."""
         self.last_outcome = as_seen_in_slack(await self.pipeline.handle(event))
         replies = await self.replies(self.last_outcome.queued)
-        self.staff_posts.extend(r for r in replies if r.address.startswith("slack:"))
-        return [r for r in replies if not r.address.startswith("slack:")]
+        self.staff_posts.extend(
+            r for r in replies if r.address.startswith("slack:") and r.edits_message_id is None
+        )
+        self.changes.extend(r for r in replies if r.edits_message_id is not None)
+        return [
+            r for r in replies if not r.address.startswith("slack:") and r.edits_message_id is None
+        ]
 
     async def staff(self, user: str, **fields: Any) -> Outcome:
         """A staff member's event (``slack:T/U``), its type told by its fields as a Slack
@@ -317,8 +326,14 @@ class Harness:
             cur = await conn.execute("SELECT id FROM message WHERE id > ? ORDER BY id", (before,))
             ids = [row[0] for row in await cur.fetchall()]
         posts = await self.replies(ids)
-        self.staff_posts.extend(posts)
+        self.staff_posts.extend(p for p in posts if p.edits_message_id is None)
+        self.changes.extend(p for p in posts if p.edits_message_id is not None)
         return posts
+
+    def now_shows(self, message: Reply) -> Reply:
+        """A message as it shows now: its latest change, or itself if it never changed."""
+        changed = [c for c in self.changes if c.edits_message_id == message.id]
+        return changed[-1] if changed else message
 
     def staff_posts_to(self, conversation: str) -> list[Reply]:
         return [r for r in self.staff_posts if r.address == f"slack:{conversation}"]
@@ -328,7 +343,8 @@ class Harness:
         async with self.db.read() as conn:
             for message_id in message_ids:
                 cur = await conn.execute(
-                    "SELECT body, address, thread_message_id FROM message WHERE id = ?",
+                    "SELECT body, address, thread_message_id, edits_message_id FROM message"
+                    " WHERE id = ?",
                     (message_id,),
                 )
                 row = await cur.fetchone()
@@ -345,6 +361,7 @@ class Harness:
                         address=row[1],
                         id=message_id,
                         thread_message_id=row[2],
+                        edits_message_id=row[3],
                     )
                 )
         return result

@@ -23,13 +23,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import (
     Capabilities,
+    PermanentFailure,
     RateLimits,
     Sent,
     UnusableInput,
     send_parts,
 )
 from bot.channels.parts import fits_characters
-from bot.channels.slack_post import post
+from bot.channels.slack_post import post, update
 from bot.channels.slack_render import (
     modal,
     mrkdwn,
@@ -399,11 +400,19 @@ class SlackChannel:
             log.warning("views.open failed: %s", error.response.get("error"))
 
     async def send(self, message: OutboundMessage) -> Sent:
-        """Post a staff message (in its thread, if it has one); its ``ts`` is the provider id."""
+        """Post a staff message (in its thread, if it has one; or, for a change of a post, update
+        that post in place); its ``ts`` is the provider id."""
         assert self.client is not None
         client = self.client
         target = message.address.split(":", 1)[1]
         buttons = stored_buttons(message.buttons)
+
+        if message.edits_provider_id is not None:  # a change of a post sent before
+            if not self.capabilities.fits(message.body):
+                raise PermanentFailure("a changed post must fit one message")
+            return Sent(
+                await update(client, target, message.edits_provider_id, message.body, buttons)
+            )
 
         async def one(text: str, last: bool) -> str:
             return await post(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,7 +38,7 @@ async def post(
         RecipientUnreachable: the person left the workspace. PermanentFailure: anything else.
     """
     blocks = written_blocks(text, buttons)  # the body was written as mrkdwn when queued
-    try:
+    async with _translated_errors():
         response = await client.chat_postMessage(
             channel=target,
             text=text,
@@ -44,6 +47,28 @@ async def post(
             unfurl_links=False,
             unfurl_media=False,
         )
+    return str(response["ts"])
+
+
+async def update(
+    client: AsyncWebClient, target: str, ts: str, text: str, buttons: tuple[StaffButton, ...]
+) -> str:
+    """``chat.update`` of the post ``ts``: its new text and buttons (none: no buttons left).
+
+    Raises: as :func:`post` (a post that is gone: PermanentFailure ``message_not_found``).
+    """
+    async with _translated_errors():
+        await client.chat_update(
+            channel=target, ts=ts, text=text, blocks=written_blocks(text, buttons)
+        )
+    return ts
+
+
+@asynccontextmanager
+async def _translated_errors() -> AsyncIterator[None]:
+    """Slack's answers as the outbox's errors."""
+    try:
+        yield
     except SlackApiError as error:
         code = str(error.response.get("error", ""))
         if error.response.status_code == 429 or code == "ratelimited":
@@ -56,4 +81,3 @@ async def post(
         raise PermanentFailure(code) from error
     except (aiohttp.ClientError, TimeoutError) as error:
         raise TemporaryFailure(type(error).__name__) from error
-    return str(response["ts"])

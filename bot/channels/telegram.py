@@ -114,6 +114,7 @@ def _to_inbound(update: Update) -> Inbound | None:
             event_id=str(update.update_id),
             choice=query.data or "",
             language_hint=query.from_user.language_code,
+            on_message=str(query.message.message_id) if query.message is not None else None,
         )
     message = update.message
     if message is None or message.from_user is None or message.chat.type != "private":
@@ -359,6 +360,8 @@ class TelegramChannel:
         """Send a message in parts of at most 4,096 UTF-16 code units; buttons on the last."""
         chat_id = int(message.address.split(":", 1)[1])
         markup = keyboard(message)
+        if message.edits_provider_id is not None:
+            return await self._edit(chat_id, int(message.edits_provider_id), message, markup)
 
         async def one(text: str, last: bool) -> str:
             try:
@@ -378,6 +381,35 @@ class TelegramChannel:
             return str(sent.message_id)
 
         return await send_parts(message, self.capabilities, one)
+
+    async def _edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        message: OutboundMessage,
+        markup: InlineKeyboardMarkup | None,
+    ) -> Sent:
+        """A message sent before, changed in place (``editMessageText``): its new text, and
+        its keyboard replaced (none: no button stays live). A change to what it already says
+        is no error."""
+        if not self.capabilities.fits(message.body):
+            raise PermanentFailure("a changed message must fit one message")
+        try:
+            await self.bot.edit_message_text(
+                message.body, chat_id=chat_id, message_id=message_id, reply_markup=markup
+            )
+        except RetryAfter as error:
+            raise RetryLater(_seconds(error)) from error
+        except Forbidden as error:
+            raise RecipientUnreachable(error.message) from error
+        except BadRequest as error:
+            if "message is not modified" not in error.message:
+                raise PermanentFailure(error.message) from error
+        except NetworkError as error:
+            raise TemporaryFailure(type(error).__name__) from error
+        except TelegramError as error:
+            raise PermanentFailure(type(error).__name__) from error
+        return Sent(str(message_id))
 
 
 def _seconds(error: RetryAfter) -> float:

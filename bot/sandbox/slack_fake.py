@@ -74,6 +74,8 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.calls_made: list[SlackCall] = []
         self.posted: list[Posted] = []
+        #: Every chat.update asked for, oldest first (the post itself shows the last one).
+        self.updates: list[dict[str, Any]] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.views_opened: list[dict[str, Any]] = []
         self.home: dict[str, dict[str, Any]] = {}
@@ -245,6 +247,7 @@ class FakeSlack:
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _update(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.updates.append(dict(params))
         for message in self.posted:
             if message.channel == params.get("channel") and message.ts == params.get("ts"):
                 message.text = str(params.get("text") or message.text)

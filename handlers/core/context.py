@@ -14,6 +14,7 @@ from handlers.core.events import Inbound
 from handlers.core.screens import Form, Section, StaffButton
 from handlers.core.texts import Closing, Msg, Prompt, Translator, _, normalize_language
 from storage.audit import ActorType
+from storage.messages import SentMessage
 from storage.models import Appointment, Button, ChannelIdentity, Guardian, Practice, Staff
 from storage.record import Record
 from storage.tokens import TokenSpec
@@ -179,6 +180,52 @@ class Outgoing:
         )
         self.queued.append(message_id)
         return message_id
+
+    async def change_family(self, sent: SentMessage, note: Msg, language: str) -> int:
+        """A family's message sent before, changed in place where its channel can (the outbox
+        edits it): its words as they were, ``note`` under them, and no button left to press."""
+        body = sent.body + "\n\n" + self.render(note, language)
+        channel = sent.address.split(":", 1)[0]
+        message_id = await self.record.messages.queue(
+            channel=channel,
+            address=sent.address,
+            body=body,
+            template=sent.template,
+            guardian_id=sent.guardian_id,
+            staff_id=None,
+            buttons=(),
+            now=self.now,
+            reveals=sent.reveals | reveals([note]),
+            edits_message_id=sent.id,
+        )
+        self.queued.append(message_id)
+        return message_id
+
+    async def change_staff(
+        self, message_id: int, footer: Content, buttons: tuple[StaffButton, ...] = ()
+    ) -> int | None:
+        """A staff post sent before (an escalation's, a handoff's), changed in place: its words
+        as they were first, ``footer`` under them (who holds it now, its state), and these
+        buttons (none: nothing is left to press). None if there is no such post."""
+        sent = await self.record.messages.sent_message(message_id)
+        if sent is None:
+            return None
+        changed = await self.record.messages.queue(
+            channel=sent.address.split(":", 1)[0],
+            address=sent.address,
+            body=sent.body + "\n" + self.staff_render(footer),
+            template="staff",
+            guardian_id=None,
+            staff_id=None,
+            buttons=tuple(
+                Button(label=b.label, token=f"{b.action}:{b.value}", style=b.style) for b in buttons
+            ),
+            now=self.now,
+            reveals=frozenset(),
+            edits_message_id=sent.id,
+        )
+        self.queued.append(changed)
+        return changed
 
     async def reachable_identity(self, guardian_id: str) -> ChannelIdentity | None:
         """The guardian's identity we may write to: verified, consenting, not blocked, not opted

@@ -79,6 +79,9 @@ class ButtonPressed(FamilyEvent):
     the button's opaque token, which anyone could forge; the chain checks it is theirs."""
 
     choice: str
+    #: The provider's id of the message the button was on (Telegram's), so that message can
+    #: be changed once answered; None where the channel has no such thing (SMS numbers).
+    on_message: str | None = None
 
     def history(self) -> str:
         return "[button]"

@@ -82,6 +82,17 @@ async def _current(ctx: Context, token: ActionToken) -> tuple[Appointment, str] 
     return appointment, child
 
 
+async def _answered(event: ButtonPressed, ctx: Context, note: Msg) -> None:
+    """The message whose button was pressed, changed where the channel can (Telegram): its
+    words as they were, the answer under them, no button left live. (On SMS there is nothing
+    to change: a stale number gets the polite answer, as a stale button does.)"""
+    if event.on_message is None or ctx.guardian is None:
+        return
+    sent = await ctx.record.messages.sent_as(event.channel, event.on_message)
+    if sent is not None and sent.guardian_id == ctx.guardian.id:
+        await ctx.out.change_family(sent, note, ctx.language)
+
+
 @router.action("confirm")
 async def confirm(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     found = await _current(ctx, token)
@@ -102,6 +113,7 @@ async def confirm(event: ButtonPressed, ctx: Context, token: ActionToken) -> Non
     )
     await ctx.audit("appointment.confirmed", "appointment", appointment.id)
     await tell_clinician(ctx, appointment, "confirmed")
+    await _answered(event, ctx, _("✓ Confirmed by you at {time}.", time=When(ctx.now, "time")))
     await ctx.reply(
         _(
             "Thank you! {child}'s appointment on {date} at {time} is confirmed. See you then!",
@@ -155,6 +167,7 @@ async def cancel_with_reason(event: ButtonPressed, ctx: Context, token: ActionTo
         f"reason={reason} reminders_withdrawn={withdrawn}",
     )
     await tell_clinician(ctx, appointment, "cancelled", reason)
+    await _answered(event, ctx, _("Cancelled by you at {time}.", time=When(ctx.now, "time")))
     ctx.notice = _("Cancelled")
     parts = [
         _(
@@ -183,6 +196,7 @@ async def keep(event: ButtonPressed, ctx: Context, token: ActionToken) -> None:
     if found is None:
         return
     appointment, child = found
+    await _answered(event, ctx, _("Kept by you at {time}.", time=When(ctx.now, "time")))
     await ctx.reply(
         _(
             "Okay, {child}'s appointment on {date} at {time} stays as it is.",
@@ -209,6 +223,9 @@ async def reschedule(event: ButtonPressed, ctx: Context, token: ActionToken) -> 
             tell_family=False,
             patient_id=appointment.patient_id,
             note=f"pressed Reschedule for {child}'s visit on {when(ctx, appointment.start_at)}",
+        )
+        await _answered(
+            event, ctx, _("Reschedule requested by you at {time}.", time=When(ctx.now, "time"))
         )
     await ctx.reply(
         _(

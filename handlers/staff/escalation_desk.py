@@ -13,9 +13,15 @@ from handlers.core.context import Context, Outgoing
 from handlers.core.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_deadline, mention
 from handlers.core.events import FormSubmitted, StaffAction, ThreadReply
 from handlers.core.router import Router
-from handlers.core.screens import Field, Form
+from handlers.core.screens import Field, Form, StaffButton
 from handlers.core.texts import _
-from handlers.staff.posts import coordinators_mention, on_call_mention, staff_first_name
+from handlers.staff.posts import (
+    coordinators_mention,
+    escalation_buttons,
+    on_call_mention,
+    staff_first_name,
+    when,
+)
 from storage.models import Escalation, Practice, Staff
 from storage.record import Record
 
@@ -67,6 +73,21 @@ async def _thread_note(ctx: Context, escalation: Escalation, text: Content) -> N
     address = ctx.desk.escalation_address
     if address is not None and escalation.thread_message_id is not None:
         await ctx.out.to_staff(address, text, thread_message_id=escalation.thread_message_id)
+
+
+async def _post_shows(
+    ctx: Context, escalation: Escalation, state: Content, buttons: tuple[StaffButton, ...] = ()
+) -> None:
+    """The escalation's post in the coordinators' channel, changed to show who holds it and
+    since when (``state``), with the buttons that still apply (none once it is resolved)."""
+    if escalation.thread_message_id is not None:
+        await ctx.out.change_staff(escalation.thread_message_id, state, buttons)
+
+
+def _held_by(ctx: Context, staff: Staff) -> Content:
+    return rich(
+        icon("claimed"), " Claimed by ", mention(staff), f" at {when(ctx, ctx.now, 'time')}"
+    )
 
 
 async def _tell_family(
@@ -130,6 +151,9 @@ async def claim(event: StaffAction, ctx: Context) -> None:
     await _thread_note(
         ctx, escalation, rich(icon("claimed"), " Claimed by ", mention(ctx.staff), ".")
     )
+    await _post_shows(
+        ctx, escalation, _held_by(ctx, ctx.staff), escalation_buttons(escalation.id)[1:]
+    )
 
 
 @router.staff_action("escalation.resolve")
@@ -150,6 +174,10 @@ async def resolve(event: StaffAction, ctx: Context) -> None:
             ". The family's next message starts a new escalation.",
         ),  # fmt: skip
     )
+    resolved = rich(
+        icon("confirmed"), " Resolved by ", mention(ctx.staff), f" at {when(ctx, ctx.now, 'time')}"
+    )
+    await _post_shows(ctx, escalation, resolved)  # no button left: nothing more to do here
 
 
 @router.staff_action("escalation.reassign")
@@ -191,6 +219,7 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
             icon("reassigned"), " Reassigned to ", mention(target), " by ", mention(ctx.staff), "."
         ),
     )
+    await _post_shows(ctx, escalation, _held_by(ctx, target), escalation_buttons(escalation.id)[1:])
     address = ctx.desk.address_of(target)
     if address and target.id != ctx.staff.id:
         await ctx.out.to_staff(
@@ -236,6 +265,9 @@ async def staff_reply(event: ThreadReply, ctx: Context) -> None:
             return
     if escalation.status == "open":
         await ctx.record.escalations.claim(escalation.id, ctx.staff.id, ctx.now, None)
+        await _post_shows(
+            ctx, escalation, _held_by(ctx, ctx.staff), escalation_buttons(escalation.id)[1:]
+        )
     await ctx.record.escalations.staff_replied(escalation.id, ctx.now)
     delivered = await _tell_family(
         ctx,

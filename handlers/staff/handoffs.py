@@ -13,7 +13,7 @@ from handlers.core.events import FormSubmitted, StaffAction, StaffCommand
 from handlers.core.router import Router
 from handlers.core.screens import Field, Form, StaffButton
 from handlers.core.texts import When, _
-from handlers.staff.posts import coordinators_mention, staff_first_name
+from handlers.staff.posts import coordinators_mention, staff_first_name, when
 from storage.models import Handoff
 from storage.record import Record
 
@@ -102,12 +102,13 @@ async def handoff_submitted(event: FormSubmitted, ctx: Context) -> None:
     assert handoff is not None
     address = ctx.desk.address_of(receiver)
     assert address is not None
-    await ctx.out.to_staff(
+    posted = await ctx.out.to_staff(
         address,
         await handoff_text(ctx.record, ctx.desk, handoff),
         (StaffButton("Acknowledge", "handoff.ack", str(handoff_id), "primary"),),
         staff_id=receiver.id,
     )
+    await ctx.record.handoffs.posted_as(handoff_id, posted)
     ctx.show(
         rich(f"Handed {patient.first_name} to ", mention(receiver), "; they've been asked to"
              " acknowledge.")
@@ -144,6 +145,11 @@ async def acknowledge(event: StaffAction, ctx: Context) -> None:
         ctx.show(f"You already acknowledged handoff #{handoff.id}.")
         return
     await ctx.record.people.add_to_care_team(handoff.patient_id, ctx.staff.id, ctx.now)
+    if handoff.post_message_id is not None:  # the request, with its button gone
+        await ctx.out.change_staff(
+            handoff.post_message_id,
+            rich(icon("confirmed"), f" Acknowledged at {when(ctx, ctx.now, 'time')}"),
+        )
     await ctx.audit("handoff.acknowledged", "patient", handoff.patient_id, str(handoff.id))
     patient = await ctx.record.people.patient(handoff.patient_id)
     ctx.show(f"Acknowledged. {ctx.desk.patient_name(patient)} is now on your care team.")

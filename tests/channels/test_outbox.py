@@ -275,3 +275,34 @@ async def test_the_outbox_refuses_on_sms_what_a_family_channel_may_not_carry(
     ) == ("failed: refused on sms: reveals discipline")
     assert "refused on sms: reveals discipline" in caplog.text
     assert "speech therapy" not in caplog.text and "ABA" not in caplog.text
+
+
+async def test_a_change_waits_for_its_message_and_fails_if_that_one_never_went(
+    stack: Stack,
+) -> None:
+    """A change queued while its message is still queued goes after it, as an edit; a change of
+    a message that failed for good has nothing to change and fails too (never a new message)."""
+    await linked_family(stack)
+    original = await queue(stack, f"telegram:{ANA_ID}", "Maya on Thursday at 3:30 PM")
+    change = await queue(
+        stack, f"telegram:{ANA_ID}", "Maya on Thursday at 3:30 PM\n\nConfirmed",
+        edits_message_id=original,
+    )  # fmt: skip
+    await stack.deliver_all()
+    [edit] = stack.fake.calls("editMessageText")
+    assert edit.params["text"] == "Maya on Thursday at 3:30 PM\n\nConfirmed"
+    assert stack.texts_to(ANA_ID)[-1] == "Maya on Thursday at 3:30 PM"  # sent once, then edited
+    assert await stack.harness.scalar("SELECT status FROM message WHERE id = ?", change) == "sent"
+
+    stack.fake.block_chat(ANA_ID)
+    gone = await queue(stack, f"telegram:{ANA_ID}", "never arrives")
+    await stack.deliver_all()
+    stack.fake.unblock_chat(ANA_ID)
+    async with stack.harness.db.transaction() as conn:  # unblocked: writing may go on
+        await conn.execute("UPDATE channel_identity SET blocked_at = NULL")
+    late = await queue(stack, f"telegram:{ANA_ID}", "never arrives, changed", edits_message_id=gone)
+    await stack.deliver_all()
+    assert await stack.harness.scalar(
+        "SELECT status || ': ' || error FROM message WHERE id = ?", late
+    ) == ("failed: the message it changes was not sent")
+    assert len(stack.fake.calls("editMessageText")) == 1

@@ -187,6 +187,11 @@ async def test_free_text_to_a_person_and_back_in_the_thread(sstack: SlackStack) 
     assert "Claimed by <@U9>" in claimed.text
     # What Slack shows is the blocks: the same mrkdwn, the mention not escaped a second time.
     assert [b["text"]["text"] for b in claimed.blocks] == [claimed.text]
+    # The post itself (chat.update) shows who holds it, and Claim is gone.
+    [update] = sstack.slack.updates
+    assert update["ts"] == root.ts
+    assert "\n:raising_hand: Claimed by <@U9> at " in root.text
+    assert list(root.buttons()) == ["Reassign", "Resolve"]
 
     await sstack.act(sstack.thread_reply(ROSA, root, "Yes &amp; <https://x.org/snacks|see list>"))
     assert sstack.family_texts()[-1] == (
@@ -199,6 +204,9 @@ async def test_free_text_to_a_person_and_back_in_the_thread(sstack: SlackStack) 
     await sstack.act(sstack.press(ROSA, root, "Resolve"))
     assert await sstack.rows("SELECT status FROM escalation") == "resolved"
     assert "Resolved by <@U9>" in sstack.slack.thread(COORDINATORS, root.ts)[-1].text
+    assert "\n:white_check_mark: Resolved by <@U9> at " in root.text
+    assert root.buttons() == {}  # a resolved post has nothing left to press
+    assert [b["type"] for b in root.blocks] == ["section"]
 
 
 async def test_a_retried_delivery_has_no_second_effect(sstack: SlackStack) -> None:
@@ -318,6 +326,9 @@ async def test_a_handoff_end_to_end(sstack: SlackStack) -> None:
         "From Monday, November 30, Maya's clinician at Bright Steps Therapy will be Lee."
     )
     assert "acknowledged handoff #1" in sstack.slack.messages(DANA)[-1].text
+    # Lee's request now says it is done, with no Acknowledge button left.
+    assert "\n:white_check_mark: Acknowledged at " in dm.text
+    assert dm.buttons() == {}
 
 
 async def test_the_home_tab_shows_the_day_and_open_items(sstack: SlackStack) -> None:

@@ -103,6 +103,12 @@ async def test_a_reminder_goes_out_at_its_time_and_confirm_is_recorded(stack: St
     assert "is confirmed" in stack.texts_to(ANA_ID)[-1]
     row = await stack.harness.appointment_row("a-1")
     assert (row.participant_status, row.answered_by_guardian_id) == ("accepted", "g-ana")
+    # The reminder itself now says so, and no button on it is live any more.
+    [edit] = stack.fake.calls("editMessageText")
+    [shown] = [m for m in stack.fake.transcript(ANA_ID) if m.get("edit_date")]
+    assert edit.ok and edit.params["message_id"] == shown["message_id"]
+    assert shown["text"].startswith(reminder["text"] + "\n\n✓ Confirmed by you at ")
+    assert "reply_markup" not in shown
 
 
 async def test_cancel_with_a_reason(stack: Stack) -> None:

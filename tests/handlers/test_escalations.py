@@ -89,10 +89,14 @@ async def test_a_reply_in_an_unclaimed_thread_claims_it(staffed: Harness) -> Non
     await staffed.send(ANA, "Is parking free?")
     root = root_post(staffed)
     outcome = await staffed.thread_reply(DANA, root, "Yes, behind the building.")
-    [answer] = await staffed.replies(outcome.queued)
+    [post, answer] = await staffed.replies(outcome.queued)
     assert answer.address == ANA and answer.body.startswith("Dana (Bright Steps Therapy): Yes")
     assert await escalation(staffed, "status") == "claimed"
     assert await escalation(staffed, "claimed_by") == "s-1"
+    # The post in the coordinators' channel says so: nobody else claims it by mistake.
+    assert post.edits_message_id == root.id
+    assert post.body.startswith(root.body + "\n:raising_hand: Claimed by <@U1> at ")
+    assert [b.label for b in post.buttons] == ["Reassign", "Resolve"]
 
 
 async def test_replies_in_other_threads_are_ignored(staffed: Harness) -> None:
@@ -282,6 +286,6 @@ async def test_a_family_texting_by_sms_reaches_a_person_and_hears_back(staffed: 
     root = root_post(staffed)
     assert "*Family:* Ana Rivera (sms)" in root.body
     outcome = await staffed.thread_reply(ROSA, root, "Of course, see you then.")
-    [answer] = await staffed.replies(outcome.queued)
+    [_post_changed, answer] = await staffed.replies(outcome.queued)
     assert answer.address == sms
     assert answer.body == "Rosa (Bright Steps Therapy): Of course, see you then."
