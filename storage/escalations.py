@@ -183,6 +183,18 @@ class EscalationRepo:
         )
         return [_escalation(row) for row in rows]
 
+    async def waiting(self, limit: int) -> list[Escalation]:
+        """Escalations nobody has claimed yet: urgent ones first, then the oldest (from the
+        index of unresolved escalations: a handful, whatever the record's size)."""
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {_COLUMNS} FROM escalation INDEXED BY escalation_due"
+            " WHERE status != 'resolved' AND status = 'open'"
+            " ORDER BY urgent DESC, created_at, id LIMIT ?",
+            (limit,),
+        )
+        return [_escalation(row) for row in rows]
+
     async def unresolved(
         self, *, patient_id: str | None = None, claimed_by: str | None = None
     ) -> list[Escalation]:

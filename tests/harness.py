@@ -26,7 +26,7 @@ from handlers.core.events import (
     ThreadReply,
 )
 from handlers.core.pipeline import Outcome
-from handlers.core.screens import Section
+from handlers.core.screens import Section, StaffButton
 from handlers.reminders.planning import plan_appointments
 from storage.clock import FakeClock
 from storage.db import Database
@@ -297,8 +297,12 @@ class Harness:
     async def command(self, user: str, text: str) -> Outcome:
         return await self.staff(user, text=f"/carebot {text}", conversation="C0STAFF")
 
-    async def staff_press(self, user: str, button: Button) -> Outcome:
-        action, _, value = button.token.partition(":")
+    async def staff_press(self, user: str, button: Button | StaffButton) -> Outcome:
+        """Press a button of a staff post (a stored one) or of a screen (the home tab's)."""
+        if isinstance(button, StaffButton):
+            action, value = button.action, button.value
+        else:
+            action, _, value = button.token.partition(":")
         return await self.staff(user, action=action, value=value, conversation=COORDINATORS)
 
     async def thread_reply(self, user: str, root: Reply, text: str) -> Outcome:

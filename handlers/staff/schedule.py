@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.core.content import Content, Rich, code, em, joined, lines, rich, strong
+from handlers.core.content import Content, Rich, code, em, icon, joined, lines, rich, strong
 from handlers.core.context import Context
 from handlers.core.desk import command_args, mention, person_name
 from handlers.core.events import HomeOpened, StaffAction, StaffCommand
@@ -230,11 +230,56 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
 HOME_ITEMS = 30
 
 
+#: Escalations waiting for a person listed on a coordinator's home screen, urgent first.
+HOME_WAITING = 10
+
+
+async def waiting_for_a_person(ctx: Context) -> list[Section]:
+    """What nobody has claimed yet, for a coordinator: emergencies first, each with how long it
+    has waited and when it is raised again, and a Claim button."""
+    waiting = await ctx.record.escalations.waiting(HOME_WAITING + 1)
+    if not waiting:
+        return []
+    patients = await ctx.record.staff.patients_by_id(
+        {e.patient_id for e in waiting if e.patient_id}
+    )
+    sections = [Section(strong(f"Waiting for a person ({len(waiting[:HOME_WAITING])}"
+                               f"{'+' if len(waiting) > HOME_WAITING else ''})"))]  # fmt: skip
+    for escalation in waiting[:HOME_WAITING]:
+        patient = patients.get(escalation.patient_id) if escalation.patient_id else None
+        if patient is not None:
+            whom = ctx.desk.patient_name(patient)
+        else:  # not known which child (or no child on record): the family it came from
+            guardian = await ctx.record.people.guardian(escalation.guardian_id or "")
+            whom = f"{ctx.desk.guardian_name(guardian)}'s family" if guardian else "not linked"
+        minutes = max(0, int((ctx.now - escalation.last_family_at).total_seconds() // 60))
+        due = (
+            f", raised again at {when(ctx, escalation.next_check_at, 'time')}"
+            if escalation.next_check_at
+            else ""
+        )
+        what = f" Escalation #{escalation.id}: {escalation.reason.replace('-', ' ')}"
+        text = (
+            rich(icon("emergency"), " ", strong("Possible emergency"), what)
+            if escalation.urgent
+            else rich(icon("person"), what)
+        )
+        sections.append(
+            Section(
+                text + f" ({whom}) — waiting {minutes} min{due}",
+                (StaffButton("Claim", "escalation.claim", str(escalation.id), "primary"),),
+            )
+        )
+    return sections
+
+
 @router.home()
 async def home(event: HomeOpened, ctx: Context) -> None:
-    """The home screen: the day view and the caller's open items."""
+    """The home screen: for a coordinator, what waits for a person first; then the day view
+    and the caller's open items. Built from the record each time (a restart loses nothing)."""
     assert ctx.staff is not None
-    sections = await day_view(ctx)
+    waiting = await waiting_for_a_person(ctx) if _sees_everyone(ctx) else []
+    sections = waiting + await day_view(ctx)
     handoffs = await ctx.record.handoffs.pending_for(ctx.staff.id)
     claimed = await ctx.record.escalations.unresolved(claimed_by=ctx.staff.id)
     # Every patient the open items name, in one query.
@@ -274,7 +319,7 @@ async def home(event: HomeOpened, ctx: Context) -> None:
                 )
             )
         )
-    if not handoffs and not claimed:
+    if not handoffs and not claimed and not waiting:
         sections.append(Section(em("No open items: no handoffs to acknowledge, no escalations.")))
     ctx.home = sections
 

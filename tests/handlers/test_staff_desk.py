@@ -390,3 +390,32 @@ async def test_patient_search_names_at_most_twenty(staffed: Harness) -> None:
     assert many.text.startswith("Several patients match: Mia00 Stone (`p-m00`), ")
     assert many.text.endswith("Mia19 Stone (`p-m19`) and more. Use the full name or the id.")
     assert "Mia20" not in many.text
+
+
+async def test_a_coordinators_home_lists_what_waits_for_a_person_emergencies_first(
+    staffed: Harness,
+) -> None:
+    await staffed.send(ANA, "Is parking free?")
+    staffed.clock.advance(timedelta(minutes=3))
+    await staffed.send(CARMEN, "Es una EMERGENCIA, Leo no respira bien")
+    staffed.clock.advance(timedelta(minutes=2))
+    home = (await staffed.staff(ROSA, home=True)).home
+    assert home is not None
+    title, emergency, ordinary = home[:3]
+    assert title.text == "*Waiting for a person (2)*"
+    assert emergency.text.startswith(
+        ":rotating_light: *Possible emergency* Escalation #2: emergency (Carmen Rivera's family)"
+        " — waiting 2 min, raised again at "
+    )
+    assert ordinary.text.startswith(
+        ":speech_balloon: Escalation #1: not understood (Maya Rivera) — waiting 5 min"
+    )
+    assert [b.action for b in emergency.buttons] == ["escalation.claim"]
+    assert home[3].text.startswith("*The practice — ")  # the day comes after
+    assert not any("No open items" in s.text for s in home)  # never, while one waits
+    # Claimed, it leaves the list; a clinician's home has no such list at all.
+    await staffed.staff_press(ROSA, emergency.buttons[0])
+    home = (await staffed.staff(ROSA, home=True)).home
+    assert home is not None and home[0].text == "*Waiting for a person (1)*"
+    dana = (await staffed.staff(DANA, home=True)).home
+    assert dana is not None and dana[0].text.startswith("*Your day — ")
