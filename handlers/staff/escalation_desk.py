@@ -205,6 +205,9 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
     if escalation is None:
         ctx.form_errors["staff"] = "That escalation is resolved or gone, or not yours to move."
         return
+    if not event.fields.get("staff"):
+        ctx.form_errors["staff"] = "Choose who should take it."
+        return
     if target is None or not target.slack_user_id:
         ctx.form_errors["staff"] = "Choose a staff member with a Slack account."
         return

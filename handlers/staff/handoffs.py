@@ -73,17 +73,26 @@ async def handoff_submitted(event: FormSubmitted, ctx: Context) -> None:
         ctx.staff.role in ("coordinator", "admin")
         or await ctx.record.staff.on_care_team(ctx.staff.id, patient.id)
     )
-    if patient is None or not allowed:
+    if not fields.get("patient"):
+        ctx.form_errors["patient"] = "Choose the patient."
+    elif patient is None or not allowed:
         ctx.form_errors["patient"] = "You can only hand off patients on your care team."
-    if receiver is None or receiver.id == ctx.staff.id or not receiver.slack_user_id:
+    if not fields.get("to"):
+        ctx.form_errors["to"] = "Choose who takes over."
+    elif receiver is None or receiver.id == ctx.staff.id or not receiver.slack_user_id:
         ctx.form_errors["to"] = "Choose another clinician with a Slack account."
     if not summary:
         ctx.form_errors["summary"] = "Write a short summary for the receiving clinician."
     try:
-        effective = date.fromisoformat(fields.get("effective", ""))
+        effective: date | None = date.fromisoformat(fields.get("effective", ""))
     except ValueError:
         ctx.form_errors["effective"] = "Choose the date the handoff takes effect."
         effective = None
+    today = ctx.now.astimezone(ZoneInfo(ctx.practice.timezone)).date()
+    if effective is not None and effective < today:
+        ctx.form_errors["effective"] = (
+            f"{effective:%b} {effective.day} has passed: choose today or a later date."
+        )
     if ctx.form_errors or patient is None or receiver is None or effective is None:
         return
     handoff_id = await ctx.record.handoffs.add(

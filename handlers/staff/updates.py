@@ -58,18 +58,19 @@ async def update_submitted(event: FormSubmitted, ctx: Context) -> None:
     patient_id = event.fields.get("patient", "")
     text = event.fields.get("text", "").strip()
     audience = event.fields.get("audience", "family")
-    patient = await ctx.record.people.patient(patient_id)
-    if patient is None or not await ctx.record.staff.on_care_team(ctx.staff.id, patient_id):
+    patient = await ctx.record.people.patient(patient_id) if patient_id else None
+    # Every field's problem at once, on the field that has it.
+    if not patient_id:
+        ctx.form_errors["patient"] = "Choose the patient."
+    elif patient is None or not await ctx.record.staff.on_care_team(ctx.staff.id, patient_id):
         ctx.form_errors["patient"] = "You can only update patients on your care team."
-        return
     if not text:
         ctx.form_errors["text"] = "Write the update."
-        return
-    if len(text) > MAX_UPDATE_LENGTH:
+    elif len(text) > MAX_UPDATE_LENGTH:
         ctx.form_errors["text"] = f"Keep it under {MAX_UPDATE_LENGTH} characters."
-        return
     if audience not in ("family", "care-team"):
         ctx.form_errors["audience"] = "Choose who sees it."
+    if ctx.form_errors or patient is None:
         return
     update_id = await ctx.record.updates.add(
         patient_id, ctx.staff.id, "family" if audience == "family" else "care-team", text, ctx.now
@@ -96,7 +97,8 @@ async def update_submitted(event: FormSubmitted, ctx: Context) -> None:
         reached += sent is not None
         log.info("update %d to guardian=%s queued=%s", update_id, guardian.id, sent is not None)
     if reached:
-        ctx.show(f"Sent your update about {patient.first_name} to {reached} family member(s).")
+        whom = "1 family member" if reached == 1 else f"{reached} family members"
+        ctx.show(f"Sent your update about {patient.first_name} to {whom}.")
     else:
         ctx.show(
             f"Saved, but no one in {patient.first_name}'s family can receive updates on a chat"

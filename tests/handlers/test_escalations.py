@@ -225,6 +225,9 @@ async def test_reassigning_to_someone_outside_the_care_team_is_refused_in_the_fo
     }
     assert await escalation(staffed, "status") == "open"
     assert await escalation(staffed, "claimed_by") is None
+    # Submitted without a choice, the form names the choice that is missing.
+    empty = await staffed.staff(ROSA, form="reassign", value=form.context, fields={"staff": ""})
+    assert empty.form_errors == {"staff": "Choose who should take it."}
 
 
 async def test_a_clinician_outside_the_care_team_cannot_act_on_the_escalation(

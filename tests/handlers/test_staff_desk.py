@@ -157,7 +157,7 @@ async def test_an_update_reaches_every_guardian_who_may_receive_it(staffed: Harn
         to_carmen.body
         == "Un mensaje de Lee de Bright Steps Therapy sobre Leo:\n\nLeo did great today!"
     )
-    assert outcome.shown[0].text == "Sent your update about Leo to 1 family member(s)."
+    assert outcome.shown[0].text == "Sent your update about Leo to 1 family member."
     assert await staffed.scalar("SELECT audience FROM care_update") == "family"
 
 
@@ -187,6 +187,19 @@ async def test_an_empty_update_is_refused(staffed: Harness) -> None:
         DANA, form="update", fields={"patient": "p-maya", "text": "  ", "audience": "family"}
     )
     assert outcome.form_errors == {"text": "Write the update."}
+
+
+async def test_an_empty_update_form_says_what_each_field_lacks(staffed: Harness) -> None:
+    """Slack sends an untouched form's fields blank: each says its own problem, at once."""
+    outcome = await staffed.staff(
+        DANA, form="update", fields={"patient": "", "text": "", "audience": ""}
+    )
+    assert outcome.form_errors == {
+        "patient": "Choose the patient.",
+        "text": "Write the update.",
+        "audience": "Choose who sees it.",
+    }
+    assert await staffed.scalar("SELECT COUNT(*) FROM care_update") == 0
 
 
 async def test_a_handoff_is_acknowledged_and_the_family_told(staffed: Harness) -> None:
@@ -255,6 +268,26 @@ async def test_a_handoff_form_with_gaps_says_what_is_missing(staffed: Harness) -
     )
     assert set(outcome.form_errors) == {"patient", "to", "summary", "effective"}
     assert await staffed.scalar("SELECT COUNT(*) FROM handoff") == 0
+
+
+async def test_a_handoff_form_names_what_was_not_chosen_and_questions_a_past_date(
+    staffed: Harness,
+) -> None:
+    outcome = await staffed.staff(
+        DANA, form="handoff",
+        fields={"patient": "", "to": "", "summary": "Working on /s/", "effective": "2026-11-20"},
+    )  # fmt: skip
+    assert outcome.form_errors == {
+        "patient": "Choose the patient.",
+        "to": "Choose who takes over.",
+        "effective": "Nov 20 has passed: choose today or a later date.",
+    }
+    today = await staffed.staff(
+        DANA, form="handoff",
+        fields={"patient": "p-maya", "to": "s-2", "summary": "x", "effective": "2026-11-23"},
+    )  # fmt: skip
+    assert today.form_errors == {}  # today is not the past (the practice's today)
+    assert await staffed.scalar("SELECT COUNT(*) FROM handoff") == 1
 
 
 async def test_the_home_screen_lists_open_items(staffed: Harness) -> None:
