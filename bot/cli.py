@@ -17,7 +17,7 @@ from datetime import time
 from pathlib import Path
 
 from bot.channels.starting import StartRefused, StartupFailed
-from bot.config import ConfigError, Settings, load_settings, missing_for_run
+from bot.config import ConfigError, Settings, channel_states, load_settings, missing_for_run
 from bot.logs import quiet_libraries
 from storage.clock import SystemClock
 from storage.db import Database, DatabaseUnusable
@@ -92,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         if not settings.any_channel_configured():
+            if settings.practice_configured():
+                # A practice's own setup without a channel: a mistake to say, not demo data.
+                raise UsageError(
+                    "no channel is configured (carebot check says what each needs); for the"
+                    " local sandbox with demo data, run carebot sandbox"
+                )
             return await _sandbox(settings, args)
         return await _run(settings)
     if args.command == "sandbox":
@@ -174,41 +180,46 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
+    """What the configuration gives: the practice, and each channel's state, all at once.
+    Exits 2 when a configured channel lacks something or none is ready. Creates no file."""
     from bot.practice import practice_from
+    from storage.record import Record
 
-    db = await Database.open(settings.database)
+    stored = None
+    problems: list[str] = []
+    if _worth_opening(settings.database):
+        db = await Database.open(settings.database)
+        try:
+            async with db.read() as conn:
+                stored = await Record(conn).practice.get()
+        finally:
+            await db.close()
+    else:
+        print(f"record: {settings.database} does not exist yet (carebot import or run makes it)")
     try:
-        async with db.read() as conn:
-            from storage.record import Record
-
-            stored = await Record(conn).practice.get()
-    finally:
-        await db.close()
-    practice = practice_from(settings, stored)
-    print(f"practice: {practice.name} ({practice.timezone})")
+        practice = practice_from(settings, stored)
+        print(f"practice: {practice.name} ({practice.timezone})")
+    except ConfigError as error:
+        print(f"practice: {error}")
+        problems.append("the practice")
+    states = channel_states(settings)
+    for name, (_ready, said) in states.items():
+        print(f"{name}: {said}")
     missing = missing_for_run(settings)
-    for name, configured, mode in (
-        ("telegram", settings.telegram_configured(), settings.telegram.mode),
-        (
-            "slack",
-            settings.slack_configured(),
-            "socket mode" if settings.slack.app_token else "http",
-        ),
-        ("sms", settings.sms_configured(), settings.sms.provider),
-    ):
-        gaps = [
-            m
-            for m in missing
-            if m.startswith(f"CAREBOT_{name.upper()}__")
-            or (name in ("telegram", "sms") and m == "CAREBOT_PUBLIC_URL")
-        ]
-        if not configured:
-            print(f"{name}: not configured")
-        else:
-            print(f"{name}: {'missing ' + ', '.join(gaps) if gaps else f'ready ({mode})'}")
     if missing:
-        raise UsageError(f"missing settings: {', '.join(missing)}")
+        problems.append(f"settings {', '.join(missing)}")
+    if not any(ready for ready, _said in states.values()):
+        problems.append("a channel that is ready")
+    if problems:
+        raise UsageError(f"not ready: missing {'; '.join(problems)} (each is listed above)")
     return 0
+
+
+def _worth_opening(database: str) -> bool:
+    """Whether ``carebot check`` opens the record: when it exists, or when its folder does not
+    (opening says what is wrong); a record not made yet is not made by a check."""
+    path = Path(database)
+    return path.exists() or not path.parent.exists()
 
 
 async def _open_with_practice(settings: Settings) -> Database:

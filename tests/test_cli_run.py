@@ -167,6 +167,39 @@ async def test_a_missing_database_folder_is_one_line(tmp_path: Path) -> None:
     )
 
 
+async def test_check_says_what_every_channel_lacks_at_once_and_makes_no_file(
+    tmp_path: Path,
+) -> None:
+    env = environment(tmp_path)
+    code, out, err = await carebot(env, "check")
+    assert code == 2
+    assert out.splitlines() == [
+        f"record: {tmp_path / 'carebot.db'} does not exist yet (carebot import or run makes it)",
+        "practice: Bright Steps Therapy (America/New_York)",
+        "telegram: not configured: needs CAREBOT_TELEGRAM__TOKEN (and CAREBOT_PUBLIC_URL with"
+        " CAREBOT_TELEGRAM__WEBHOOK_SECRET, or CAREBOT_TELEGRAM__MODE=polling)",
+        "slack: not configured: needs CAREBOT_SLACK__BOT_TOKEN, CAREBOT_SLACK__SIGNING_SECRET (or"
+        " CAREBOT_SLACK__APP_TOKEN for Socket Mode) and CAREBOT_SLACK__ESCALATION_CHANNEL",
+        "sms: not configured: needs CAREBOT_SMS__ACCOUNT_SID, CAREBOT_SMS__AUTH_TOKEN,"
+        " CAREBOT_SMS__FROM_NUMBER and CAREBOT_PUBLIC_URL",
+    ]
+    assert one_line(err) == (
+        "carebot: not ready: missing a channel that is ready (each is listed above)"
+    )
+    assert not (tmp_path / "carebot.db").exists()
+    # One channel half set up, another ready: what the first lacks, and still exit 2.
+    code, out, err = await carebot(
+        environment(tmp_path, CAREBOT_TELEGRAM__TOKEN="1:x", CAREBOT_TELEGRAM__MODE="polling",
+                    CAREBOT_SMS__ACCOUNT_SID="AC1"),
+        "check",
+    )  # fmt: skip
+    assert code == 2
+    assert "telegram: ready (polling)" in out.splitlines()
+    assert "sms: missing CAREBOT_SMS__AUTH_TOKEN, CAREBOT_SMS__FROM_NUMBER, CAREBOT_PUBLIC_URL" in (
+        out.splitlines()
+    )
+
+
 async def test_a_port_in_use_stops_start_up_before_anything_starts(tmp_path: Path) -> None:
     fake = FakeTelegram()
     async with serve_app(fake.app) as root:

@@ -17,17 +17,21 @@ FIRST_LINE = re.compile(
 )
 
 
-def clean_environment(tmp_path: Path) -> dict[str, str]:
+def clean_environment(tmp_path: Path, *, practice: bool = True) -> dict[str, str]:
+    """No CAREBOT_ setting but (``practice``) the practice's own database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREBOT_")}
-    env["CAREBOT_DATABASE"] = str(tmp_path / "practice.db")
+    if practice:
+        env["CAREBOT_DATABASE"] = str(tmp_path / "practice.db")
     return env
 
 
-async def start(tmp_path: Path, *args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
+async def start(
+    tmp_path: Path, *args: str, practice: bool = True
+) -> tuple[asyncio.subprocess.Process, list[str]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", *args, "--port", "0",
         "--sandbox-database", str(tmp_path / "sandbox.db"),
-        env=clean_environment(tmp_path), cwd=tmp_path,
+        env=clean_environment(tmp_path, practice=practice), cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None
@@ -67,13 +71,33 @@ async def test_sandbox_says_where_its_console_is_first_and_stops_cleanly(tmp_pat
 
 
 async def test_run_without_credentials_starts_the_sandbox_and_says_why(tmp_path: Path) -> None:
-    process, [first, second, _] = await start(tmp_path, "run")
+    process, [first, second, _] = await start(tmp_path, "run", practice=False)
     try:
         assert FIRST_LINE.match(first), first
         assert second.startswith("(no platform credentials are set;")
     finally:
         code, stderr = await stop(process)
     assert code == 0, stderr
+
+
+async def test_run_with_a_practice_of_its_own_but_no_channel_says_so_and_exits_2(
+    tmp_path: Path,
+) -> None:
+    """The practice's own database (or practice settings) but no channel credentials: that is
+    a setup half done, not a wish for demo data, so run says what is missing and stops."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run",
+        env={**clean_environment(tmp_path), "CAREBOT_PRACTICE__NAME": "Bright Steps Therapy"},
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        stdout, stderr = await process.communicate()
+    assert process.returncode == 2 and stdout == b""
+    assert stderr.decode().strip() == (
+        "carebot: no channel is configured (carebot check says what each needs); for the local"
+        " sandbox with demo data, run carebot sandbox"
+    )
+    assert not (tmp_path / "practice.db").exists()  # nothing made, nothing filled with demo data
 
 
 async def test_the_sandbox_refuses_the_practices_own_database(tmp_path: Path) -> None:
