@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel import Locale, UnknownLocaleError
 
 from handlers.records.import_spill import Seen, key_of
@@ -84,10 +85,24 @@ class CsvRow:
         return self.values.get(column, "")
 
 
+def phone_region(practice_phone: str | None) -> str:
+    """The practice's country, by its own phone number's country code (US if it has none)."""
+    try:
+        number = phonenumbers.parse(practice_phone or "", None)
+    except phonenumbers.NumberParseException:
+        return "US"
+    if number.country_code is None:
+        return "US"
+    region: str = phonenumbers.region_code_for_country_code(number.country_code)
+    return region if region != "ZZ" else "US"
+
+
 class Checker:
     """Reads typed values out of rows, collecting a :class:`RowError` for each bad one."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str = "US") -> None:
+        #: The country a phone number without a country code is in (ISO 3166, like US).
+        self.region = region
         self.errors: list[RowError] = []
         self._bounds: tuple[datetime, ZoneInfo, datetime, datetime] | None = None
         #: Starts already read (value, zone, now) -> (instant, record text) or (None, problem).
@@ -139,14 +154,27 @@ class Checker:
         return value
 
     def phone(self, row: CsvRow, column: str) -> str | None:
-        value = self.text(row, column, required=False).replace(" ", "")
-        if value and not E164.match(value):
+        """A phone number as people write it (``(555) 010-2030``, ``555.010.2030``,
+        ``+1 555 010 2030``; without a country code, the practice's country), as E.164."""
+        value = self.text(row, column, required=False).strip()
+        if not value:
+            return None
+        try:
+            number = phonenumbers.parse(value, self.region)
+        except phonenumbers.NumberParseException:
+            number = None
+        possible = phonenumbers.ValidationResult.IS_POSSIBLE
+        if number is None or phonenumbers.is_possible_number_with_reason(number) != possible:
+            # (a number without its area code is "possible" only locally: not one to text)
             self.fail(
                 row,
                 column,
-                f'"{row[column]}" is not a phone number (expected E.164 like +15551234567)',
+                f'"{value}" is not a phone number (like +15551234567, or (555) 123-4567 in the'
+                f" practice's country, {self.region})",
             )
-        return value or None
+            return None
+        formatted: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return formatted
 
     def language(self, row: CsvRow, column: str) -> str:
         value = self.text(row, column)

@@ -36,6 +36,7 @@ from handlers.records.import_checks import (
     CsvRow,
     ImportRejected,
     RowError,
+    phone_region,
     printable,
 )
 from handlers.records.import_kinds import Context, Kind
@@ -178,7 +179,7 @@ async def import_csv(db: Database, kind: str, path: Path, now: datetime) -> Impo
 
 def _check_file(handler: Kind, kind: str, path: Path, context: Context, spill: Spill) -> int:
     """Pass 1: check every row, keep the checked ones; how many rows the file has."""
-    check = Checker()
+    check = Checker(phone_region(context.practice.phone if context.practice else None))
     count = 0
     for row in iter_rows(kind, path):
         count += 1

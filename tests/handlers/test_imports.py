@@ -183,8 +183,8 @@ async def test_bom_crlf_extra_columns_and_header_case(
             "guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent\n"
             "g-new,p-maya,Eve,Lopez,aunt,555-0101,en,no\n",
             [
-                'line 2, column phone: "555-0101" is not a phone number'
-                " (expected E.164 like +15551234567)"
+                'line 2, column phone: "555-0101" is not a phone number (like +15551234567,'
+                " or (555) 123-4567 in the practice's country, US)"
             ],
             id="malformed-phone",
         ),
@@ -309,6 +309,35 @@ async def test_a_guardian_must_agree_with_itself_across_rows(
         'line 3, column phone: differs from line 2 for guardian "g-new" (name, phone, language'
         " and sms_consent must agree on every row)",
         'line 4, column sms_consent: "maybe" is not yes or no',
+    ]
+
+
+async def test_phone_numbers_are_read_as_people_write_them(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The practice is in the US (its phone's country code): a number without one is a US
+    number; every way of writing it is stored as E.164."""
+    text = (
+        "guardian_id,patient_id,first_name,last_name,relationship,phone,language,sms_consent\n"
+        "g-p1,p-maya,Eve,Lopez,aunt,(555) 010-2031,en,yes\n"
+        "g-p2,p-maya,Al,Lopez,uncle,555.010.2032,en,yes\n"
+        "g-p3,p-leo,Bo,Lopez,uncle,+1 555 010 2033,en,yes\n"
+        "g-p4,p-leo,Cy,Lopez,aunt,1-555-010-2034,en,yes\n"
+        "g-p5,p-leo,Di,Lopez,aunt,+44 20 7946 0958,en,yes\n"
+    )
+    await import_csv(seeded, "guardians", csv_file(tmp_path, "g.csv", text), clock.now())
+    async with seeded.read() as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT id, phone FROM guardian WHERE id LIKE 'g-p%' ORDER BY id"
+        )
+    assert [tuple(r) for r in rows] == [
+        ("g-p1", "+15550102031"), ("g-p2", "+15550102032"), ("g-p3", "+15550102033"),
+        ("g-p4", "+15550102034"), ("g-p5", "+442079460958"),
+    ]  # fmt: skip
+    bad = text.splitlines()[0] + "\ng-p6,p-leo,Ed,Lopez,aunt,call me,en,yes\n"
+    assert await rejected(seeded, "guardians", csv_file(tmp_path, "b.csv", bad), clock.now()) == [
+        'line 2, column phone: "call me" is not a phone number (like +15551234567, or'
+        " (555) 123-4567 in the practice's country, US)"
     ]
 
 
