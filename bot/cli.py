@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
@@ -29,8 +30,30 @@ class UsageError(Exception):
     """Bad input: the message is the one line to print."""
 
 
+DESCRIPTION = (
+    "carebot, the care-coordination bot of a therapy practice: run, sandbox, import, demo-data,"
+    " invite, check, practice. Exit code 0 on success, 2 on bad input or configuration, with a"
+    " one-line reason on stderr."
+)
+
+
+def _import_epilog() -> str:
+    from handlers.records.imports import columns_described
+
+    intro = (
+        "Import in this order; a header row is required, extra columns are ignored, and a file"
+        " is imported whole or not at all (every problem is listed by line and column)."
+    )
+    kinds = [
+        textwrap.fill(columns_described(kind), 78, initial_indent="  ", subsequent_indent="    ")
+        for kind in KINDS
+    ]
+    examples = "Examples of each: examples/*.csv in carebot's repository."
+    return "\n\n".join([textwrap.fill(intro, 78), "\n".join(kinds), examples])
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="carebot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="carebot", description=DESCRIPTION)
     parser.add_argument("--config", help="TOML settings file (or set CAREBOT_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
@@ -55,7 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--reset", action="store_true", help="sandbox: start again from the demo data"
         )
-    imp = commands.add_parser("import", help="import a CSV file into the care record")
+    imp = commands.add_parser(
+        "import",
+        help="import a CSV file into the care record",
+        description="Import a CSV file of KIND into the care record.",
+        epilog=_import_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     imp.add_argument("kind", choices=KINDS)
     imp.add_argument("file", type=Path)
     commands.add_parser("demo-data", help="load the demo practice into the configured database")
