@@ -278,6 +278,15 @@ async def _import(settings: Settings, kind: str, path: Path) -> int:
     finally:
         await db.close()
     print(f"imported {report.rows} {kind} rows: {report.inserted} new, {report.updated} updated")
+    if report.fallbacks:
+        named = ", ".join(
+            f"{tag} ({rows} row{'' if rows == 1 else 's'})"
+            for tag, rows in sorted(report.fallbacks.items())
+        )
+        print(
+            f"note: carebot has no texts yet in {named}: those families are written to in"
+            " English (the language stays in the record)"
+        )
     return 0
 
 

@@ -25,7 +25,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -142,6 +142,9 @@ class ImportReport:
     updated: int
     batches: int = 0
     unfinished: tuple[ImportRun, ...] = ()
+    #: Languages carebot has no texts in yet, by how many rows name them: kept in the record,
+    #: and English is used for them (the command says so).
+    fallbacks: dict[str, int] = field(default_factory=dict)
 
 
 async def import_csv(db: Database, kind: str, path: Path, now: datetime) -> ImportReport:
@@ -180,7 +183,7 @@ async def import_csv(db: Database, kind: str, path: Path, now: datetime) -> Impo
         context = await handler.context(Record(conn), now)
     spill = Spill(handler.width)
     try:
-        rows = await asyncio.to_thread(_check_file, handler, kind, path, context, spill)
+        rows, fallbacks = await asyncio.to_thread(_check_file, handler, kind, path, context, spill)
         async with BulkWrites(db) as bulk:
             inserted, batches = await _write(
                 db, bulk, handler, kind, path.name, spill, context, rows, now
@@ -195,11 +198,14 @@ async def import_csv(db: Database, kind: str, path: Path, now: datetime) -> Impo
         inserted,
         batches,
     )
-    return ImportReport(kind, rows, inserted, rows - inserted, batches, unfinished)
+    return ImportReport(kind, rows, inserted, rows - inserted, batches, unfinished, fallbacks)
 
 
-def _check_file(handler: Kind, kind: str, path: Path, context: Context, spill: Spill) -> int:
-    """Pass 1: check every row, keep the checked ones; how many rows the file has."""
+def _check_file(
+    handler: Kind, kind: str, path: Path, context: Context, spill: Spill
+) -> tuple[int, dict[str, int]]:
+    """Pass 1: check every row, keep the checked ones; how many rows the file has, and the
+    languages carebot has no texts in (by rows)."""
     check = Checker(phone_region(context.practice.phone if context.practice else None))
     count = 0
     for row in iter_rows(kind, path):
@@ -211,7 +217,7 @@ def _check_file(handler: Kind, kind: str, path: Path, context: Context, spill: S
     handler.finish(check, context, spill)
     if check.errors:
         raise ImportRejected(check.errors)
-    return count
+    return count, check.fallbacks
 
 
 async def _write(

@@ -193,7 +193,7 @@ async def test_bom_crlf_extra_columns_and_header_case(
             "patient_id,first_name,last_name,date_of_birth,language\n"
             "p-new,Ava,Stone,2020-01-31,en\n"
             "p-bad,Ben,Stone,2019-13-01,en\n",
-            ['line 3, column date_of_birth: "2019-13-01" is not a date (YYYY-MM-DD)'],
+            ['line 3, column date_of_birth: "2019-13-01" is not a date (MM/DD/YYYY or YYYY-MM-DD)'],
             id="row-2-good-row-3-bad-date",
         ),
         pytest.param(
@@ -253,7 +253,7 @@ async def test_every_problem_is_reported_not_just_the_first(
     before = await dump(pdb)
     errors = await rejected(pdb, "patients", csv_file(tmp_path, "p.csv", text), clock.now())
     assert errors == [
-        'line 2, column date_of_birth: "2020-02-30" is not a date (YYYY-MM-DD)',
+        'line 2, column date_of_birth: "2020-02-30" is not a date (MM/DD/YYYY or YYYY-MM-DD)',
         "line 3, column first_name: is empty (a value is required)",
         'line 3, column language: "klingon-x" is not a language tag (BCP 47, like en or es-MX)',
         'line 4, column patient_id: "p-1" already appears on line 2',
@@ -339,6 +339,49 @@ async def test_phone_numbers_are_read_as_people_write_them(
         'line 2, column phone: "call me" is not a phone number (like +15551234567, or'
         " (555) 123-4567 in the practice's country, US)"
     ]
+
+
+async def test_dates_in_the_practices_own_order_and_languages_without_texts_named(
+    seeded: Database,
+    clock: FakeClock,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A US practice writes 3/14/2019; a language carebot has no texts in (fr) is kept, and
+    the command says those families are written to in English."""
+    text = (
+        "patient_id,first_name,last_name,date_of_birth,language\n"
+        "p-d1,Zoe,Martin,3/14/2019,fr\n"
+        "p-d2,Ivy,Chen,2021-07-04,en\n"
+        "p-d3,Al,Roy,13/14/2019,fr-CA\n"
+    )
+    errors = await rejected(seeded, "patients", csv_file(tmp_path, "p.csv", text), clock.now())
+    assert errors == [
+        'line 4, column date_of_birth: "13/14/2019" is not a date (MM/DD/YYYY or YYYY-MM-DD)'
+    ]
+    good = text.replace("13/14/2019", "12/01/2019")
+    report = await import_csv(seeded, "patients", csv_file(tmp_path, "p.csv", good), clock.now())
+    assert report.fallbacks == {"fr": 1, "fr-CA": 1}
+    async with seeded.read() as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT id, date_of_birth, language FROM patient WHERE id LIKE 'p-d%' ORDER BY id"
+        )
+    assert [tuple(r) for r in rows] == [
+        ("p-d1", "2019-03-14", "fr"), ("p-d2", "2021-07-04", "en"), ("p-d3", "2019-12-01", "fr-CA"),
+    ]  # fmt: skip
+    monkeypatch.setenv("CAREBOT_DATABASE", str(seeded.path))
+    for name, value in (("NAME", "Bright Steps"), ("PHONE", "+1 555 010 2030"),
+                        ("TIMEZONE", "America/New_York")):  # fmt: skip
+        monkeypatch.setenv(f"CAREBOT_PRACTICE__{name}", value)
+    await seeded.close()
+    code = await asyncio.to_thread(main, ["import", "patients", str(tmp_path / "p.csv")])
+    out, _err = capsys.readouterr()
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "note: carebot has no texts yet in fr (1 row), fr-CA (1 row): those families are"
+        " written to in English (the language stays in the record)"
+    )
 
 
 async def test_reimport_updates_by_id(seeded: Database, clock: FakeClock, tmp_path: Path) -> None:
@@ -680,7 +723,8 @@ def test_the_command_prints_every_problem_in_file_order_then_a_summary(
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert [line for line in err.splitlines() if line.startswith("carebot")] == [
-        'carebot: line 2, column date_of_birth: "2020-02-30" is not a date (YYYY-MM-DD)',
+        'carebot: line 2, column date_of_birth: "2020-02-30" is not a date (MM/DD/YYYY or'
+        " YYYY-MM-DD)",
         "carebot: line 5, column first_name: is empty (a value is required)",
         'carebot: line 5, column date_of_birth: "2999-01-01" is after today (a date of birth'
         " cannot be)",
