@@ -129,6 +129,33 @@ class ReminderRepo:
         )
         return self._conn.total_changes - before
 
+    async def mark_sent_stale(self, starts: list[tuple[str, datetime]], now: datetime) -> int:
+        """The messages of reminders sent for another start of these appointments: their
+        buttons answer a time that is gone (rows for the dispatcher to change)."""
+        before = self._conn.total_changes
+        await self._conn.executemany(
+            "INSERT INTO stale_buttons (message_id, reason, created_at)"
+            " SELECT message_id, 'moved', ? FROM reminder WHERE appointment_id = ?"
+            " AND appointment_start_at <> ? AND status = 'sent' AND message_id IS NOT NULL"
+            " ON CONFLICT DO NOTHING",
+            [(to_db(now), appointment_id, to_db(start)) for appointment_id, start in starts],
+        )
+        return self._conn.total_changes - before
+
+    async def stale_messages(self, limit: int) -> list[int]:
+        """Messages whose buttons went stale, oldest first."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT message_id FROM stale_buttons ORDER BY created_at, message_id LIMIT ?",
+            (limit,),
+        )
+        return [row[0] for row in rows]
+
+    async def forget_stale(self, message_ids: list[int]) -> None:
+        await self._conn.executemany(
+            "DELETE FROM stale_buttons WHERE message_id = ?", [(i,) for i in message_ids]
+        )
+
     async def planned(self) -> tuple[datetime, str] | None:
         """How far ahead the schedule is planned, and under which rules."""
         row = await fetch_one(

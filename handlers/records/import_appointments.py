@@ -110,6 +110,8 @@ class Appointments(Kind):
                 plan.append(new)
         # Pending reminders an updated appointment no longer matches: its old start...
         await record.reminders.withdraw_other_starts(moved, now)
+        # ... and the buttons of those already sent answer a time that is gone.
+        await record.reminders.mark_sent_stale(moved, now)
         # ... and guardians not related to its new patient.
         if other_patient:
             keep = await record.people.guardians_of_patients(list(other_patient.values()))

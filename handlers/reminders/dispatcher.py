@@ -13,7 +13,7 @@ from time import perf_counter
 from zoneinfo import ZoneInfo
 
 from handlers.core.context import ButtonSpec, Outgoing
-from handlers.core.texts import Msg, Translator, When, _, closing, prompt
+from handlers.core.texts import Msg, Translator, When, _, closing, normalize_language, prompt
 from handlers.reminders.planning import plan_ahead, recipient_timezone
 from handlers.reminders.quiet_hours import next_allowed
 from storage.clock import Clock
@@ -64,6 +64,36 @@ class ReminderDispatcher:
             return 0
         return await plan_ahead(self._db, practice, self._clock.now())
 
+    async def settle_stale_buttons(self) -> int:
+        """Change in place the family messages whose buttons went stale (their visit moved):
+        the words as they were, a note why, no button left; a channel without buttons has
+        nothing to change. A batch of :data:`DUE_BATCH` per transaction; returns the changes
+        queued."""
+        queued = 0
+        while True:
+            async with self._db.transaction() as conn:
+                record = Record(conn)
+                stale = await record.reminders.stale_messages(DUE_BATCH)
+                if not stale:
+                    return queued
+                practice = await record.practice.get()
+                if practice is None:
+                    return queued
+                out = Outgoing(
+                    record, self._clock.now(), practice, self._translator, self._numbered
+                )
+                for message_id in stale:
+                    sent = await record.messages.sent_message(message_id)
+                    channel = sent.address.split(":", 1)[0] if sent else ""
+                    if sent is None or channel in self._numbered or sent.guardian_id is None:
+                        continue
+                    guardian = await record.people.guardian(sent.guardian_id)
+                    language = normalize_language(guardian.language if guardian else None)
+                    moved = _("This visit has moved: a new reminder with buttons will follow.")
+                    await out.change_family(sent, moved, language)
+                    queued += 1
+                await record.reminders.forget_stale(stale)
+
     async def run_due(self) -> int:
         """Plan what entered the planning window since the last time, then queue every due
         reminder (one message per guardian and day), at most :data:`DUE_BATCH` at a time, each
@@ -71,12 +101,13 @@ class ReminderDispatcher:
         writer ``due_budget`` seconds (real time, not the record's clock); returns the messages
         queued."""
         await self.plan()
+        changes = await self.settle_stale_buttons()
         if self._on_backlog is not None:
             now = self._clock.now()
             async with self._db.query() as conn:
                 waiting, late = await Record(conn).reminders.backlog(now, now - LATE)
             self._on_backlog(waiting, late)
-        queued = 0
+        queued = changes
         seen: set[int] = set()
         while True:
             now = self._clock.now()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from handlers.records.imports import import_csv
 from handlers.reminders.dispatcher import household_window
 from handlers.reminders.planning import plan_reminders
 from storage.record import Record
@@ -109,6 +111,33 @@ async def test_a_moved_appointment_gets_fresh_reminders_and_the_old_ones_never_g
     [reminder] = await linked.run_reminders()
     assert "Saturday, November 28" in reminder.body
     assert "Thursday" not in reminder.body
+
+
+async def test_a_visit_moved_by_an_import_takes_the_buttons_off_its_sent_reminder(
+    linked: Harness, tmp_path: Path
+) -> None:
+    """Ana's 72 h reminder went out with Confirm / Cancel / Reschedule; then the practice's
+    import moves the visit: her reminder changes in place, its buttons gone, saying why, in
+    her language; nothing more is changed on the next run."""
+    await linked.appointment("a-1", "p-maya", VISIT)
+    linked.clock.set(VISIT - timedelta(hours=72))
+    [reminder] = await linked.run_reminders()
+    assert [b.label for b in reminder.buttons] == ["Confirm", "Cancel", "Reschedule"]
+    moved = tmp_path / "appointments.csv"
+    moved.write_text(
+        "appointment_id,patient_id,staff_id,start,duration_minutes,service,location\n"
+        "a-1,p-maya,s-1,2026-11-27T15:30,45,speech therapy,Main clinic\n"
+    )
+    await import_csv(linked.db, "appointments", moved, linked.clock.now())
+    changes = [r for r in await linked.run_reminders() if r.edits_message_id is not None]
+    [change] = changes
+    assert change.edits_message_id == reminder.id and change.address == ANA
+    assert change.body == (
+        reminder.body + "\n\nThis visit has moved: a new reminder with buttons will follow."
+    )
+    assert change.buttons == ()
+    again = await linked.run_reminders()
+    assert [r for r in again if r.edits_message_id is not None] == []
 
 
 async def test_quiet_hours_are_the_recipients_and_delay_without_dropping(
