@@ -143,10 +143,11 @@ class ReminderRepo:
         return self._conn.total_changes - before
 
     async def stale_messages(self, limit: int) -> list[int]:
-        """Messages whose buttons went stale, oldest first."""
+        """Messages whose buttons went stale, oldest first (in key order: no sort, whatever
+        an import left)."""
         rows = await fetch_all(
             self._conn,
-            "SELECT message_id FROM stale_buttons ORDER BY created_at, message_id LIMIT ?",
+            "SELECT message_id FROM stale_buttons ORDER BY message_id LIMIT ?",
             (limit,),
         )
         return [row[0] for row in rows]
