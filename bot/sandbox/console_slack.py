@@ -65,6 +65,7 @@ def _inline(text: str) -> str:
     html = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", html)
     html = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"<i>\1</i>", html)
     html = re.sub(r"`([^`\n]+)`", r"<code>\1</code>", html)
+    html = re.sub(r"(?m)^&gt; ?(.*)$", r'<span class="quote">\1</span>', html)  # "> words"
     return html.replace("\n", "<br>")
 
 

@@ -106,7 +106,7 @@ def phone_html(
                 f'<button type="button" {data_attrs(action="phone-link")}>Link with an invite'
                 "</button></div>"
             )
-        parts.append('<div class="messages" id="phone-messages">')
+        parts.append('<div class="messages" id="phone-messages" role="log" aria-live="polite">')
         parts.extend(_telegram_message(m, bot_id) for m in telegram)
         parts.append("</div>")
     else:
@@ -124,7 +124,9 @@ def phone_html(
             )
         else:
             parts.append(f'<div class="status ok">Texts to {escape(family.phone)}</div>')
-        parts.append('<div class="messages sms" id="phone-messages">')
+        parts.append(
+            '<div class="messages sms" id="phone-messages" role="log" aria-live="polite">'
+        )
         for line in texts:
             side = "mine" if line.inbound else "theirs"
             tick = ' <span class="edited">Delivered</span>' if line.sid in delivered else ""

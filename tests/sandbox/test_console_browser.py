@@ -79,3 +79,48 @@ async def test_a_parent_confirms_and_asks_a_question_and_staff_see_and_answer(
             await page.screenshot(path=str(ARTIFACTS / "sandbox-console.png"), full_page=True)
         finally:
             await browser.close()
+
+
+async def test_a_phone_width_window_stacks_the_panes_and_a_reload_keeps_who_was_chosen(
+    sandbox: Sandbox,
+) -> None:
+    """390 px wide (a phone): the panes stack with nothing scrolling sideways; the chat is a
+    live log for screen readers; the chosen guardian and staff member survive a reload; a
+    resolved escalation's post has no button left."""
+    ARTIFACTS.mkdir(exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            page.set_default_timeout(15_000)
+            await page.goto(sandbox.url + "/")
+            phone, slack = page.locator("#phone"), page.locator("#slack")
+            await page.select_option("#family", "g-megan")
+            await page.select_option("#staff", "U0DEMO05")  # Tamara, the coordinator
+            await expect(phone).to_contain_text("Ethan has an appointment")
+            assert await page.evaluate(
+                "document.documentElement.scrollWidth <= window.innerWidth"
+            ), "the page scrolls sideways at 390 px"
+            phone_box = await page.locator("#phone-pane").bounding_box()
+            slack_box = await page.locator("#slack-pane").bounding_box()
+            assert (
+                phone_box and slack_box and slack_box["y"] >= phone_box["y"] + phone_box["height"]
+            )
+            await expect(page.locator("#phone-messages")).to_have_attribute("role", "log")
+
+            await page.reload()
+            await expect(page.locator("#family")).to_have_value("g-megan")
+            await expect(page.locator("#staff")).to_have_value("U0DEMO05")
+            await expect(phone).to_contain_text("Ethan has an appointment")
+
+            await page.select_option("#family", "g-grace")  # no reminder waits for her answer
+            await send(page, "phone", "Is there parking near the clinic?")
+            thread = slack.locator(".thread", has_text="Is there parking near the clinic?")
+            await thread.get_by_role("button", name="Claim").click()
+            await expect(thread).to_contain_text("Claimed by")
+            await thread.get_by_role("button", name="Resolve").click()
+            await expect(thread).to_contain_text("Resolved by")
+            await expect(thread.locator(".actions").first).to_have_count(0)
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-console-390.png"), full_page=True)
+        finally:
+            await browser.close()

@@ -2,10 +2,22 @@
 // changed, and post what the person does. No build step, no framework.
 "use strict";
 
+// The guardian and staff member chosen last survive a reload (when the demo still has them).
+function remembered(id) {
+  const select = document.getElementById(id);
+  const kept = window.localStorage.getItem("carebot-sandbox-" + id);
+  if (kept && [...select.options].some((o) => o.value === kept)) select.value = kept;
+  return select.value;
+}
+
+function remember(id, value) {
+  window.localStorage.setItem("carebot-sandbox-" + id, value);
+}
+
 const state = {
-  family: document.getElementById("family").value,
+  family: remembered("family"),
   channel: document.querySelector('input[name="channel"]:checked')?.value || "",
-  staff: document.getElementById("staff").value,
+  staff: remembered("staff"),
 };
 let modalId = null;
 let refreshing = null;
@@ -141,6 +153,7 @@ document.addEventListener("submit", async (event) => {
 
 document.getElementById("family").addEventListener("change", (e) => {
   state.family = e.target.value;
+  remember("family", state.family);
   state.channel = "";
   refresh();
 });
@@ -152,6 +165,7 @@ document.querySelectorAll('input[name="channel"]').forEach((radio) =>
 );
 document.getElementById("staff").addEventListener("change", (e) => {
   state.staff = e.target.value;
+  remember("staff", state.staff);
   modalId = null;
   refresh();
 });
