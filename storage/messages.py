@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiosqlite
 
@@ -54,6 +54,21 @@ _INSERT_STAFF_REQUEST = (
 def _staff_request_row(r: ViewRequestRow) -> tuple[object, ...]:
     return (r.channel, r.address, r.slack_user_id, r.body, r.provider_message_id, r.at, r.at,
             r.event_id)  # fmt: skip
+
+
+class ActivityRow(NamedTuple):
+    """One message as an activity log shows it."""
+
+    id: int
+    created_at: str
+    direction: str
+    channel: str
+    status: str
+    error: str | None
+    edits_message_id: int | None
+    who: str
+    body: str
+    address: str
 
 
 @dataclass(frozen=True)
@@ -237,6 +252,18 @@ class MessageRepo:
             (message_id,),
         )
         return _sent_message(row) if row else None
+
+    async def latest(self, limit: int) -> list[ActivityRow]:
+        """The latest messages in and out, newest first (the sandbox console's activity)."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT m.id, m.created_at, m.direction, m.channel, m.status, m.error,"
+            " m.edits_message_id, COALESCE(g.first_name, s.name, '') AS who, m.body, m.address"
+            " FROM message m LEFT JOIN guardian g ON g.id = m.guardian_id"
+            " LEFT JOIN staff s ON s.id = m.staff_id ORDER BY m.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [ActivityRow(*row) for row in rows]
 
     async def last_template_to(self, channel: str, address: str) -> str | None:
         """The template (first message id) of the latest message sent to an address."""

@@ -20,8 +20,18 @@ from starlette.staticfiles import StaticFiles
 
 from bot.sandbox.actors import ActionFailed
 from bot.sandbox.console_slack import modal_html, slack_html
-from bot.sandbox.console_views import FamilyView, StaffView, clock_html, page_html, phone_html
+from bot.sandbox.console_views import (
+    FamilyView,
+    StaffView,
+    activity_html,
+    clock_html,
+    intro_html,
+    page_html,
+    phone_html,
+)
 from bot.sandbox.emulators import COORDINATORS
+from storage.messages import ActivityRow
+from storage.models import Practice
 from storage.record import Record
 
 if TYPE_CHECKING:
@@ -32,6 +42,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 NOTES_SHOWN = 4
+#: Messages in and out the activity pane lists, newest first.
+ACTIVITY_SHOWN = 25
 
 
 class Console:
@@ -82,10 +94,18 @@ class Console:
         ]
 
     async def practice(self) -> tuple[str, str]:
+        practice = await self.the_practice()
+        return practice.name, practice.timezone
+
+    async def the_practice(self) -> Practice:
         async with self.sandbox.db.read() as conn:
             practice = await Record(conn).practice.get()
         assert practice is not None, "the sandbox always has the demo practice"
-        return practice.name, practice.timezone
+        return practice
+
+    async def activity(self) -> list[ActivityRow]:
+        async with self.sandbox.db.read() as conn:
+            return await Record(conn).messages.latest(ACTIVITY_SHOWN)
 
     async def choose(
         self, params: dict[str, str]
@@ -103,7 +123,8 @@ class Console:
 
     async def panes(self, params: dict[str, str]) -> dict[str, Any]:
         families, family, channel, staff, person = await self.choose(params)
-        name, timezone = await self.practice()
+        practice = await self.the_practice()
+        timezone = practice.timezone
         sandbox = self.sandbox
         slack = sandbox.fakes.slack
         names = {s.slack_id: s.name for s in staff}
@@ -137,6 +158,8 @@ class Console:
                 COORDINATORS,
             ),
             "modal": modal_html(view, names),
+            "intro": intro_html(sandbox.clock.now(), practice),
+            "activity": activity_html(await self.activity(), timezone),
             "modal_id": view["id"] if view else "",
         }
 

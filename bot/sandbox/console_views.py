@@ -13,7 +13,11 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.channels.slack_render import plain_text
 from bot.sandbox.actors import SmsLine
+from storage.clock import from_db
+from storage.messages import ActivityRow
+from storage.models import Practice
 
 
 @dataclass(frozen=True)
@@ -124,9 +128,7 @@ def phone_html(
             )
         else:
             parts.append(f'<div class="status ok">Texts to {escape(family.phone)}</div>')
-        parts.append(
-            '<div class="messages sms" id="phone-messages" role="log" aria-live="polite">'
-        )
+        parts.append('<div class="messages sms" id="phone-messages" role="log" aria-live="polite">')
         for line in texts:
             side = "mine" if line.inbound else "theirs"
             tick = ' <span class="edited">Delivered</span>' if line.sid in delivered else ""
@@ -157,6 +159,75 @@ def _telegram_message(message: dict[str, Any], bot_id: int) -> str:
         )
     edited = ' <span class="edited">edited</span>' if message.get("edit_date") else ""
     return f'<div class="bubble {"mine" if mine else "theirs"}">{text}{edited}{keyboard}</div>'
+
+
+# -- what is happening -------------------------------------------------------------------------
+
+
+def situation(now: datetime, practice: Practice) -> str:
+    """What the sandbox's clock means right now, for the first view (before any step)."""
+    zone = ZoneInfo(practice.timezone)
+    local = now.astimezone(zone)
+    start, end = practice.quiet_hours_start, practice.quiet_hours_end
+    clock = local.strftime("%H:%M")
+    quiet = (
+        (local.time() >= start or local.time() < end)
+        if start > end
+        else start <= local.time() < end
+    )
+    if quiet:
+        return (
+            f"It is {clock} at the practice: quiet hours ({start:%H:%M}-{end:%H:%M}), so"
+            f" reminders wait until {end:%H:%M}. Press Send the next reminders to move the clock"
+            " to them."
+        )
+    return (
+        f"It is {clock} at the practice: reminders due by now have gone out. Press +1 hour,"
+        " +1 day or Send the next reminders to move on."
+    )
+
+
+THINGS_TO_TRY = (
+    "Pick Megan Thompson (SMS): she has Ethan's reminder. Reply 1, then pick Dana Rivera on the"
+    " right: Dana heard it.",
+    "Pick Priya on Telegram, press Link with an invite, answer with Arjun's date of birth"
+    " (2016-08-21), then ask something only a person can answer.",
+    "Pick Tamara Brooks (the coordinator): Claim the escalation, answer in its thread; the"
+    " post changes as you do.",
+    "Write EMERGENCY as any family, or run /carebot today and open Home as Tamara.",
+)
+
+
+def intro_html(now: datetime, practice: Practice) -> str:
+    tries = "".join(f"<li>{escape(step)}</li>" for step in THINGS_TO_TRY)
+    return (
+        f'<p class="situation">{escape(situation(now, practice))}</p>'
+        f'<details class="try" open><summary>Things to try</summary><ol>{tries}</ol></details>'
+    )
+
+
+def activity_html(rows: list[ActivityRow], timezone: str) -> str:
+    """Every message in and out, newest first: when, which way, channel, who, and what came of
+    it, so nothing shows only in the terminal."""
+    if not rows:
+        return '<p class="empty">Nothing yet.</p>'
+    zone = ZoneInfo(timezone)
+    items = []
+    for row in rows:
+        at = from_db(row.created_at).astimezone(zone).strftime("%H:%M")
+        way = "from" if row.direction == "in" else "to"
+        words = plain_text(row.body) if row.channel == "slack" else row.body
+        what = "change of a message" if row.edits_message_id else words.split("\n", 1)[0][:60]
+        who = row.who or (
+            f"#{row.address.split(':', 1)[1]}" if row.channel == "slack" else "someone not linked"
+        )
+        outcome = row.status + (f" ({row.error})" if row.error else "")
+        items.append(
+            f'<li class="{escape(row.status)}"><time>{at}</time> {escape(row.channel)}'
+            f" {way} {escape(who)}: {escape(what)}"
+            f" <b>{escape(outcome)}</b></li>"
+        )
+    return f'<ol class="activity" reversed>{"".join(items)}</ol>'
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -197,6 +268,7 @@ def page_html(
 <div id="clock"></div></header>
 <div id="problem" role="alert" hidden></div>
 <div id="note" aria-live="polite"></div>
+<div id="intro"></div>
 <main>
 <section class="pane" id="phone-pane" aria-label="Family phone">
   <h2>Family phone</h2>
@@ -220,6 +292,9 @@ def page_html(
     <button type="submit">Run</button></form></div>
 </section>
 </main>
+<section class="pane" id="activity-pane" aria-label="Activity">
+  <h2>Activity</h2><div id="activity"></div>
+</section>
 <script src="/console/static/console.js"></script>
 </body></html>
 """

@@ -7,6 +7,7 @@ the sandbox sees (the phone, the Slack pane, the clock) and what the record hold
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,12 @@ async def test_the_page_shows_both_panes_and_says_no_real_platform_is_called(
         assert "#coordination" in shown["slack"]
         # A clinician does not see the coordinators' channel.
         assert "#coordination" not in (await panes(client, staff=DANA))["slack"]
+        # The first view says what is happening now and what to try.
+        assert (
+            "It is 09:00 at the practice: reminders due by now have gone out." in (shown["intro"])
+        )
+        assert "<summary>Things to try</summary>" in shown["intro"]
+        assert 'id="activity"' in page.text
 
 
 async def test_a_reminded_parent_replies_1_and_the_clinician_sees_the_confirmation(
@@ -192,7 +199,14 @@ async def test_texts_are_reported_delivered_through_the_signed_status_callback(
         )
         assert [row[0] for row in await cursor.fetchall()] == ["delivered"]
     async with httpx.AsyncClient(base_url=sandbox.url) as client:
-        assert "Delivered</span>" in (await panes(client, **MEGAN))["phone"]
+        shown = await panes(client, **MEGAN)
+        assert "Delivered</span>" in shown["phone"]
+        # The activity pane says it too, so nothing shows only in the terminal.
+        assert re.search(
+            r'<li class="delivered"><time>\d\d:\d\d</time> sms to Megan: [^<]*Ethan[^<]*'
+            r"<b>delivered</b></li>",
+            shown["activity"],
+        ), shown["activity"]
 
 
 async def test_next_reminders_jumps_the_clock_to_the_next_one_due_and_sends_it(

@@ -67,6 +67,8 @@ async function refresh() {
       swap("clock", panes.clock);
       swap("phone", panes.phone);
       swap("slack", panes.slack);
+      swap("intro", panes.intro);
+      swap("activity", panes.activity);
       if (panes.modal_id !== modalId) {
         document.getElementById("modal").innerHTML = panes.modal;
         modalId = panes.modal_id;
