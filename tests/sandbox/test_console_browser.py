@@ -124,3 +124,56 @@ async def test_a_phone_width_window_stacks_the_panes_and_a_reload_keeps_who_was_
             await page.screenshot(path=str(ARTIFACTS / "sandbox-console-390.png"), full_page=True)
         finally:
             await browser.close()
+
+
+#: Every visible text's contrast against the background it is drawn on (WCAG 2 relative
+#: luminance), as the browser computes the colours: the elements below AA (4.5:1; 3:1 for large
+#: text, 24 px, or 18.7 px bold).
+LOW_CONTRAST = """() => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g).map(Number); return m.length > 3 ? m : [...m, 1]; };
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0.5) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.opacity === "0") continue;
+    const fg = lum(parse(style.color)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) low.push(`${el.tagName.toLowerCase()}.${el.className}: ${ratio.toFixed(2)} "${el.textContent.trim().slice(0, 30)}"`);
+  }
+  return low;
+}"""
+
+
+async def test_every_text_on_the_console_meets_wcag_aa_contrast(sandbox: Sandbox) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(15_000)
+            await page.goto(sandbox.url + "/")
+            await page.select_option("#family", "g-megan")
+            await page.select_option("#staff", "U0DEMO05")
+            await expect(page.locator("#phone")).to_contain_text("Ethan has an appointment")
+            await expect(page.locator("#activity")).to_contain_text("delivered")
+            await send(page, "phone", "1")  # her own bubble, and the answer
+            await expect(page.locator("#phone")).to_contain_text("Thank you! Ethan's appointment")
+            await page.locator("#slack").get_by_role("button", name="Open Home").click()
+            await expect(page.locator("#slack")).to_contain_text("The practice")
+            low = await page.evaluate(LOW_CONTRAST)
+            assert low == [], "\n".join(low)
+        finally:
+            await browser.close()
