@@ -152,7 +152,9 @@ LOW_CONTRAST = """() => {
     const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
     const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
     const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
-    if (ratio < needed) low.push(`${el.tagName.toLowerCase()}.${el.className}: ${ratio.toFixed(2)} "${el.textContent.trim().slice(0, 30)}"`);
+    const what = `${el.tagName.toLowerCase()}.${el.className}`;
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < needed) low.push(`${what}: ${ratio.toFixed(2)} "${text}"`);
   }
   return low;
 }"""
