@@ -130,7 +130,10 @@ async def test_a_phone_width_window_stacks_the_panes_and_a_reload_keeps_who_was_
 #: luminance), as the browser computes the colours: the elements below AA (4.5:1; 3:1 for large
 #: text, 24 px, or 18.7 px bold).
 LOW_CONTRAST = """() => {
-  const parse = (c) => { const m = c.match(/[\\d.]+/g).map(Number); return m.length > 3 ? m : [...m, 1]; };
+  const parse = (c) => {
+    const m = c.match(/[\\d.]+/g).map(Number);
+    return m.length > 3 ? m : [...m, 1];
+  };
   const lum = ([r, g, b]) => {
     const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
