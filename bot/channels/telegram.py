@@ -12,7 +12,8 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 # Opt in to PTB's future: durations (retry_after, timeouts) as timedelta, without deprecation noise.
@@ -364,20 +365,10 @@ class TelegramChannel:
             return await self._edit(chat_id, int(message.edits_provider_id), message, markup)
 
         async def one(text: str, last: bool) -> str:
-            try:
+            async with _delivery_errors():
                 sent = await self.bot.send_message(
                     chat_id, text, reply_markup=markup if last else None
                 )
-            except RetryAfter as error:
-                raise RetryLater(_seconds(error)) from error
-            except Forbidden as error:
-                raise RecipientUnreachable(error.message) from error
-            except BadRequest as error:
-                raise PermanentFailure(error.message) from error
-            except NetworkError as error:
-                raise TemporaryFailure(type(error).__name__) from error
-            except TelegramError as error:
-                raise PermanentFailure(type(error).__name__) from error
             return str(sent.message_id)
 
         return await send_parts(message, self.capabilities, one)
@@ -395,21 +386,32 @@ class TelegramChannel:
         if not self.capabilities.fits(message.body):
             raise PermanentFailure("a changed message must fit one message")
         try:
-            await self.bot.edit_message_text(
-                message.body, chat_id=chat_id, message_id=message_id, reply_markup=markup
-            )
-        except RetryAfter as error:
-            raise RetryLater(_seconds(error)) from error
-        except Forbidden as error:
-            raise RecipientUnreachable(error.message) from error
-        except BadRequest as error:
-            if "message is not modified" not in error.message:
-                raise PermanentFailure(error.message) from error
-        except NetworkError as error:
-            raise TemporaryFailure(type(error).__name__) from error
-        except TelegramError as error:
-            raise PermanentFailure(type(error).__name__) from error
+            async with _delivery_errors():
+                await self.bot.edit_message_text(
+                    message.body, chat_id=chat_id, message_id=message_id, reply_markup=markup
+                )
+        except PermanentFailure as refused:
+            if "message is not modified" not in str(refused):
+                raise
         return Sent(str(message_id))
+
+
+@asynccontextmanager
+async def _delivery_errors() -> AsyncIterator[None]:
+    """python-telegram-bot's errors as the outbox's: a 429 waits, a block stops writing to the
+    chat, a bad request fails for good, the network is tried again."""
+    try:
+        yield
+    except RetryAfter as error:
+        raise RetryLater(_seconds(error)) from error
+    except Forbidden as error:
+        raise RecipientUnreachable(error.message) from error
+    except BadRequest as error:
+        raise PermanentFailure(error.message) from error
+    except NetworkError as error:
+        raise TemporaryFailure(type(error).__name__) from error
+    except TelegramError as error:
+        raise PermanentFailure(type(error).__name__) from error
 
 
 def _seconds(error: RetryAfter) -> float:
