@@ -159,7 +159,7 @@ class Console:
             ),
             "modal": modal_html(view, names),
             "intro": intro_html(sandbox.clock.now(), practice),
-            "activity": activity_html(await self.activity(), timezone),
+            "activity": activity_html(await self.activity(), timezone, names),
             "modal_id": view["id"] if view else "",
         }
 

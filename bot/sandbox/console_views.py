@@ -7,6 +7,7 @@ panes and posts what a person does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -206,9 +207,12 @@ def intro_html(now: datetime, practice: Practice) -> str:
     )
 
 
-def activity_html(rows: list[ActivityRow], timezone: str) -> str:
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+
+
+def activity_html(rows: list[ActivityRow], timezone: str, names: dict[str, str]) -> str:
     """Every message in and out, newest first: when, which way, channel, who, and what came of
-    it, so nothing shows only in the terminal."""
+    it, so nothing shows only in the terminal (``names``: Slack user id -> staff name)."""
     if not rows:
         return '<p class="empty">Nothing yet.</p>'
     zone = ZoneInfo(timezone)
@@ -216,7 +220,11 @@ def activity_html(rows: list[ActivityRow], timezone: str) -> str:
     for row in rows:
         at = from_db(row.created_at).astimezone(zone).strftime("%H:%M")
         way = "from" if row.direction == "in" else "to"
-        words = plain_text(row.body) if row.channel == "slack" else row.body
+        words = row.body
+        if row.channel == "slack":  # mentions by name, Slack's markup as the words it stands for
+            words = plain_text(
+                _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), row.body)
+            )
         what = "change of a message" if row.edits_message_id else words.split("\n", 1)[0][:60]
         who = row.who or (
             f"#{row.address.split(':', 1)[1]}" if row.channel == "slack" else "someone not linked"

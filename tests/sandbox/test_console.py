@@ -142,8 +142,11 @@ async def test_a_family_links_by_invite_writes_free_text_and_the_coordinator_ans
         )
         phone = (await panes(client, **PRIYA))["phone"]
         assert "Yes, Thursdays at 3:30 work." in phone
-        thread = (await panes(client, staff=TAMARA))["slack"]
-        assert "Tamara Brooks" in thread and "Thursdays at 3:30 work" in thread
+        shown = await panes(client, staff=TAMARA)
+        assert "Tamara Brooks" in shown["slack"] and "Thursdays at 3:30 work" in shown["slack"]
+        # The post itself now says who holds it, and so does the activity, by name.
+        assert "Claimed by @Tamara Brooks" in shown["activity"]
+        assert "#C0COORD: change of a message <b>sent</b>" in shown["activity"]
 
 
 async def test_telegram_buttons_on_a_reminder_confirm_it(sandbox: Sandbox) -> None:
