@@ -18,8 +18,9 @@ from datetime import time
 from pathlib import Path
 
 from bot.channels.starting import StartRefused, StartupFailed
-from bot.config import ConfigError, Settings, channel_states, load_settings, missing_for_run
+from bot.config import ConfigError, Settings, load_settings
 from bot.logs import quiet_libraries
+from bot.readiness import channel_states, missing_for_run
 from storage.clock import SystemClock
 from storage.db import Database, DatabaseUnusable
 
@@ -38,7 +39,7 @@ DESCRIPTION = (
 
 
 def _import_epilog() -> str:
-    from handlers.records.imports import columns_described
+    from handlers.records.columns import columns_described
 
     intro = (
         "Import in this order; a header row is required, extra columns are ignored, and a file"

@@ -75,7 +75,7 @@ async def test_the_readme_setup_works_as_written_with_the_shipped_examples(
 
 def test_interface_md_lists_the_columns_the_import_takes() -> None:
     """INTERFACE.md is the project's own reference: its CSV columns are the import's."""
-    from handlers.records.imports import columns_described
+    from handlers.records.columns import columns_described
 
     text = (ROOT / "INTERFACE.md").read_text("utf-8")
     for kind in KINDS:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from handlers.records.columns import COLUMNS, KINDS
 from handlers.records.import_checks import (
     E164,
     ROLES,
@@ -65,54 +66,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: The columns each kind's header must name (INTERFACE.md); other columns are ignored.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "first_name", "last_name", "date_of_birth", "language"),
-    "guardians": (
-        "guardian_id",
-        "patient_id",
-        "first_name",
-        "last_name",
-        "relationship",
-        "phone",
-        "language",
-        "sms_consent",
-    ),
-    "staff": ("staff_id", "name", "role", "discipline", "slack_user_id"),
-    "care-team": ("patient_id", "staff_id"),
-    "appointments": (
-        "appointment_id",
-        "patient_id",
-        "staff_id",
-        "start",
-        "duration_minutes",
-        "service",
-        "location",
-    ),
-}
-#: The kinds of import, in the order a new practice imports them.
-KINDS: tuple[str, ...] = tuple(COLUMNS)
-#: What a column takes, where its name does not say (``carebot import --help``, INTERFACE.md).
-COLUMN_FORMATS = {
-    "date_of_birth": "YYYY-MM-DD",
-    "language": "BCP 47, e.g. en, es",
-    "phone": "as people write it; no country code: the practice's country; stored as E.164",
-    "sms_consent": "yes/no",
-    "role": "clinician|coordinator|admin",
-    "slack_user_id": "U…, may be empty",
-    "start": "ISO 8601, e.g. 2027-01-11T15:30; no offset: practice time",
-    "duration_minutes": "1 to 1440",
-}
-
-
-def columns_described(kind: str) -> str:
-    """``patients: patient_id, first_name, ..., date_of_birth (YYYY-MM-DD), ...``."""
-    described = [
-        f"{name} ({COLUMN_FORMATS[name]})" if name in COLUMN_FORMATS else name
-        for name in COLUMNS[kind]
-    ]
-    return f"{kind}: {', '.join(described)}"
 
 
 #: How long one batch should hold the record's writer; batches are sized to it as they go.
