@@ -83,6 +83,10 @@ class SentMessage:
     template: str
 
 
+#: The columns of a :class:`SentMessage`, in its order.
+_SENT = "id, address, guardian_id, body, reveals, template"
+
+
 def _sent_message(row: Any) -> SentMessage:
     return SentMessage(
         id=row[0],
@@ -236,7 +240,7 @@ class MessageRepo:
         button was pressed), with what it said and revealed; None if carebot sent none."""
         row = await fetch_one(
             self._conn,
-            "SELECT id, address, guardian_id, body, reveals, template FROM message"
+            f"SELECT {_SENT} FROM message"
             " WHERE provider_message_id = ? AND channel = ? AND direction = 'out'"
             " ORDER BY id LIMIT 1",
             (provider_message_id, channel),
@@ -247,8 +251,7 @@ class MessageRepo:
         """An outbound message by its id, with what it said and revealed."""
         row = await fetch_one(
             self._conn,
-            "SELECT id, address, guardian_id, body, reveals, template FROM message"
-            " WHERE id = ? AND direction = 'out'",
+            f"SELECT {_SENT} FROM message WHERE id = ? AND direction = 'out'",
             (message_id,),
         )
         return _sent_message(row) if row else None

@@ -164,10 +164,28 @@ class Outgoing:
     ) -> int:
         """Queue a staff message to a channel or person, optionally in a thread; the staff
         channel's renderer writes it in its form (Slack: mrkdwn)."""
+        return await self._queue_staff(
+            address,
+            self.staff_render(text),
+            buttons,
+            thread_message_id=thread_message_id,
+            staff_id=staff_id,
+        )
+
+    async def _queue_staff(
+        self,
+        address: str,
+        body: str,
+        buttons: tuple[StaffButton, ...],
+        *,
+        thread_message_id: int | None = None,
+        staff_id: str | None = None,
+        edits_message_id: int | None = None,
+    ) -> int:
         message_id = await self.record.messages.queue(
             channel=address.split(":", 1)[0],
             address=address,
-            body=self.staff_render(text),
+            body=body,
             template="staff",
             guardian_id=None,
             staff_id=staff_id,
@@ -177,6 +195,7 @@ class Outgoing:
             now=self.now,
             reveals=frozenset(),  # the staff's channel shows what the practice's settings allow
             thread_message_id=thread_message_id,
+            edits_message_id=edits_message_id,
         )
         self.queued.append(message_id)
         return message_id
@@ -210,22 +229,8 @@ class Outgoing:
         sent = await self.record.messages.sent_message(message_id)
         if sent is None:
             return None
-        changed = await self.record.messages.queue(
-            channel=sent.address.split(":", 1)[0],
-            address=sent.address,
-            body=sent.body + "\n" + self.staff_render(footer),
-            template="staff",
-            guardian_id=None,
-            staff_id=None,
-            buttons=tuple(
-                Button(label=b.label, token=f"{b.action}:{b.value}", style=b.style) for b in buttons
-            ),
-            now=self.now,
-            reveals=frozenset(),
-            edits_message_id=sent.id,
-        )
-        self.queued.append(changed)
-        return changed
+        body = sent.body + "\n" + self.staff_render(footer)
+        return await self._queue_staff(sent.address, body, buttons, edits_message_id=sent.id)
 
     async def reachable_identity(self, guardian_id: str) -> ChannelIdentity | None:
         """The guardian's identity we may write to: verified, consenting, not blocked, not opted

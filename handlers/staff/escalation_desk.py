@@ -84,10 +84,12 @@ async def _post_shows(
         await ctx.out.change_staff(escalation.thread_message_id, state, buttons)
 
 
-def _held_by(ctx: Context, staff: Staff) -> Content:
-    return rich(
+async def _post_held(ctx: Context, escalation: Escalation, staff: Staff) -> None:
+    """The post shows who holds it and since when; Claim is gone, Reassign and Resolve stay."""
+    held = rich(
         icon("claimed"), " Claimed by ", mention(staff), f" at {when(ctx, ctx.now, 'time')}"
     )
+    await _post_shows(ctx, escalation, held, escalation_buttons(escalation.id)[1:])
 
 
 async def _tell_family(
@@ -151,9 +153,7 @@ async def claim(event: StaffAction, ctx: Context) -> None:
     await _thread_note(
         ctx, escalation, rich(icon("claimed"), " Claimed by ", mention(ctx.staff), ".")
     )
-    await _post_shows(
-        ctx, escalation, _held_by(ctx, ctx.staff), escalation_buttons(escalation.id)[1:]
-    )
+    await _post_held(ctx, escalation, ctx.staff)
 
 
 @router.staff_action("escalation.resolve")
@@ -222,7 +222,7 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
             icon("reassigned"), " Reassigned to ", mention(target), " by ", mention(ctx.staff), "."
         ),
     )
-    await _post_shows(ctx, escalation, _held_by(ctx, target), escalation_buttons(escalation.id)[1:])
+    await _post_held(ctx, escalation, target)
     address = ctx.desk.address_of(target)
     if address and target.id != ctx.staff.id:
         await ctx.out.to_staff(
@@ -268,9 +268,7 @@ async def staff_reply(event: ThreadReply, ctx: Context) -> None:
             return
     if escalation.status == "open":
         await ctx.record.escalations.claim(escalation.id, ctx.staff.id, ctx.now, None)
-        await _post_shows(
-            ctx, escalation, _held_by(ctx, ctx.staff), escalation_buttons(escalation.id)[1:]
-        )
+        await _post_held(ctx, escalation, ctx.staff)
     await ctx.record.escalations.staff_replied(escalation.id, ctx.now)
     delivered = await _tell_family(
         ctx,
