@@ -301,6 +301,10 @@ class Outbox:
             return SendResult(
                 message, error=PermanentFailure("the message it changes was not sent")
             )
+        if message.edits_message_id is not None and not channel.adapter.capabilities.fits(
+            message.body
+        ):  # a message is changed in place as one: the edit of a part would lose the rest
+            return SendResult(message, error=PermanentFailure("a change must fit one message"))
         refused = channel.adapter.capabilities.refuses(message.reveals)
         if refused:
             # The channel's rule, whoever queued the message: the row ends failed with the

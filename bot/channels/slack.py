@@ -23,7 +23,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import (
     Capabilities,
-    PermanentFailure,
     RateLimits,
     Sent,
     UnusableInput,
@@ -408,8 +407,6 @@ class SlackChannel:
         buttons = stored_buttons(message.buttons)
 
         if message.edits_provider_id is not None:  # a change of a post sent before
-            if not self.capabilities.fits(message.body):
-                raise PermanentFailure("a changed post must fit one message")
             return Sent(
                 await update(client, target, message.edits_provider_id, message.body, buttons)
             )

@@ -306,3 +306,21 @@ async def test_a_change_waits_for_its_message_and_fails_if_that_one_never_went(
         "SELECT status || ': ' || error FROM message WHERE id = ?", late
     ) == ("failed: the message it changes was not sent")
     assert len(stack.fake.calls("editMessageText")) == 1
+
+
+async def test_a_change_that_would_not_fit_one_message_fails_and_nothing_is_edited(
+    stack: Stack,
+) -> None:
+    """A message is changed in place as one: a change past the channel's length (Telegram's
+    4,096 UTF-16 units) would edit one part and lose the rest, so it is refused."""
+    await linked_family(stack)
+    original = await queue(stack, f"telegram:{ANA_ID}", "Maya on Thursday at 3:30 PM")
+    await stack.deliver_all()
+    long = await queue(
+        stack, f"telegram:{ANA_ID}", "Maya on Thursday " + EMOJI * 2100, edits_message_id=original
+    )
+    await stack.deliver_all()
+    assert await stack.harness.scalar(
+        "SELECT status || ': ' || error FROM message WHERE id = ?", long
+    ) == ("failed: a change must fit one message")
+    assert stack.fake.calls("editMessageText") == []
