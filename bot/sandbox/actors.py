@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -41,6 +42,8 @@ class SmsLine:
     body: str
     inbound: bool
     sid: str = ""
+    #: When it was sent, by the sandbox's clock.
+    at: datetime | None = None
 
 
 @dataclass
@@ -60,7 +63,9 @@ class FamilyPhones:
 
     def _collect_outbound(self) -> None:
         for sent in self.fakes.twilio.sent[self._outbound_seen :]:
-            self.texts.append(SmsLine(sent.to, sent.body, inbound=False, sid=sent.sid))
+            self.texts.append(
+                SmsLine(sent.to, sent.body, inbound=False, sid=sent.sid, at=sent.created_at)
+            )
         self._outbound_seen = len(self.fakes.twilio.sent)
 
     def status(self, sid: str) -> str:
@@ -128,7 +133,7 @@ class FamilyPhones:
             body=body,
             message_sid=f"SMsandbox{next(self._sids):08d}{zlib.crc32(number.encode()):08x}",
         )
-        self.texts.append(SmsLine(number, body, inbound=True))
+        self.texts.append(SmsLine(number, body, inbound=True, at=self.fakes.twilio.now()))
         status = await self._post_signed(self.public_url.rstrip("/") + "/sms/twilio", params)
         if status != 200:
             raise ActionFailed(f"the bot answered the text with HTTP {status}")

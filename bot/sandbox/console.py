@@ -147,6 +147,7 @@ class Console:
                 sandbox.phones.sms_thread(family.phone or ""),
                 sandbox.fakes.telegram.bot_id,
                 {m.sid for m in sandbox.fakes.twilio.sent if m.status == "delivered"},
+                timezone,
             ),
             "slack": slack_html(
                 person,
@@ -156,6 +157,7 @@ class Console:
                 notes,
                 slack.home.get(person.slack_id),
                 COORDINATORS,
+                timezone,
             ),
             "modal": modal_html(view, names),
             "intro": intro_html(sandbox.clock.now(), practice),

@@ -9,7 +9,7 @@ import re
 from html import escape, unescape
 from typing import Any
 
-from bot.sandbox.console_views import StaffView, data_attrs
+from bot.sandbox.console_views import StaffView, data_attrs, sent_at
 from bot.sandbox.slack_fake import Posted
 
 _LINK = re.compile(r"<([^<>]+)>")
@@ -102,7 +102,9 @@ def blocks_html(
     return "".join(parts)
 
 
-def _posted(message: Posted, names: dict[str, str], with_buttons: bool = True) -> str:
+def _posted(
+    message: Posted, names: dict[str, str], timezone: str, with_buttons: bool = True
+) -> str:
     author = names.get(message.user or "", "carebot")
     body = (
         blocks_html(message.blocks, names, message.channel, message.ts)
@@ -111,7 +113,8 @@ def _posted(message: Posted, names: dict[str, str], with_buttons: bool = True) -
     )
     return (
         f'<div class="slack-message" {data_attrs(ts=message.ts)}>'
-        f'<div class="author">{escape(author)}</div>{body}</div>'
+        f'<div class="author">{escape(author)} {sent_at(message.at, timezone)}</div>'
+        f"{body}</div>"
     )
 
 
@@ -123,6 +126,7 @@ def slack_html(
     notes: list[dict[str, Any]],
     home: dict[str, Any] | None,
     coordination_channel: str,
+    timezone: str = "UTC",
 ) -> str:
     parts: list[str] = []
     parts.append('<div class="composer-hints">Try <code>/carebot today</code>, '
@@ -138,10 +142,10 @@ def slack_html(
             )
             parts.append(f'<div class="slack-message note">{body}</div>')
         parts.append("</section>")
-    sections = [("dm", _direct_html(direct, names))]
+    sections = [("dm", _direct_html(direct, names, timezone))]
     if person.sees_coordination:
         sections.insert(
-            0, ("coordination", _channel_html(coordination, names, coordination_channel))
+            0, ("coordination", _channel_html(coordination, names, coordination_channel, timezone))
         )
     else:
         sections.append(("coordination-hidden", ""))
@@ -157,7 +161,10 @@ def slack_html(
 
 
 def _channel_html(
-    coordination: list[tuple[Posted, list[Posted]]], names: dict[str, str], channel: str
+    coordination: list[tuple[Posted, list[Posted]]],
+    names: dict[str, str],
+    channel: str,
+    timezone: str,
 ) -> str:
     parts = [
         f'<section class="channel" id="coordination"><h3>#coordination ({escape(channel)})</h3>'
@@ -166,9 +173,9 @@ def _channel_html(
         parts.append('<div class="empty">Nothing here yet.</div>')
     for message, replies in coordination:
         parts.append('<div class="thread">')
-        parts.append(_posted(message, names))
+        parts.append(_posted(message, names, timezone))
         for reply in replies:
-            parts.append(f'<div class="reply">{_posted(reply, names)}</div>')
+            parts.append(f'<div class="reply">{_posted(reply, names, timezone)}</div>')
         parts.append(
             f'<form class="reply-form" {data_attrs(action="slack-reply", conversation=message.channel, ts=message.ts)}>'  # noqa: E501
             f'<input name="text" data-key="reply-{escape(message.ts)}"'
@@ -180,11 +187,11 @@ def _channel_html(
     return "".join(parts)
 
 
-def _direct_html(direct: list[Posted], names: dict[str, str]) -> str:
+def _direct_html(direct: list[Posted], names: dict[str, str], timezone: str) -> str:
     parts = ['<section class="dm" id="direct"><h3>Direct messages from carebot</h3>']
     if not direct:
         parts.append('<div class="empty">No direct messages yet.</div>')
-    parts.extend(_posted(m, names) for m in direct)
+    parts.extend(_posted(m, names, timezone) for m in direct)
     parts.append("</section>")
     return "".join(parts)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,6 +71,18 @@ def _e(text: str) -> str:
 # -- clock -------------------------------------------------------------------------------------
 
 
+def sent_at(instant: datetime | None, timezone: str) -> str:
+    """When a message was sent, by the sandbox's clock in the practice's time: ``Tue 14:05``
+    (the clock jumps days, so the weekday is shown too)."""
+    if instant is None:
+        return ""
+    local = instant.astimezone(ZoneInfo(timezone))
+    return (
+        f'<time class="sent" datetime="{local.isoformat(timespec="minutes")}">'
+        f"{local:%a %H:%M}</time>"
+    )
+
+
 def clock_html(now: datetime, timezone: str, note: str) -> str:
     local = now.astimezone(ZoneInfo(timezone))
     stamp = local.strftime("%a %d %b %Y, %H:%M")
@@ -99,6 +111,7 @@ def phone_html(
     texts: list[SmsLine],
     bot_id: int,
     delivered: set[str],
+    timezone: str = "UTC",
 ) -> str:
     facts = "; ".join(f"{name}, born {born}" for name, born in family.children)
     parts = [f'<div class="facts">Children: {escape(facts)}</div>']
@@ -112,7 +125,7 @@ def phone_html(
                 "</button></div>"
             )
         parts.append('<div class="messages" id="phone-messages" role="log" aria-live="polite">')
-        parts.extend(_telegram_message(m, bot_id) for m in telegram)
+        parts.extend(_telegram_message(m, bot_id, timezone) for m in telegram)
         parts.append("</div>")
     else:
         if not family.phone:
@@ -133,12 +146,13 @@ def phone_html(
         for line in texts:
             side = "mine" if line.inbound else "theirs"
             tick = ' <span class="edited">Delivered</span>' if line.sid in delivered else ""
-            parts.append(f'<div class="bubble {side}">{_e(line.body)}{tick}</div>')
+            at = sent_at(line.at, timezone)
+            parts.append(f'<div class="bubble {side}">{_e(line.body)}{at}{tick}</div>')
         parts.append("</div>")
     return "".join(parts)
 
 
-def _telegram_message(message: dict[str, Any], bot_id: int) -> str:
+def _telegram_message(message: dict[str, Any], bot_id: int, timezone: str) -> str:
     mine = message["from"]["id"] != bot_id
     text = _e(message.get("text", ""))
     rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
@@ -159,7 +173,10 @@ def _telegram_message(message: dict[str, Any], bot_id: int) -> str:
             + "</div>"
         )
     edited = ' <span class="edited">edited</span>' if message.get("edit_date") else ""
-    return f'<div class="bubble {"mine" if mine else "theirs"}">{text}{edited}{keyboard}</div>'
+    date = message.get("date")
+    at = sent_at(datetime.fromtimestamp(date, UTC), timezone) if isinstance(date, int) else ""
+    side = "mine" if mine else "theirs"
+    return f'<div class="bubble {side}">{text}{at}{edited}{keyboard}</div>'
 
 
 # -- what is happening -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_twilio import FakeTwilio
 from bot.sandbox.server import serve_app
 from bot.sandbox.slack_fake import FakeSlack
+from storage.clock import Clock
 
 COORDINATORS = "C0COORD"
 PRACTICE_NUMBER = "+15550100000"
@@ -67,9 +68,12 @@ class Emulators:
 
 
 @contextlib.asynccontextmanager
-async def emulators() -> AsyncIterator[Emulators]:
-    """Start the three fakes on free local ports for the duration of the ``async with``."""
-    telegram, slack, twilio = FakeTelegram(), FakeSlack(), FakeTwilio()
+async def emulators(clock: Clock | None = None) -> AsyncIterator[Emulators]:
+    """Start the three fakes on free local ports for the duration of the ``async with``;
+    their messages are dated by ``clock`` (the sandbox's; the wall clock by default)."""
+    telegram = FakeTelegram(clock=clock)
+    slack = FakeSlack(clock=clock)
+    twilio = FakeTwilio(clock=clock)
     async with (
         serve_app(telegram.app) as telegram_root,
         serve_app(slack.app) as slack_root,

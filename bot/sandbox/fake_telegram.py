@@ -13,8 +13,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from starlette.routing import Route
 from bot.sandbox.tg_chats import Chats, chat_id_param
 from bot.sandbox.tg_state import CommandRegistry, UpdateQueue, WebhookState
 from bot.sandbox.tg_wire import ApiError, ok_response, read_params, wait_unless_disconnected
+from storage.clock import Clock, SystemClock
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 WEBHOOK_ACTIVE = (
@@ -32,15 +33,6 @@ WEBHOOK_ACTIVE = (
 )
 
 
-class SupportsNow(Protocol):
-    """Anything with ``now()`` (e.g. ``storage.clock.FakeClock``), for message dates."""
-
-    def now(self) -> datetime: ...
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -83,7 +75,7 @@ class FakeTelegram:
         *,
         first_name: str = "CareBot Sandbox",
         first_update_id: int | None = None,
-        clock: SupportsNow | None = None,
+        clock: Clock | None = None,
         max_poll_timeout: float = 50.0,
     ) -> None:
         self.token = token
@@ -101,7 +93,7 @@ class FakeTelegram:
         self.requests: list[RecordedCall] = []
         self._call_counts: Counter[str] = Counter()
         self.webhook = WebhookState()
-        self._clock: SupportsNow = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._commands = CommandRegistry()
         self._chats = Chats(lambda: self.bot_user, self._timestamp)
         self._queue = UpdateQueue()

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
+
+from storage.clock import Clock, SystemClock
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
@@ -44,15 +46,6 @@ def signed_form(
         "X-Twilio-Signature": signature,
     }
     return urlencode(params), headers
-
-
-class SupportsNow(Protocol):
-    def now(self) -> datetime: ...
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -110,9 +103,9 @@ class FakeTwilio:
         self,
         account_sid: str | None = None,
         auth_token: str | None = None,
-        clock: SupportsNow | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self._clock: SupportsNow = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.sent: list[SentSms] = []
@@ -133,6 +126,10 @@ class FakeTwilio:
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._list, methods=["GET"]),
             ]
         )
+
+    def now(self) -> datetime:
+        """The time by the fake's clock (what it dates messages with)."""
+        return self._clock.now()
 
     async def _deliver(
         self, message: SentSms, report: Callable[[SentSms], Awaitable[bool]]

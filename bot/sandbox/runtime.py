@@ -202,7 +202,7 @@ async def open_sandbox(
                 fresh = await Record(conn).practice.get() is None
             if fresh:
                 await load_demo(db, clock.now())
-            async with emulators() as fakes, httpx.AsyncClient(timeout=30) as http:
+            async with emulators(clock) as fakes, httpx.AsyncClient(timeout=30) as http:
                 for _, name, _, _, slack_id in STAFF:
                     fakes.slack.add_user(slack_id, name)
                 settings = fakes.settings(str(database), url)

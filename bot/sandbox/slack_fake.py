@@ -15,6 +15,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from storage.clock import Clock, SystemClock
 
 TEAM_ID = "T0CAREBOT"
 BOT_USER = "U0CAREBOT"
@@ -47,6 +50,8 @@ class Posted:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     thread_ts: str | None = None
     user: str | None = None
+    #: When it was posted, by the fake's clock (the sandbox's own).
+    at: datetime | None = None
 
     def buttons(self) -> dict[str, dict[str, Any]]:
         """The message's buttons by label: {"Claim": {"action_id": ..., "value": ...}}."""
@@ -67,7 +72,10 @@ class _Failure:
 class FakeSlack:
     """The Web API methods carebot uses, with failure injection."""
 
-    def __init__(self, token: str | None = None, team_id: str = TEAM_ID) -> None:
+    def __init__(
+        self, token: str | None = None, team_id: str = TEAM_ID, clock: Clock | None = None
+    ) -> None:
+        self._clock: Clock = clock or SystemClock()
         self.token = token or "xoxb-fake-" + secrets.token_hex(8)
         self.app_token = "xapp-fake-" + secrets.token_hex(8)
         self.team_id = team_id
@@ -188,7 +196,7 @@ class FakeSlack:
     ) -> Posted:
         """A person's own message, as the workspace shows it (the event still has to be sent
         to the bot; see :func:`bot.sandbox.slack_signing.message_event`)."""
-        message = Posted(channel, self._next_ts(), text, [], thread_ts, user)
+        message = Posted(channel, self._next_ts(), text, [], thread_ts, user, self._clock.now())
         self.posted.append(message)
         self._changed()
         return message
@@ -232,7 +240,7 @@ class FakeSlack:
             return {"ok": False, "error": "thread_not_found"}
         message = Posted(
             channel, self._next_ts(), str(params.get("text") or ""), params.get("blocks") or [],
-            thread, BOT_USER,
+            thread, BOT_USER, self._clock.now(),
         )  # fmt: skip
         self.posted.append(message)
         return {

@@ -382,3 +382,26 @@ async def test_the_coordinator_reassigns_an_escalation_through_its_form(sandbox:
         )
         thread = (await panes(client, staff=TAMARA))["slack"]
         assert 'Reassigned to <span class="mention">@Samir Haddad</span>' in thread
+
+
+async def test_messages_carry_their_times_by_the_sandbox_clock(sandbox: Sandbox) -> None:
+    """Every bubble and post says when it was sent, by the sandbox's clock (the practice's
+    Monday 09:00), not the machine's: the phone (SMS and Telegram) and the Slack pane alike."""
+    monday_nine = '<time class="sent" datetime="2026-11-23T09:00-05:00">Mon 09:00</time>'
+    monday_ten = '<time class="sent" datetime="2026-11-23T10:00-05:00">Mon 10:00</time>'
+    chat = telegram_user_id("g-priya")
+    telegram = sandbox.fakes.telegram
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        await until(sandbox, lambda: sandbox.phones.sms_thread("+15550100101"), "Megan's reminder")
+        await act(client, "phone-send", **MEGAN, text="1")
+        await until(sandbox, lambda: sandbox.fakes.slack.messages(DANA), "Dana's DM")
+        await until(sandbox, lambda: len(sandbox.phones.sms_thread("+15550100101")) >= 3, "reply")
+        phone = (await panes(client, **MEGAN))["phone"]
+        # The reminder, Megan's "1" and the bot's answer; and Dana's DM about it.
+        assert phone.count(monday_nine) == 3
+        assert monday_nine in (await panes(client, staff=DANA))["slack"]
+
+        await act(client, "clock", step="hour")
+        await act(client, "phone-link", **PRIYA)
+        await until(sandbox, lambda: telegram.sent_messages(chat), "the birth-date question")
+        assert monday_ten in (await panes(client, **PRIYA))["phone"]
