@@ -102,6 +102,12 @@ VISITS = (
     ("a-demo-12", "p-marco", "s-nguyen", 4, "09:30", 60, "Clinic room 3"),
     ("a-demo-13", "p-marco", "s-rivera", 4, "11:00", 30, "Clinic room 2"),
     ("a-demo-14", "p-kai", "s-haddad", 4, "14:00", 50, "Telehealth"),
+    # The demo's first day is a full one: every clinician, most of the families.
+    ("a-demo-15", "p-tobi", "s-okafor", 0, "12:00", 45, "Sensory gym"),
+    ("a-demo-16", "p-lily", "s-rivera", 0, "11:00", 30, "Clinic room 2"),
+    ("a-demo-17", "p-marco", "s-nguyen", 0, "11:00", 60, "Clinic room 3"),
+    ("a-demo-18", "p-eli", "s-nguyen", 0, "14:00", 60, "Clinic room 3"),
+    ("a-demo-19", "p-kai", "s-haddad", 0, "16:30", 50, "Telehealth"),
 )
 
 
@@ -142,7 +148,8 @@ async def load_demo(db: Database, now: datetime) -> DemoSummary:
         await _load(record, "guardians", GUARDIANS, now)
         await _load(record, "staff", STAFF, now)
         await _load(record, "care-team", care_team(), now)
-        await _load(record, "appointments", appointments(now, ZoneInfo(practice.timezone)), now)
+        week = appointments(now, ZoneInfo(practice.timezone), practice.business_hours_end)
+        await _load(record, "appointments", week, now)
         added = await plan_reminders(record, practice, now)
     summary = DemoSummary(
         staff=len(STAFF),
@@ -161,16 +168,18 @@ def care_team() -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def week_days(now: datetime, zone: ZoneInfo) -> list[date]:
-    """The weekdays among the seven days starting on the practice-local day of ``now``."""
-    today = now.astimezone(zone).date()
-    days = (today + timedelta(days=n) for n in range(7))
-    return [day for day in days if day.weekday() < 5]
+def week_days(now: datetime, zone: ZoneInfo, day_ends: time = time(18)) -> list[date]:
+    """Five working days from the practice-local day of ``now`` (from the next one once its
+    working day has ended: a demo loaded at 22:00 or on a Saturday has its day ahead)."""
+    local = now.astimezone(zone)
+    first = local.date() + timedelta(days=1 if local.time() >= day_ends else 0)
+    days = (first + timedelta(days=n) for n in range(9))
+    return [day for day in days if day.weekday() < 5][:5]
 
 
-def appointments(now: datetime, zone: ZoneInfo) -> list[tuple[str, ...]]:
+def appointments(now: datetime, zone: ZoneInfo, day_ends: time = time(18)) -> list[tuple[str, ...]]:
     """The week's visits as appointment rows, starts in the practice's local time."""
-    days = week_days(now, zone)
+    days = week_days(now, zone, day_ends)
     disciplines = {s[0]: s[3] for s in STAFF}
     rows: list[tuple[str, ...]] = []
     for appointment_id, patient_id, staff_id, day, start, minutes, location in VISITS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.records.demo import (
@@ -13,12 +13,15 @@ from handlers.records.demo import (
     DEMO_TWO_CHILD_GUARDIAN,
     DEMO_TWO_CHILD_PATIENTS,
     load_demo,
+    week_days,
 )
+from handlers.core.content import Rich
 from handlers.reminders.planning import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Appointment
 from storage.record import Record
+from tests.harness import Harness
 
 TABLES = (
     "practice",
@@ -53,7 +56,7 @@ async def all_appointments(record: Record) -> list[Appointment]:
 async def test_the_demo_has_the_promised_shape(db: Database, clock: FakeClock) -> None:
     summary = await load_demo(db, clock.now())
     assert (summary.staff, summary.patients, summary.guardians) == (6, 12, 11)
-    assert str(summary).startswith("6 staff, 12 patients, 11 guardians, 14 appointments")
+    assert str(summary).startswith("6 staff, 12 patients, 11 guardians, 19 appointments")
     async with db.read() as conn:
         record = Record(conn)
         assert await record.practice.get() == DEMO_PRACTICE
@@ -153,3 +156,28 @@ async def test_the_operators_practice_wins(db: Database, clock: FakeClock) -> No
         first = await record.appointments.get("a-demo-01")
         assert first is not None
         assert first.start_at.astimezone(ZoneInfo("America/Chicago")).time() == time(10)
+
+
+async def test_the_demo_day_is_a_full_one_for_the_coordinator(
+    db: Database, clock: FakeClock
+) -> None:
+    """The coordinator's /carebot today on the demo's first day: every clinician at work and
+    most families seen, not two visits in an empty week."""
+    await load_demo(db, clock.now())
+    harness = Harness(db, clock)
+    [day] = (await harness.command("U0DEMO05", "today")).shown
+    text = day.text.plain() if isinstance(day.text, Rich) else str(day.text)
+    assert "7 appointments:" in text
+    for clinician in ("Dana Rivera", "Chidi Okafor", "Linh Nguyen", "Samir Haddad"):
+        assert clinician in text
+    assert len(re.findall(r"^• ", text, flags=re.M)) == 7
+
+
+def test_a_demo_loaded_after_hours_or_at_the_weekend_has_its_week_ahead() -> None:
+    friday_night = datetime(2026, 11, 27, 22, 0, tzinfo=NEW_YORK)
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=NEW_YORK)
+    monday_morning = datetime(2026, 11, 30, 7, 0, tzinfo=NEW_YORK)
+    for loaded in (friday_night, saturday, monday_morning):
+        days = week_days(loaded, NEW_YORK, time(18))
+        assert days[0] == date(2026, 11, 30)
+        assert [d.weekday() for d in days] == [0, 1, 2, 3, 4]
