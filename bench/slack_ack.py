@@ -142,7 +142,8 @@ async def seed(db: Database) -> None:
         for i in range(STAFF):
             role = "coordinator" if i == 0 else "clinician"
             await conn.execute(
-                "INSERT INTO staff VALUES (?, ?, ?, 'speech', ?, ?, ?)",
+                "INSERT INTO staff (id, name, role, discipline, slack_user_id, created_at,"
+                " updated_at) VALUES (?, ?, ?, 'speech', ?, ?, ?)",
                 (f"s{i}", f"Staff {i}", role, staff_user(i), stamp, stamp),
             )
             for j in range(6):

@@ -78,6 +78,7 @@ def staff_desk(settings: Settings, telegram_bot: Callable[[], str | None]) -> St
         escalation_conversation=settings.slack.escalation_channel,
         on_call=settings.slack.on_call_staff_id,
         privacy=settings.slack.privacy,
+        language=settings.slack.language,
         response_minutes=settings.practice.escalation_response_minutes,
         handoff_ack_business_days=settings.practice.handoff_ack_business_days,
         telegram_bot=telegram_bot,
@@ -311,7 +312,7 @@ class CareBot:
 
     async def _tell_authors(self, record: Record, failed: list[int], now: datetime) -> int:
         """Messages a staff member wrote that failed for good: tell them (a direct message)."""
-        return await delivery.tell_authors(record, self.desk, failed, now)
+        return await delivery.tell_authors(record, self.desk, failed, now, self.translator)
 
     async def forget_events_before(self, before: datetime) -> int:
         async with self.db.transaction() as conn:

@@ -97,6 +97,9 @@ class SlackSettings(BaseModel):
     privacy: Literal["full", "minimal"] = "full"
     #: The staff id of the coordinator on call, mentioned on urgent escalations (else @here).
     on_call_staff_id: str | None = None
+    #: The language of posts in the coordinators' channel (a staff member's own messages,
+    #: notes and Home tab are in the language the staff import gives them).
+    language: Literal["en", "es"] = "en"
     max_messages_per_second: float = Field(10, gt=0)
 
 

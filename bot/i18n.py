@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from handlers.core.texts import DEFAULT_LANGUAGE, Msg, When, normalize_language
+from handlers.core.texts import DEFAULT_LANGUAGE, Msg, Plural, When, Words, normalize_language
 
 DOMAIN = "carebot"
 
@@ -59,7 +59,7 @@ class BabelTranslator:
         # at start-up, not inside the first reminder's transaction.
         sample = When(datetime(2026, 1, 1, tzinfo=UTC))
         for lang in languages:
-            for style in ("date", "short-date", "time", "datetime"):
+            for style in STYLES:
                 format_when(replace(sample, style=style), lang, "UTC")
 
     def languages(self) -> tuple[str, ...]:
@@ -67,12 +67,24 @@ class BabelTranslator:
 
     def render(self, msg: Msg, language: str, timezone: str) -> str:
         lang = normalize_language(language)
-        translations = self._translations.get(lang) or self._translations[DEFAULT_LANGUAGE]
-        text = translations.gettext(msg.msgid) if msg.msgid else ""
+        text = self.text(msg, lang)
         if not msg.params:
             return text
         values = {key: self._value(value, lang, timezone) for key, value in msg.params.items()}
         return text.format(**values)
+
+    def text(self, msg: Msg, language: str) -> str:
+        """The message's text in ``language``, placeholders unfilled (the plural form for its
+        count, by the catalog's own rule)."""
+        lang = normalize_language(language)
+        translations = self._translations.get(lang) or self._translations[DEFAULT_LANGUAGE]
+        if isinstance(msg, Plural):
+            return translations.ngettext(msg.msgid, msg.plural, msg.count)
+        return translations.gettext(msg.msgid) if msg.msgid else ""
+
+    def words(self, language: str, timezone: str) -> Words:
+        """A reader's language, for localizing content (staff texts)."""
+        return BabelWords(self, normalize_language(language), timezone)
 
     def _value(self, value: object, language: str, timezone: str) -> object:
         if isinstance(value, Msg):
@@ -82,9 +94,34 @@ class BabelTranslator:
         return value
 
 
+@dataclass(frozen=True)
+class BabelWords:
+    translator: BabelTranslator
+    language: str
+    timezone: str
+
+    def text(self, msg: Msg) -> str:
+        return self.translator.text(msg, self.language)
+
+    def moment(self, when: When) -> str:
+        return _plain_spaces(format_when(when, self.language, self.timezone))
+
+
+#: Every style of :class:`When`.
+STYLES = ("date", "short-date", "time", "datetime", "staff-date", "staff-datetime")
+
+#: Staff lists' compact day (and time): "Tue Nov 24, 3:30 PM" / "mar 24 nov, 15:30".
+_STAFF_PATTERNS = {
+    "en": ("EEE MMM d", "h:mm a"),
+    "es": ("EEE d MMM", "H:mm"),
+}
+
+
 def format_when(when: When, language: str, timezone: str) -> str:
     """A date ("Tuesday, November 24" / "martes, 24 de noviembre") or time ("3:30 PM" / "15:30")."""
     zone = ZoneInfo(timezone)
+    if when.style in ("staff-date", "staff-datetime"):
+        return _staff_when(when.instant.astimezone(zone), language, when.style)
     if when.style == "date":
         return format_datetime(
             when.instant, _long_day_pattern(language), tzinfo=zone, locale=language
@@ -94,6 +131,13 @@ def format_when(when: When, language: str, timezone: str) -> str:
     if when.style == "time":
         return format_time(when.instant, "short", tzinfo=zone, locale=language)
     return format_datetime(when.instant, "medium", tzinfo=zone, locale=language)
+
+
+@lru_cache(maxsize=4096)
+def _staff_when(local: datetime, language: str, style: str) -> str:
+    day, clock = _STAFF_PATTERNS.get(language) or _STAFF_PATTERNS[DEFAULT_LANGUAGE]
+    pattern = day if style == "staff-date" else f"{day}, {clock}"
+    return str(format_datetime(local, pattern, locale=language))
 
 
 @cache

@@ -81,10 +81,12 @@ class SentMessage:
     body: str
     reveals: frozenset[str]
     template: str
+    #: The staff member it was written to (a direct message), if one.
+    staff_id: str | None = None
 
 
 #: The columns of a :class:`SentMessage`, in its order.
-_SENT = "id, address, guardian_id, body, reveals, template"
+_SENT = "id, address, guardian_id, body, reveals, template, staff_id"
 
 
 def _sent_message(row: Any) -> SentMessage:
@@ -95,6 +97,7 @@ def _sent_message(row: Any) -> SentMessage:
         body=row[3],
         reveals=frozenset(row[4].split(",")) - {""},
         template=row[5],
+        staff_id=row[6],
     )
 
 

@@ -75,6 +75,8 @@ class Staff(Row):
     role: Role
     discipline: str
     slack_user_id: str | None
+    #: The language carebot writes to them in (``en``, ``es``).
+    language: str = "en"
 
 
 class Appointment(Row):

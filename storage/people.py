@@ -12,7 +12,7 @@ from storage.rows import fetch_all, fetch_one
 
 _PATIENT = "id, first_name, last_name, date_of_birth, language"
 _GUARDIAN = "id, first_name, last_name, phone, language, sms_consent, timezone"
-_STAFF = "id, name, role, discipline, slack_user_id"
+_STAFF = "id, name, role, discipline, slack_user_id, language"
 #: Ids per look-up of a batch (well under SQLite's limit of bound parameters).
 _CHUNK = 500
 
@@ -222,16 +222,18 @@ class PeopleRepo:
 
     async def save_staff(self, staff: Staff, now: datetime) -> None:
         await self._conn.execute(
-            f"INSERT INTO staff ({_STAFF}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO staff ({_STAFF}, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,"
             " discipline = excluded.discipline, slack_user_id = excluded.slack_user_id,"
-            " updated_at = excluded.updated_at",
+            " language = excluded.language, updated_at = excluded.updated_at",
             (
                 staff.id,
                 staff.name,
                 staff.role,
                 staff.discipline,
                 staff.slack_user_id,
+                staff.language,
                 to_db(now),
                 to_db(now),
             ),
@@ -417,17 +419,26 @@ class PeopleRepo:
             [(to_db(now), staff_id, slack) for staff_id, slack in staff],
         )
 
-    async def save_staff_many(self, staff: list[Staff], now: datetime) -> None:
-        """Insert or update staff by id (as :meth:`save_staff`, for many)."""
+    async def save_staff_many(
+        self, staff: list[Staff], now: datetime, *, with_language: bool = True
+    ) -> None:
+        """Insert or update staff by id (as :meth:`save_staff`, for many). Without
+        ``with_language`` (a file with no language column) a stored language is kept, and a
+        new member's is English."""
+        language = "excluded.language" if with_language else "staff.language"
         await self._conn.executemany(
-            f"INSERT INTO staff ({_STAFF}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO staff ({_STAFF}, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,"
             " discipline = excluded.discipline, slack_user_id = excluded.slack_user_id,"
-            " updated_at = excluded.updated_at"
-            " WHERE (staff.name, staff.role, staff.discipline, staff.slack_user_id) IS NOT"
-            " (excluded.name, excluded.role, excluded.discipline, excluded.slack_user_id)",
+            f" language = {language}, updated_at = excluded.updated_at"
+            " WHERE (staff.name, staff.role, staff.discipline, staff.slack_user_id,"
+            " staff.language) IS NOT"
+            f" (excluded.name, excluded.role, excluded.discipline, excluded.slack_user_id,"
+            f" {language})",
             [
-                (s.id, s.name, s.role, s.discipline, s.slack_user_id, to_db(now), to_db(now))
+                (s.id, s.name, s.role, s.discipline, s.slack_user_id, s.language)
+                + (to_db(now), to_db(now))
                 for s in staff
             ],
         )

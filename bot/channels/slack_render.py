@@ -13,7 +13,7 @@ from html import unescape
 from typing import Any
 
 from handlers.core.content import Content, IconName, Markup, Mention, render
-from handlers.core.screens import Field, Form, Section, StaffButton
+from handlers.core.screens import Field, Form, Label, Section, StaffButton, source_label
 from storage.models import Button
 
 SECTION_LIMIT = 3000
@@ -74,8 +74,9 @@ def mrkdwn(content: Content) -> str:
     return render(content, MRKDWN)
 
 
-def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit] or " "}
+def _plain(text: Label, limit: int) -> dict[str, Any]:
+    """Slack's plain text (a label not localized yet shows its English source)."""
+    return {"type": "plain_text", "text": source_label(text)[:limit] or " "}
 
 
 def _button(button: StaffButton) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def stored_buttons(buttons: tuple[Button, ...]) -> tuple[StaffButton, ...]:
     return tuple(result)
 
 
-def _option(value: str, label: str) -> dict[str, Any]:
+def _option(value: str, label: Label) -> dict[str, Any]:
     return {"text": _plain(label, OPTION_LIMIT), "value": value}
 
 
@@ -179,7 +180,7 @@ def modal(form: Form) -> dict[str, Any]:
         "private_metadata": form.context,
         "title": _plain(form.title, TITLE_LIMIT),
         "submit": _plain(form.submit, TITLE_LIMIT),
-        "close": _plain("Cancel", TITLE_LIMIT),
+        "close": _plain(form.close, TITLE_LIMIT),
         "blocks": blocks,
     }
 

@@ -88,7 +88,7 @@ class Console:
         async with self.sandbox.db.read() as conn:
             everyone = await Record(conn).staff.everyone()
         return [
-            StaffView(s.slack_user_id, s.name, s.role, s.discipline)
+            StaffView(s.slack_user_id, s.name, s.role, s.discipline, s.language)
             for s in everyone
             if s.slack_user_id
         ]

@@ -47,10 +47,12 @@ class StaffView:
     name: str
     role: str
     discipline: str
+    language: str = "en"
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.discipline or self.role})"
+        reads = ", reads Spanish" if self.language.startswith("es") else ""
+        return f"{self.name} ({self.discipline or self.role}{reads})"
 
     @property
     def sees_coordination(self) -> bool:
@@ -213,6 +215,8 @@ THINGS_TO_TRY = (
     "Pick Tamara Brooks (the coordinator): Claim the escalation, answer in its thread; the"
     " post changes as you do.",
     "Write EMERGENCY as any family, or run /carebot today and open Home as Tamara.",
+    "Pick Linh Nguyen: she reads carebot in Spanish (the staff import's language column);"
+    " run /carebot today or help as her.",
 )
 
 

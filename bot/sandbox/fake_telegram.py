@@ -33,8 +33,6 @@ WEBHOOK_ACTIVE = (
 )
 
 
-
-
 @dataclass
 class RecordedCall:
     """One request the fake received, successful or not."""

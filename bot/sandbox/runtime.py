@@ -203,7 +203,7 @@ async def open_sandbox(
             if fresh:
                 await load_demo(db, clock.now())
             async with emulators(clock) as fakes, httpx.AsyncClient(timeout=30) as http:
-                for _, name, _, _, slack_id in STAFF:
+                for _, name, _, _, slack_id, _ in STAFF:
                     fakes.slack.add_user(slack_id, name)
                 settings = fakes.settings(str(database), url)
                 polling = settings.telegram.model_copy(update={"mode": "polling"})

@@ -178,9 +178,14 @@ class Identify(Link):
                 log.warning("refused staff event id=%s: not mapped to staff", event.event_id)
                 if not isinstance(event, ThreadReply):
                     ctx.show(
-                        f"Sorry, carebot is only for {ctx.practice.name}'s staff. Ask a"
-                        " coordinator to add your Slack account to the staff list."
+                        _(
+                            "Sorry, carebot is only for {practice}'s staff. Ask a coordinator"
+                            " to add your Slack account to the staff list.",
+                            practice=ctx.practice.name,
+                        )
                     )
+                    # The chain stops here, before the language link: the staff channel's.
+                    ctx.localize_screens(ctx.desk.language)
                 return
         else:
             ctx.identity, ctx.guardian = await turn.record.identities.find_with_guardian(
@@ -267,15 +272,16 @@ class NumberedReplies(Link):
 
 class Locale(Link):
     """The language of the person being answered, for the rest of the chain only: a
-    guardian's own, else what their app reports; staff texts are English. The notice
-    (shown at once, not queued) is rendered here, in the same language."""
+    guardian's own, else what their app reports; a staff member's own (the staff import's).
+    What is shown at once (a family's notice; a staff member's notes, form and Home tab) is
+    written here, in that language."""
 
     name = "locale"
 
     async def __call__(self, turn: Turn, call_next: Next) -> None:
         ctx = turn.ctx
         if isinstance(turn.event, StaffEvent):
-            language = "en"
+            language = normalize_language(ctx.staff.language if ctx.staff else ctx.desk.language)
         else:
             hint = turn.event.language_hint
             language = normalize_language(ctx.guardian.language if ctx.guardian else hint)
@@ -284,6 +290,7 @@ class Locale(Link):
             await call_next(turn)
             if ctx.notice is not None:
                 turn.notice = ctx.out.render(ctx.notice, current_language.get())
+            ctx.localize_screens()
         finally:
             current_language.reset(token)
 

@@ -2,19 +2,26 @@
 
 Handlers build a :class:`Rich` from plain text (always literal: a family's words can never
 become a mention or a link), emphasis, code, a mention of a staff member by their workspace id,
-a call to everyone present, an icon by meaning (``emergency``, ``confirmed``...) and quotes of
-what someone wrote. Slack's renderer (``bot/channels/slack_render.py``) turns it into mrkdwn;
+a call to everyone present, an icon by meaning (``emergency``, ``confirmed``...), quotes of
+what someone wrote, and carebot's own words as translatable messages (``_("Family:")``, whose
+placeholders may be content too) and instants (:class:`~handlers.core.texts.When`).
+:func:`localize` writes those in the reader's language (the staff member's, or the staff
+channel's); a renderer then sees only literal pieces. Slack's renderer
+(``bot/channels/slack_render.py``) turns it into mrkdwn;
 :meth:`Rich.plain` is the same content without any markup (logs, tests, a plain channel).
 
-    rich(icon("emergency"), " ", strong("Possible emergency"), " ", everyone())
-    lines(rich(strong("Family:"), " Ana Rivera (sms)"), quote("Can we move Thursday?"))
+    rich(icon("emergency"), " ", strong(_("Possible emergency")), " ", everyone())
+    lines(rich(strong(_("Family:")), " Ana Rivera (sms)"), quote("Can we move Thursday?"))
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from string import Formatter
 from typing import Literal
+
+from handlers.core.texts import Msg, Plural, When, Words
 
 #: What an icon means; each channel picks its own picture (or none) for it.
 IconName = Literal[
@@ -73,7 +80,22 @@ class Quote:
     inner: Rich
 
 
-Piece = Text | Strong | Emphasis | Code | Mention | Everyone | Icon | Quote
+@dataclass(frozen=True)
+class Said:
+    """carebot's own words: a translatable message, its placeholders text, numbers, instants,
+    messages or content (a family's words in one stay literal)."""
+
+    msg: Msg
+
+
+@dataclass(frozen=True)
+class Moment:
+    """An instant, written in the reader's language and the practice's timezone."""
+
+    when: When
+
+
+Piece = Text | Strong | Emphasis | Code | Mention | Everyone | Icon | Quote | Said | Moment
 
 
 @dataclass(frozen=True)
@@ -96,11 +118,11 @@ class Rich:
         return render(self, PLAIN)
 
 
-Content = Rich | str | Piece
+Content = Rich | str | Piece | Msg | When
 
 
 def rich(*parts: Content) -> Rich:
-    """Pieces, strings (literal text) and runs, one after another."""
+    """Pieces, strings (literal text), messages, instants and runs, one after another."""
     pieces: list[Piece] = []
     for part in parts:
         if isinstance(part, Rich):
@@ -108,6 +130,10 @@ def rich(*parts: Content) -> Rich:
         elif isinstance(part, str):
             if part:
                 pieces.append(Text(part))
+        elif isinstance(part, Msg):
+            pieces.append(Said(part))
+        elif isinstance(part, When):
+            pieces.append(Moment(part))
         else:
             pieces.append(part)
     return Rich(tuple(pieces))
@@ -178,10 +204,66 @@ PLAIN = Markup(
 )
 
 
-def render(content: Content, markup: Markup) -> str:
-    """``content`` written with ``markup``."""
-    out: list[str] = []
+class SourceWords:
+    """The messages as written in the source (English), instants as ISO 8601: what
+    unlocalized content shows (a log line, a test's plain text)."""
+
+    def text(self, msg: Msg) -> str:
+        if isinstance(msg, Plural) and msg.count != 1:
+            return msg.plural
+        return msg.msgid
+
+    def moment(self, when: When) -> str:
+        return when.instant.isoformat(timespec="minutes")
+
+
+SOURCE_WORDS = SourceWords()
+_FIELDS = Formatter()
+
+
+def localize(content: Content, words: Words) -> Rich:
+    """``content`` with carebot's words and instants written in ``words``'s language: only
+    literal pieces are left for a renderer."""
+    out: list[Piece] = []
     for piece in rich(content).pieces:
+        match piece:
+            case Said(msg=msg):
+                out.extend(_said(msg, words))
+            case Moment(when=when):
+                out.append(Text(words.moment(when)))
+            case Strong(inner=inner):
+                out.append(Strong(localize(inner, words)))
+            case Emphasis(inner=inner):
+                out.append(Emphasis(localize(inner, words)))
+            case Quote(inner=inner):
+                out.append(Quote(localize(inner, words)))
+            case _:
+                out.append(piece)
+    return Rich(tuple(out))
+
+
+def _said(msg: Msg, words: Words) -> list[Piece]:
+    """A message's text, its placeholders filled with their (localized) values."""
+    out: list[Piece] = []
+    for literal, name, spec, _conversion in _FIELDS.parse(words.text(msg)):
+        if literal:
+            out.append(Text(literal))
+        if name is None:
+            continue
+        value = msg.params[name]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(Text(format(value, spec or "")))
+        elif isinstance(value, Rich | str | Msg | When | Piece):
+            out.extend(localize(value, words).pieces)
+        else:
+            out.append(Text(str(value)))
+    return out
+
+
+def render(content: Content, markup: Markup) -> str:
+    """``content`` written with ``markup`` (carebot's words in English unless localized)."""
+    out: list[str] = []
+    for piece in localize(content, SOURCE_WORDS).pieces:
         match piece:
             case Text(text=text):
                 out.append(markup.text(text))
@@ -199,6 +281,8 @@ def render(content: Content, markup: Markup) -> str:
                 out.append(markup.icon(name))
             case Quote(inner=inner):
                 out.append(markup.quote(render(inner, markup)))
+            case Said() | Moment():  # localized above
+                pass
     return "".join(out)
 
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from handlers.core.content import Content, plain
+from handlers.core.content import Content, Rich, localize, plain
 from handlers.core.desk import StaffDesk
 from handlers.core.events import Inbound
-from handlers.core.screens import Form, Section, StaffButton
+from handlers.core.screens import (
+    Form,
+    Label,
+    Section,
+    StaffButton,
+    localized_form,
+    source_label,
+)
 from handlers.core.texts import Closing, Msg, Prompt, Translator, _, normalize_language
 from storage.audit import ActorType
 from storage.messages import SentMessage
@@ -88,10 +95,31 @@ class Outgoing:
     numbered_channels: frozenset[str] = frozenset()
     #: How a message to staff is written on their channel (the desk's renderer).
     staff_render: Callable[[Content], str] = plain
+
+    #: The language of posts in the coordinators' channel (the desk's).
+    staff_channel_language: str = "en"
     queued: list[int] = field(default_factory=list)
 
     def render(self, msg: Msg, language: str, timezone: str | None = None) -> str:
         return self.translator.render(msg, language, timezone or self.practice.timezone)
+
+    def staff_content(self, content: Content, language: str) -> Rich:
+        """Staff content with carebot's words written in ``language`` (nothing left to
+        translate for a renderer)."""
+        return localize(content, self.translator.words(language, self.practice.timezone))
+
+    def staff_label(self, label: Label, language: str) -> str:
+        """A button's, a field's or a form's label in ``language``."""
+        return self.render(label, language) if isinstance(label, Msg) else label
+
+    async def staff_language(self, staff_id: str | None) -> str:
+        """What a staff message is written in: its reader's language (a direct message), the
+        coordinators' channel's (a post there)."""
+        if staff_id is not None:
+            staff = await self.record.people.staff(staff_id)
+            if staff is not None:
+                return normalize_language(staff.language)
+        return self.staff_channel_language
 
     async def to_address(
         self,
@@ -162,15 +190,20 @@ class Outgoing:
         thread_message_id: int | None = None,
         staff_id: str | None = None,
     ) -> int:
-        """Queue a staff message to a channel or person, optionally in a thread; the staff
-        channel's renderer writes it in its form (Slack: mrkdwn)."""
+        """Queue a staff message to a channel or person (``staff_id``: a direct message to
+        them), optionally in a thread: in its reader's language, written by the staff
+        channel's renderer in its form (Slack: mrkdwn)."""
+        language = await self.staff_language(staff_id)
         return await self._queue_staff(
             address,
-            self.staff_render(text),
-            buttons,
+            self.staff_render(self.staff_content(text, language)),
+            self._labelled(buttons, language),
             thread_message_id=thread_message_id,
             staff_id=staff_id,
         )
+
+    def _labelled(self, buttons: tuple[StaffButton, ...], language: str) -> tuple[StaffButton, ...]:
+        return tuple(replace(b, label=self.staff_label(b.label, language)) for b in buttons)
 
     async def _queue_staff(
         self,
@@ -190,7 +223,8 @@ class Outgoing:
             guardian_id=None,
             staff_id=staff_id,
             buttons=tuple(
-                Button(label=b.label, token=f"{b.action}:{b.value}", style=b.style) for b in buttons
+                Button(label=source_label(b.label), token=f"{b.action}:{b.value}", style=b.style)
+                for b in buttons
             ),
             now=self.now,
             reveals=frozenset(),  # the staff's channel shows what the practice's settings allow
@@ -229,8 +263,15 @@ class Outgoing:
         sent = await self.record.messages.sent_message(message_id)
         if sent is None:
             return None
-        body = sent.body + "\n" + self.staff_render(footer)
-        return await self._queue_staff(sent.address, body, buttons, edits_message_id=sent.id)
+        language = await self.staff_language(sent.staff_id)
+        body = sent.body + "\n" + self.staff_render(self.staff_content(footer, language))
+        return await self._queue_staff(
+            sent.address,
+            body,
+            self._labelled(buttons, language),
+            staff_id=sent.staff_id,
+            edits_message_id=sent.id,
+        )
 
     async def reachable_identity(self, guardian_id: str) -> ChannelIdentity | None:
         """The guardian's identity we may write to: verified, consenting, not blocked, not opted
@@ -303,7 +344,7 @@ class Context:
     #: Shown at once to the staff member who acted (not stored, not retried).
     shown: list[Section] = field(default_factory=list)
     form: Form | None = None
-    form_errors: dict[str, str] = field(default_factory=dict)
+    form_errors: dict[str, Label] = field(default_factory=dict)
     home: list[Section] | None = None
     #: An address that opted out gets nothing, except the answers to STOP/START/HELP and to an
     #: emergency, whose handlers set this.
@@ -359,8 +400,29 @@ class Context:
         self.shown.append(Section(text, buttons))
 
     def staff_text(self, msg: Msg) -> str:
-        """Render a staff-facing message (English, the practice's timezone)."""
-        return self.out.render(msg, "en")
+        """A staff-facing message in the language of the staff member being answered."""
+        return self.out.render(msg, self.language)
+
+    def localize_screens(self, language: str | None = None) -> None:
+        """What the staff member who acted is shown (notes, a form, its errors, the Home
+        tab), written in their language (or ``language``): called once the handler is done."""
+        language = language or self.language
+        out = self.out
+
+        def sections(items: list[Section]) -> list[Section]:
+            return [
+                Section(out.staff_content(s.text, language), out._labelled(s.buttons, language))
+                for s in items
+            ]
+
+        self.shown = sections(self.shown)
+        if self.home is not None:
+            self.home = sections(self.home)
+        if self.form is not None:
+            self.form = localized_form(self.form, lambda label: out.staff_label(label, language))
+        self.form_errors = {
+            key: out.staff_label(error, language) for key, error in self.form_errors.items()
+        }
 
     def set_language(self, language: str) -> None:
         current_language.set(normalize_language(language))

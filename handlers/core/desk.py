@@ -32,6 +32,8 @@ class StaffDesk:
         on_call: the staff id of the on-call coordinator, mentioned on urgent escalations.
         privacy: ``full`` shows full names, the service and the clinician; ``minimal`` shows a
             first name and last initial and the appointment's date and time only.
+        language: the language of posts in the coordinators' channel (what is written to one
+            staff member is in their own).
         response_minutes: how long an escalation may wait for a person (business hours).
         handoff_ack_business_days: how long a receiver has to acknowledge a handoff.
         telegram_bot: the practice's Telegram bot's username, asked when an invite is made (it
@@ -44,6 +46,7 @@ class StaffDesk:
     escalation_conversation: str | None = None
     on_call: str | None = None
     privacy: Privacy = "full"
+    language: str = "en"
     response_minutes: int = 15
     handoff_ack_business_days: int = 1
     telegram_bot: Callable[[], str | None] = lambda: None

@@ -19,7 +19,7 @@ from handlers.core.context import Context, Outgoing
 from handlers.core.desk import StaffDesk
 from handlers.core.events import Inbound
 from handlers.core.router import Router
-from handlers.core.screens import Form, Section
+from handlers.core.screens import Form, Section, source_label
 from handlers.core.texts import Translator
 from handlers.core.view_log import ViewLog
 from storage.clock import Clock
@@ -108,7 +108,7 @@ class Pipeline:
             notice=turn.notice,
             shown=ctx.shown,
             form=ctx.form,
-            form_errors=ctx.form_errors,
+            form_errors={key: source_label(e) for key, e in ctx.form_errors.items()},
             home=ctx.home,
         )
 
@@ -127,6 +127,7 @@ class Pipeline:
                 self._translator,
                 self._numbered,
                 staff_render=self.desk.render,
+                staff_channel_language=self.desk.language,
             )
             turn.context = Context(
                 turn.event, record, turn.now, practice, out, None, None, desk=self.desk

@@ -142,7 +142,7 @@ class StaffActionObserver:
     async def notify(self, event: StaffAction, ctx: Context) -> None:
         found = self.actions.get(event.action)
         if found is None:
-            ctx.show("Sorry, that button can't be used.")
+            ctx.show(_("Sorry, that button can't be used."))
         else:
             await found(event, ctx)
 

@@ -19,7 +19,9 @@ class When:
     """An instant to be shown as a date, a time, or both, in the practice's timezone."""
 
     instant: datetime
-    style: str = "datetime"  # "date", "short-date" (Thu, Nov 26), "time", "datetime"
+    #: "date" (Thursday, November 26), "short-date" (Thu, Nov 26), "time", "datetime", and
+    #: staff lists' "staff-date" (Thu Nov 26) and "staff-datetime" (Thu Nov 26, 3:30 PM).
+    style: str = "datetime"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,24 @@ class Closing(Msg):
         return hash(self.msgid)
 
 
+@dataclass(frozen=True)
+class Plural(Msg):
+    """A message with a singular and a plural (``ngettext``): the form for ``count``, in the
+    reader's language (Spanish and English have two; a catalog may have more)."""
+
+    plural: str = ""
+    count: int = 0
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> Plural:
+    """Like :func:`_`, with a plural form: ``ngettext("{n} family", "{n} families", n)``
+    (``n`` is a placeholder too, and extracted as gettext's own ``ngettext``)."""
+    return Plural(singular, {"n": n, **params}, plural, n)
+
+
 def closing(msgid: str, **params: object) -> Closing:
     """Like :func:`_`, for a :class:`Closing` (extracted for translation as well)."""
     return Closing(msgid, params)
@@ -65,10 +85,23 @@ def _(msgid: str, **params: object) -> Msg:
     return Msg(msgid, params)
 
 
+class Words(Protocol):
+    """A reader's language: a message's text in it (the plural form for its number) and an
+    instant written in it (``bot.i18n`` implements it with the catalogs and Babel)."""
+
+    def text(self, msg: Msg) -> str: ...
+
+    def moment(self, when: When) -> str: ...
+
+
 class Translator(Protocol):
     """Renders a :class:`Msg` in a language; implemented with Babel in ``bot.i18n``."""
 
     def render(self, msg: Msg, language: str, timezone: str) -> str: ...
+
+    def words(self, language: str, timezone: str) -> Words:
+        """The language, for content (staff texts) localized piece by piece."""
+        ...
 
     def languages(self) -> tuple[str, ...]: ...
 

@@ -222,7 +222,11 @@ async def reschedule(event: ButtonPressed, ctx: Context, token: ActionToken) -> 
             "",
             tell_family=False,
             patient_id=appointment.patient_id,
-            note=f"pressed Reschedule for {child}'s visit on {when(ctx, appointment.start_at)}",
+            note=_(
+                "pressed Reschedule for {child}'s visit on {when}",
+                child=child,
+                when=when(appointment.start_at),
+            ),
         )
         await _answered(
             event, ctx, _("Reschedule requested by you at {time}.", time=When(ctx.now, "time"))

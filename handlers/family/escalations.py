@@ -13,7 +13,7 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from handlers.core.content import lines
+from handlers.core.content import Content, lines
 from handlers.core.context import Context
 from handlers.core.desk import (
     URGENT_RESPONSE_MINUTES,
@@ -114,7 +114,7 @@ async def raise_escalation(
     *,
     tell_family: bool = True,
     patient_id: str | None = None,
-    note: str | None = None,
+    note: Content | None = None,
 ) -> Escalation | None:
     """Open an escalation for the sender, or add to their open one (its thread).
 
@@ -162,7 +162,7 @@ async def raise_escalation(
 
 
 async def _add_to_thread(
-    ctx: Context, escalation: Escalation, text: str, urgent: bool, note: str | None
+    ctx: Context, escalation: Escalation, text: str, urgent: bool, note: Content | None
 ) -> None:
     deadline = business_deadline(ctx.practice, ctx.now, ctx.desk.response_minutes)
     await ctx.record.escalations.family_wrote(escalation.id, ctx.now, deadline)

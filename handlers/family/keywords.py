@@ -113,7 +113,7 @@ async def _wrong_number(event: FamilyText, ctx: Context) -> None:
         "not-understood",
         event.text,
         tell_family=False,
-        note="says this is the wrong number: texts to it are stopped; fix the phone number",
+        note=_("says this is the wrong number: texts to it are stopped; fix the phone number"),
     )
 
 

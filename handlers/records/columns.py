@@ -28,6 +28,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "location",
     ),
 }
+#: Columns a kind's header may add; a file without one leaves what the record holds.
+OPTIONAL: dict[str, tuple[str, ...]] = {"staff": ("language",)}
 #: The kinds of import, in the order a new practice imports them.
 KINDS: tuple[str, ...] = tuple(COLUMNS)
 #: What a column takes, where its name does not say (``carebot import --help``, INTERFACE.md).
@@ -49,4 +51,9 @@ def columns_described(kind: str) -> str:
         f"{name} ({COLUMN_FORMATS[name]})" if name in COLUMN_FORMATS else name
         for name in COLUMNS[kind]
     ]
-    return f"{kind}: {', '.join(described)}"
+    optional = [
+        f"{name} ({COLUMN_FORMATS[name]})" if name in COLUMN_FORMATS else name
+        for name in OPTIONAL.get(kind, ())
+    ]
+    also = f"; may add {', '.join(optional)}" if optional else ""
+    return f"{kind}: {', '.join(described)}{also}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.records.columns import OPTIONAL
 from handlers.records.imports import COLUMNS, PREPARERS, Checker, CsvRow
 from handlers.reminders.planning import plan_reminders
 from storage.db import Database
@@ -45,14 +46,14 @@ DEMO_SPANISH_PATIENTS = ("p-leo", "p-sofia")
 DEMO_TWO_GUARDIAN_PATIENT = "p-zoe"
 DEMO_COORDINATOR = "s-brooks"
 
-# staff_id, name, role, discipline, slack_user_id
+# staff_id, name, role, discipline, slack_user_id, language (Linh reads carebot in Spanish)
 STAFF = (
-    ("s-rivera", "Dana Rivera", "clinician", "speech-language pathology", "U0DEMO01"),
-    ("s-okafor", "Chidi Okafor", "clinician", "occupational therapy", "U0DEMO02"),
-    ("s-nguyen", "Linh Nguyen", "clinician", "ABA therapy (BCBA)", "U0DEMO03"),
-    ("s-haddad", "Samir Haddad", "clinician", "counselling", "U0DEMO04"),
-    ("s-brooks", "Tamara Brooks", "coordinator", "", "U0DEMO05"),
-    ("s-kowalski", "Ewa Kowalski", "admin", "", "U0DEMO06"),
+    ("s-rivera", "Dana Rivera", "clinician", "speech-language pathology", "U0DEMO01", "en"),
+    ("s-okafor", "Chidi Okafor", "clinician", "occupational therapy", "U0DEMO02", "en"),
+    ("s-nguyen", "Linh Nguyen", "clinician", "ABA therapy (BCBA)", "U0DEMO03", "es"),
+    ("s-haddad", "Samir Haddad", "clinician", "counselling", "U0DEMO04", "en"),
+    ("s-brooks", "Tamara Brooks", "coordinator", "", "U0DEMO05", "en"),
+    ("s-kowalski", "Ewa Kowalski", "admin", "", "U0DEMO06", "en"),
 )
 # patient_id, first_name, last_name, date_of_birth, language
 PATIENTS = (
@@ -203,7 +204,7 @@ async def _load(
     record: Record, kind: str, table: Sequence[Sequence[object]], now: datetime
 ) -> None:
     """Check and write one table exactly as an import of ``kind`` would."""
-    columns = COLUMNS[kind]
+    columns = COLUMNS[kind] + OPTIONAL.get(kind, ())
     rows = [
         CsvRow(line, dict(zip(columns, map(str, values), strict=True)))
         for line, values in enumerate(table, start=2)

@@ -194,8 +194,8 @@ class Checker:
         formatted: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         return formatted
 
-    def language(self, row: CsvRow, column: str) -> str:
-        value = self.text(row, column)
+    def language(self, row: CsvRow, column: str, required: bool = True) -> str:
+        value = self.text(row, column, required)
         if not value:
             return value
         try:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, cast
 
+from handlers.core.texts import DEFAULT_LANGUAGE
 from handlers.records.import_appointments import NO_PRACTICE, Appointments
 from handlers.records.import_checks import Checker, CsvRow
 from handlers.records.import_kinds import Context, Kind, Values
@@ -156,8 +157,9 @@ class Guardians(Kind):
 
 
 class StaffKind(Kind):
-    # staff_id, name, role, discipline, slack_user_id
-    width = 5
+    # staff_id, name, role, discipline, slack_user_id, language (None: the file has no
+    # language column, and a stored language is kept)
+    width = 6
     batch = 500
 
     async def context(self, record: Record, now: datetime) -> Context:
@@ -170,6 +172,9 @@ class StaffKind(Kind):
         role = check.role(row, "role")
         discipline = check.text(row, "discipline", required=False)
         slack = check.text(row, "slack_user_id", required=False) or None
+        language = None
+        if "language" in row.values:
+            language = check.language(row, "language", required=False)
         if staff_id:
             check.once(row, "staff_id", staff_id, seen)
         if slack and check.once(row, "slack_user_id", ("slack", slack), seen, f'"{slack}"'):
@@ -178,7 +183,7 @@ class StaffKind(Kind):
                 ctx.claims.append((row, slack, holder))
         if len(check.errors) > mark:
             return None
-        return (staff_id, name, role, discipline, slack)
+        return (staff_id, name, role, discipline, slack, language)
 
     def finish(self, check: Checker, ctx: Context, seen: Seen) -> None:
         # A Slack id is free to take if its holder is in the file too (with another id or
@@ -201,10 +206,19 @@ class StaffKind(Kind):
 
     async def write(self, record: Record, rows: list[Values], ctx: Context) -> int:
         staff = [
-            Staff(id=i, name=n, role=cast(Role, role), discipline=d, slack_user_id=s)
-            for i, n, role, d, s in rows
+            Staff(
+                id=i,
+                name=n,
+                role=cast(Role, role),
+                discipline=d,
+                slack_user_id=s,
+                language=lang or DEFAULT_LANGUAGE,
+            )
+            for i, n, role, d, s, lang in rows
         ]
-        await record.people.save_staff_many(staff, ctx.now)
+        await record.people.save_staff_many(
+            staff, ctx.now, with_language=any(r[5] is not None for r in rows)
+        )
         return 0
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from handlers.records.columns import COLUMNS, KINDS
+from handlers.records.columns import COLUMNS, KINDS, OPTIONAL
 from handlers.records.import_checks import (
     E164,
     ROLES,
@@ -274,6 +274,7 @@ def iter_rows(kind: str, path: Path) -> Iterator[CsvRow]:
             is not), is not CSV, is empty, or its header lacks a column.
     """
     wanted = COLUMNS[kind]
+    optional = OPTIONAL.get(kind, ())
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -289,6 +290,7 @@ def iter_rows(kind: str, path: Path) -> Iterator[CsvRow]:
                         header = [f.strip().lower() for f in fields]
                         _check_header(header, wanted, first_line)
                         index = [(c, header.index(c)) for c in wanted]  # the first one counts
+                        index += [(c, header.index(c)) for c in optional if c in header]
                     else:
                         width = len(fields)
                         yield CsvRow(

@@ -12,55 +12,91 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from handlers.core.content import icon, rich
+from handlers.core.content import Content, icon, rich
+from handlers.core.context import Outgoing
 from handlers.core.desk import StaffDesk
+from handlers.core.texts import Msg, Translator, _
 from storage.record import Record
 
 log = logging.getLogger(__name__)
 
-_CHANNEL_NAMES = {"telegram": "Telegram", "sms": "text message", "slack": "Slack"}
+_CHANNEL_NAMES: dict[str, Content] = {
+    "telegram": "Telegram",
+    "sms": _("text message"),
+    "slack": "Slack",
+}
 
 
-def _reason(error: str) -> str:
+def _reason(error: str) -> Msg:
     if error.startswith("recipient blocked"):
-        return "the family blocked carebot"
+        return _("the family blocked carebot")
     if error.startswith("recipient opted out"):
-        return "the family opted out of these messages"
-    return f"the platform refused it ({error})" if error else "the platform refused it"
+        return _("the family opted out of these messages")
+    # The platform's own words (an error code, in English) stay as they are.
+    return (
+        _("the platform refused it ({error})", error=error)
+        if error
+        else _("the platform refused it")
+    )
 
 
-async def tell_authors(record: Record, desk: StaffDesk, failed: list[int], now: datetime) -> int:
-    """Queue a direct message to the staff author of each of these failed messages.
+async def tell_authors(
+    record: Record,
+    desk: StaffDesk,
+    failed: list[int],
+    now: datetime,
+    translator: Translator | None = None,
+) -> int:
+    """Queue a direct message to the staff author of each of these failed messages, in the
+    author's language (``translator``: without one, in English).
 
     Returns:
         How many were queued.
     """
+    out: Outgoing | None = None
+    if translator is not None:
+        practice = await record.practice.get()
+        if practice is not None:
+            out = Outgoing(
+                record,
+                now,
+                practice,
+                translator,
+                staff_render=desk.render,
+                staff_channel_language=desk.language,
+            )
     told = 0
     for message in await record.messages.authored(failed):
         staff = await record.people.staff(message.author_staff_id)
         address = desk.address_of(staff) if staff is not None else None
-        if address is None:
+        if staff is None or address is None:
             continue
         guardian = await record.people.guardian(message.guardian_id or "")
-        channel = _CHANNEL_NAMES.get(message.channel, message.channel)
-        await record.messages.queue(
-            channel=address.split(":", 1)[0],
-            address=address,
-            body=desk.render(
-                rich(
-                    icon("warning"),
-                    f" Your message to {desk.guardian_name(guardian)} by {channel} was not"
-                    f" delivered: {_reason(message.error)}. carebot will not try again; please"
-                    " call them.",
-                )
+        text = rich(
+            icon("warning"),
+            " ",
+            _(
+                "Your message to {guardian} by {channel} was not delivered: {reason}. carebot"
+                " will not try again; please call them.",
+                guardian=desk.guardian_name(guardian),
+                channel=_CHANNEL_NAMES.get(message.channel, message.channel),
+                reason=_reason(message.error),
             ),
-            template="staff",
-            guardian_id=None,
-            staff_id=staff.id if staff else None,
-            buttons=(),
-            now=now,
-            reveals=frozenset(),
         )
+        if out is not None:
+            await out.to_staff(address, text, staff_id=staff.id)
+        else:
+            await record.messages.queue(
+                channel=address.split(":", 1)[0],
+                address=address,
+                body=desk.render(text),
+                template="staff",
+                guardian_id=None,
+                staff_id=staff.id,
+                buttons=(),
+                now=now,
+                reveals=frozenset(),
+            )
         log.info("message %d failed: its author was told", message.message_id)
         told += 1
     return told

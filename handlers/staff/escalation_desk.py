@@ -14,7 +14,7 @@ from handlers.core.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_dead
 from handlers.core.events import FormSubmitted, StaffAction, ThreadReply
 from handlers.core.router import Router
 from handlers.core.screens import Field, Form, StaffButton
-from handlers.core.texts import _
+from handlers.core.texts import Msg, Plural, _, ngettext
 from handlers.staff.posts import (
     coordinators_mention,
     escalation_buttons,
@@ -30,7 +30,16 @@ router = Router()
 
 
 #: What anyone who may not act on an escalation hears, whatever its state (nothing about it).
-NOT_YOURS = "Sorry, only coordinators and the patient's care team can act on this escalation."
+NOT_YOURS = _("Sorry, only coordinators and the patient's care team can act on this escalation.")
+
+#: An escalation's reason as a watch post names it ("Escalation #3 (after hours) has waited…").
+WAIT_REASONS: dict[str, Msg] = {
+    "not-understood": _("not understood"),
+    "person": _("person"),
+    "reschedule": _("reschedule"),
+    "after-hours": _("after hours"),
+    "emergency": _("emergency"),
+}
 
 
 async def may_act(record: Record, staff: Staff, escalation: Escalation) -> bool:
@@ -54,11 +63,11 @@ async def _escalation(ctx: Context, value: str) -> Escalation | None:
         ctx.show(
             NOT_YOURS
             if ctx.staff.role == "clinician"
-            else "Sorry, that escalation isn't in the record."
+            else _("Sorry, that escalation isn't in the record.")
         )
         return None
     if escalation.status == "resolved":
-        ctx.show(f"Escalation #{escalation.id} is already resolved.")
+        ctx.show(_("Escalation #{number} is already resolved.", number=escalation.id))
         return None
     return escalation
 
@@ -87,7 +96,9 @@ async def _post_shows(
 async def _post_held(ctx: Context, escalation: Escalation, staff: Staff) -> None:
     """The post shows who holds it and since when; Claim is gone, Reassign and Resolve stay."""
     held = rich(
-        icon("claimed"), " Claimed by ", mention(staff), f" at {when(ctx, ctx.now, 'time')}"
+        icon("claimed"),
+        " ",
+        _("Claimed by {who} at {time}", who=mention(staff), time=when(ctx.now, "time")),
     )
     await _post_shows(ctx, escalation, held, escalation_buttons(escalation.id)[1:])
 
@@ -143,15 +154,20 @@ async def claim(event: StaffAction, ctx: Context) -> None:
         return
     if escalation.status == "claimed":
         if escalation.claimed_by == ctx.staff.id:
-            ctx.show(f"You already have escalation #{escalation.id}.")
+            ctx.show(_("You already have escalation #{number}.", number=escalation.id))
         else:
             holder = await ctx.record.people.staff(escalation.claimed_by or "")
-            who = mention(holder) if holder else "someone"
-            ctx.show(rich(f"Escalation #{escalation.id} is already claimed by ", who, "."))
+            ctx.show(
+                _(
+                    "Escalation #{number} is already claimed by {who}.",
+                    number=escalation.id,
+                    who=_holder(holder),
+                )
+            )
         return
     await _claim(ctx, escalation, ctx.staff)
     await _thread_note(
-        ctx, escalation, rich(icon("claimed"), " Claimed by ", mention(ctx.staff), ".")
+        ctx, escalation, rich(icon("claimed"), " ", _("Claimed by {who}.", who=mention(ctx.staff)))
     )
     await _post_held(ctx, escalation, ctx.staff)
 
@@ -169,13 +185,17 @@ async def resolve(event: StaffAction, ctx: Context) -> None:
         escalation,
         rich(
             icon("confirmed"),
-            " Resolved by ",
-            mention(ctx.staff),
-            ". The family's next message starts a new escalation.",
-        ),  # fmt: skip
+            " ",
+            _(
+                "Resolved by {who}. The family's next message starts a new escalation.",
+                who=mention(ctx.staff),
+            ),
+        ),
     )
     resolved = rich(
-        icon("confirmed"), " Resolved by ", mention(ctx.staff), f" at {when(ctx, ctx.now, 'time')}"
+        icon("confirmed"),
+        " ",
+        _("Resolved by {who} at {time}", who=mention(ctx.staff), time=when(ctx.now, "time")),
     )
     await _post_shows(ctx, escalation, resolved)  # no button left: nothing more to do here
 
@@ -188,10 +208,12 @@ async def reassign(event: StaffAction, ctx: Context) -> None:
     people = await _may_take(ctx.record, escalation)
     ctx.form = Form(
         id="reassign",
-        title=f"Reassign escalation #{escalation.id}",
-        submit="Reassign",
+        title=_("Reassign escalation #{number}", number=escalation.id),
+        submit=_("Reassign"),
         fields=(
-            Field("staff", "Who should take it?", "select", tuple((s.id, s.name) for s in people)),
+            Field(
+                "staff", _("Who should take it?"), "select", tuple((s.id, s.name) for s in people)
+            ),
         ),
         context=str(escalation.id),
     )
@@ -203,23 +225,25 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
     escalation = await _escalation(ctx, event.value)
     target = await ctx.record.people.staff(event.fields.get("staff", ""))
     if escalation is None:
-        ctx.form_errors["staff"] = "That escalation is resolved or gone, or not yours to move."
+        ctx.form_errors["staff"] = _("That escalation is resolved or gone, or not yours to move.")
         return
     if not event.fields.get("staff"):
-        ctx.form_errors["staff"] = "Choose who should take it."
+        ctx.form_errors["staff"] = _("Choose who should take it.")
         return
     if target is None or not target.slack_user_id:
-        ctx.form_errors["staff"] = "Choose a staff member with a Slack account."
+        ctx.form_errors["staff"] = _("Choose a staff member with a Slack account.")
         return
     if not await may_act(ctx.record, target, escalation):
-        ctx.form_errors["staff"] = "Choose a coordinator or someone on the patient's care team."
+        ctx.form_errors["staff"] = _("Choose a coordinator or someone on the patient's care team.")
         return
     await _claim(ctx, escalation, target)
     await _thread_note(
         ctx,
         escalation,
         rich(
-            icon("reassigned"), " Reassigned to ", mention(target), " by ", mention(ctx.staff), "."
+            icon("reassigned"),
+            " ",
+            _("Reassigned to {target} by {who}.", target=mention(target), who=mention(ctx.staff)),
         ),
     )
     await _post_held(ctx, escalation, target)
@@ -227,11 +251,12 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
     if address and target.id != ctx.staff.id:
         await ctx.out.to_staff(
             address,
-            rich(
-                mention(ctx.staff),
-                f" assigned you escalation #{escalation.id}. Answer the"
-                " family in its thread in the coordinators' channel.",
-            ),  # fmt: skip
+            _(
+                "{who} assigned you escalation #{number}. Answer the family in its thread in the"
+                " coordinators' channel.",
+                who=mention(ctx.staff),
+                number=escalation.id,
+            ),
             staff_id=target.id,
         )
 
@@ -251,18 +276,23 @@ async def staff_reply(event: ThreadReply, ctx: Context) -> None:
         log.warning(
             "refused thread reply escalation id=%d staff id=%s", escalation.id, ctx.staff.id
         )
-        ctx.show(f"{NOT_YOURS} The family did not get your message.")
+        ctx.show(rich(NOT_YOURS, " ", _("The family did not get your message.")))
         return
     if escalation.status == "resolved":
         ctx.show(
-            f"Escalation #{escalation.id} is resolved, so the family did not get this message."
+            _(
+                "Escalation #{number} is resolved, so the family did not get this message.",
+                number=escalation.id,
+            )
         )
         return
     if event.attachment is not None:
         # A file may hold anything; the family's channels carry words only.
+        words_only = _("carebot passes on words only: the family did not get the file.")
         ctx.show(
-            "carebot passes on words only: the family did not get the file."
-            + ("" if event.text else " Write what it says in the thread, or call them.")
+            words_only
+            if event.text
+            else rich(words_only, " ", _("Write what it says in the thread, or call them."))
         )
         if not event.text:
             return
@@ -284,8 +314,11 @@ async def staff_reply(event: ThreadReply, ctx: Context) -> None:
     await ctx.audit("escalation.answered", "escalation", str(escalation.id))
     if not delivered:
         ctx.show(
-            "The family can't be reached on their channel any more (blocked or opted out);"
-            f" call them instead. Escalation #{escalation.id} stays open."
+            _(
+                "The family can't be reached on their channel any more (blocked or opted out);"
+                " call them instead. Escalation #{number} stays open.",
+                number=escalation.id,
+            )
         )
 
 
@@ -310,23 +343,37 @@ async def check_escalations(
             )
             text: Rich = rich(
                 icon("overdue"),
-                f" Escalation #{escalation.id} ({escalation.reason.replace('-', ' ')}) has waited"
-                f" {_waited(escalation, out.now)} and nobody has claimed it. ",
+                " ",
+                _(
+                    "Escalation #{number} ({reason}) has waited {waited} and nobody has"
+                    " claimed it.",
+                    number=escalation.id,
+                    reason=_reason(escalation),
+                    waited=_waited(escalation, out.now),
+                ),
+                " ",
                 who,
             )
         else:
             holder = await record.people.staff(escalation.claimed_by or "")
             text = rich(
-                icon("overdue"), f" Escalation #{escalation.id} was claimed by ",
-                mention(holder) if holder else "someone",
-                f" but the family has had no answer for {_waited(escalation, out.now)}. ",
+                icon("overdue"),
+                " ",
+                _(
+                    "Escalation #{number} was claimed by {who} but the family has had no answer"
+                    " for {waited}.",
+                    number=escalation.id,
+                    who=_holder(holder),
+                    waited=_waited(escalation, out.now),
+                ),
+                " ",
                 await coordinators_mention(record),
-            )  # fmt: skip
+            )
         await out.to_staff(address, text)
         if escalation.thread_message_id is not None:
             await out.to_staff(
                 address,
-                "Raised again in the channel.",
+                _("Raised again in the channel."),
                 thread_message_id=escalation.thread_message_id,
             )
         await record.escalations.raised(escalation.id, out.now, deadline)
@@ -335,8 +382,18 @@ async def check_escalations(
     return raised
 
 
-def _waited(escalation: Escalation, now: datetime) -> str:
+def _holder(holder: Staff | None) -> Content:
+    """Who holds an escalation: their mention, or "someone" (no longer on the staff list)."""
+    return mention(holder) if holder else _("someone")
+
+
+def _reason(escalation: Escalation) -> Content:
+    reason = WAIT_REASONS.get(escalation.reason)
+    return reason if reason is not None else escalation.reason.replace("-", " ")
+
+
+def _waited(escalation: Escalation, now: datetime) -> Plural:
     minutes = int((now - escalation.last_family_at).total_seconds() // 60)
     if minutes < 120:
-        return f"{minutes} minutes"
-    return f"{minutes // 60} hours"
+        return ngettext("{n} minute", "{n} minutes", minutes)
+    return ngettext("{n} hour", "{n} hours", minutes // 60)

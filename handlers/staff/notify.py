@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from handlers.core.content import icon, rich
+from handlers.core.content import Content, icon, rich
 from handlers.core.context import Context
-from handlers.staff.posts import when
+from handlers.core.texts import _
+from handlers.staff.posts import CANCEL_REASONS, when
 from storage.models import Appointment
 
 Answer = Literal["confirmed", "cancelled", "reschedule"]
@@ -23,18 +24,41 @@ async def tell_clinician(
     patient = await ctx.record.people.patient(appointment.patient_id)
     who = ctx.desk.patient_name(patient)
     by = ctx.desk.guardian_name(ctx.guardian)
-    visit = when(ctx, appointment.start_at)
+    visit = when(appointment.start_at)
     if answer == "confirmed":
-        text = rich(icon("confirmed"), f" {who} confirmed {visit} (by {by}).")
-    elif answer == "cancelled":
         text = rich(
-            icon("cancelled"),
-            f" {who} cancelled {visit} — reason: {(reason or 'none').replace('-', ' ')} (by {by}).",
+            icon("confirmed"),
+            " ",
+            _("{patient} confirmed {visit} (by {by}).", patient=who, visit=visit, by=by),
         )
+    elif answer == "cancelled":
+        if reason:
+            why: Content = CANCEL_REASONS.get(reason) or reason.replace("-", " ")
+            said = _(
+                "{patient} cancelled {visit} — reason: {reason} (by {by}).",
+                patient=who,
+                visit=visit,
+                reason=why,
+                by=by,
+            )
+        else:
+            said = _(
+                "{patient} cancelled {visit} — reason: none (by {by}).",
+                patient=who,
+                visit=visit,
+                by=by,
+            )
+        text = rich(icon("cancelled"), " ", said)
     else:
         text = rich(
             icon("reschedule"),
-            f" {who}'s family asked to reschedule {visit} (by {by})."
-            " A coordinator has it in the escalations channel.",
+            " ",
+            _(
+                "{patient}'s family asked to reschedule {visit} (by {by}). A coordinator has it"
+                " in the escalations channel.",
+                patient=who,
+                visit=visit,
+                by=by,
+            ),
         )
     await ctx.out.to_staff(address, text, staff_id=clinician.id)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from typing import Literal
 
 from handlers.core.content import (
     Content,
@@ -23,36 +22,55 @@ from handlers.core.content import (
 from handlers.core.context import Context
 from handlers.core.desk import StaffDesk, mention
 from handlers.core.screens import StaffButton
+from handlers.core.texts import Msg, When, _
 from storage.clock import from_db
 from storage.models import Appointment, Escalation, Patient, Staff
 from storage.record import Record
 
 REASONS = {
-    "not-understood": "a message the bot could not answer",
-    "person": "asked to talk to a person",
-    "reschedule": "reschedule request",
-    "after-hours": "message after hours",
-    "emergency": "possible emergency",
+    "not-understood": _("a message the bot could not answer"),
+    "person": _("asked to talk to a person"),
+    "reschedule": _("reschedule request"),
+    "after-hours": _("message after hours"),
+    "emergency": _("possible emergency"),
+}
+
+
+#: Why an escalation was raised, in a word or two (lists: the Home tab, a patient's page).
+REASON_NAMES = {
+    "not-understood": _("not understood"),
+    "person": _("person"),
+    "reschedule": _("reschedule"),
+    "after-hours": _("after hours"),
+    "emergency": _("emergency"),
+}
+#: An escalation's state, as staff read it.
+ESCALATION_STATES: dict[str, Msg] = {
+    "open": _("open"),
+    "claimed": _("claimed"),
+    "resolved": _("resolved"),
+}
+#: A staff member's role, as staff read it (where they have no discipline).
+ROLES: dict[str, Msg] = {
+    "clinician": _("clinician"),
+    "coordinator": _("coordinator"),
+    "admin": _("admin"),
 }
 
 
 def escalation_buttons(escalation_id: int) -> tuple[StaffButton, ...]:
     value = str(escalation_id)
     return (
-        StaffButton("Claim", "escalation.claim", value, "primary"),
-        StaffButton("Reassign", "escalation.reassign", value),
-        StaffButton("Resolve", "escalation.resolve", value, "danger"),
+        StaffButton(_("Claim"), "escalation.claim", value, "primary"),
+        StaffButton(_("Reassign"), "escalation.reassign", value),
+        StaffButton(_("Resolve"), "escalation.resolve", value, "danger"),
     )
 
 
-def when(ctx: Context, instant: datetime, style: str = "datetime") -> str:
-    """A date/time for staff, in English and the practice's timezone: "Tue Nov 24, 3:30 PM"."""
-    local = instant.astimezone(ZoneInfo(ctx.practice.timezone))
-    clock = local.strftime("%I:%M %p").lstrip("0")
-    if style == "time":
-        return clock
-    day = f"{local:%a %b} {local.day}"
-    return day if style == "date" else f"{day}, {clock}"
+def when(instant: datetime, style: Literal["datetime", "date", "time"] = "datetime") -> When:
+    """A date/time for staff, in the reader's language and the practice's timezone:
+    "Tue Nov 24, 3:30 PM" / "mar 24 nov, 15:30" (``date``: the day, ``time``: the time)."""
+    return When(instant, {"datetime": "staff-datetime", "date": "staff-date"}.get(style, style))
 
 
 async def appointment_line(
@@ -62,7 +80,7 @@ async def appointment_line(
     with_clinician: bool = True,
     patients: dict[str, Patient] | None = None,
     staff: dict[str, Staff] | None = None,
-) -> str:
+) -> Rich:
     """ "Tue Nov 24, 3:30 PM · Maya Lopez · speech therapy (Dana Reyes)", within the privacy
     setting. ``patients`` and ``staff`` may be preloaded (a day view names many)."""
     patient = (
@@ -70,7 +88,7 @@ async def appointment_line(
         if patients is not None
         else await ctx.record.people.patient(appointment.patient_id)
     )
-    parts = [when(ctx, appointment.start_at), ctx.desk.patient_name(patient)]
+    parts: list[Content] = [when(appointment.start_at), ctx.desk.patient_name(patient)]
     if ctx.desk.privacy == "full":
         detail = appointment.service or ""
         if with_clinician:
@@ -84,7 +102,7 @@ async def appointment_line(
                 detail = f"{detail} ({name})" if detail else name
         if detail:
             parts.append(detail)
-    return " · ".join(parts)
+    return joined(" · ", parts)
 
 
 def answer_state(appointment: Appointment) -> Rich:
@@ -98,13 +116,19 @@ def answer_state(appointment: Appointment) -> Rich:
 
 
 #: What staff see for each state of a family's answer (the day view's lines and its tally).
-STATES: dict[str, tuple[IconName, str]] = {
-    "confirmed": ("confirmed", "confirmed"),
-    "waiting": ("waiting", "not answered"),
-    "reschedule": ("reschedule", "reschedule requested"),
-    "cancelled": ("cancelled", "cancelled"),
+STATES: dict[str, tuple[IconName, Msg]] = {
+    "confirmed": ("confirmed", _("confirmed")),
+    "waiting": ("waiting", _("not answered")),
+    "reschedule": ("reschedule", _("reschedule requested")),
+    "cancelled": ("cancelled", _("cancelled")),
 }
 STATE_LABELS = {kind: rich(icon(picture), " ", words) for kind, (picture, words) in STATES.items()}
+#: Why a family cancelled, as staff read it.
+CANCEL_REASONS: dict[str, Msg] = {
+    "sick": _("sick"),
+    "schedule-conflict": _("schedule conflict"),
+    "other": _("other"),
+}
 
 
 def state_kind(status: str, participant_status: str, reschedule: bool) -> str:
@@ -123,16 +147,14 @@ def state_label(
 ) -> Rich:
     kind = state_kind(status, participant_status, reschedule)
     if kind == "cancelled":
-        reason = (cancellation_reason or "no reason").replace("-", " ")
-        return STATE_LABELS[kind] + f" ({reason})"
+        reason = CANCEL_REASONS.get(cancellation_reason or "") or _("no reason")
+        return STATE_LABELS[kind] + rich(" (", reason, ")")
     return STATE_LABELS[kind]
 
 
-@lru_cache(maxsize=4096)
-def stored_time(text: str, timezone: str) -> str:
-    """A stored UTC instant as "Tue Nov 24, 3:30 PM" in ``timezone`` (day views repeat times)."""
-    local = from_db(text).astimezone(ZoneInfo(timezone))
-    return f"{local:%a %b} {local.day}, {local.strftime('%I:%M %p').lstrip('0')}"
+def stored_time(text: str) -> When:
+    """A stored UTC instant, shown as :func:`when` shows it."""
+    return when(from_db(text))
 
 
 async def on_call_mention(record: Record, desk: StaffDesk) -> Content:
@@ -154,18 +176,18 @@ async def coordinators_mention(record: Record) -> Content:
 async def urgent_head(record: Record, desk: StaffDesk) -> Rich:
     """What an urgent post starts with: the alarm, and who must look now."""
     return rich(
-        icon("emergency"), " ", strong("Possible emergency"), " ",
+        icon("emergency"), " ", strong(_("Possible emergency")), " ",
         await on_call_mention(record, desk),
     )  # fmt: skip
 
 
-def _what_they_did(text: str, note: str | None) -> Content:
+def _what_they_did(text: str, note: Content | None) -> Content:
     """A family's words as a quote, or what they did instead (pressed a button)."""
-    return quote(text) if text else em(note or "pressed a button")
+    return quote(text) if text else em(note or _("pressed a button"))
 
 
 async def escalation_post(
-    ctx: Context, escalation: Escalation, text: str, note: str | None = None
+    ctx: Context, escalation: Escalation, text: str, note: Content | None = None
 ) -> tuple[Rich, tuple[StaffButton, ...]]:
     """The thread's first post: who, about whom, the next appointment, what they wrote."""
     desk = ctx.desk
@@ -176,28 +198,33 @@ async def escalation_post(
     head = (
         await urgent_head(ctx.record, desk)
         if escalation.urgent
-        else rich(icon("person"), " ", strong("A family needs a person"))
+        else rich(icon("person"), " ", strong(_("A family needs a person")))
     )
     rows: list[Content] = [
-        head + f" — escalation #{escalation.id}, {REASONS[escalation.reason]}",
-        rich(strong("Family:"), f" {desk.guardian_name(guardian)} ({escalation.family_channel})"),
-    ]
+        head
+        + rich(
+            _(" — escalation #{number}, {reason}", number=escalation.id,
+              reason=REASONS[escalation.reason]),
+        ),
+        rich(strong(_("Family:")),
+             f" {desk.guardian_name(guardian)} ({escalation.family_channel})"),
+    ]  # fmt: skip
     if guardian is not None:
         children = await ctx.record.people.children(guardian.id)
-        names = ", ".join(desk.patient_name(c) for c in children) or "(none)"
-        rows.append(rich(strong("Children:"), f" {names}"))
+        names = ", ".join(desk.patient_name(c) for c in children)
+        rows.append(rich(strong(_("Children:")), " ", names or _("(none)")))
         if patient is not None and len(children) > 1:
-            rows.append(rich(strong("Probably about:"), f" {desk.patient_name(patient)}"))
+            rows.append(rich(strong(_("Probably about:")), f" {desk.patient_name(patient)}"))
         upcoming = await ctx.record.appointments.upcoming_for_guardian(guardian.id, ctx.now, 1)
         if upcoming:
             line = await appointment_line(ctx, upcoming[0])
-            rows.append(rich(strong("Next appointment:"), f" {line}"))
+            rows.append(rich(strong(_("Next appointment:")), " ", line))
     rows.append(_what_they_did(text, note))
-    rows.append(em("Reply in this thread to answer the family on their channel."))
+    rows.append(em(_("Reply in this thread to answer the family on their channel.")))
     return lines(*rows), escalation_buttons(escalation.id)
 
 
-async def family_line(ctx: Context, text: str, note: str | None = None) -> Rich:
+async def family_line(ctx: Context, text: str, note: Content | None = None) -> Rich:
     """A family's further message, for the escalation's thread."""
     name = ctx.desk.guardian_name(ctx.guardian)
     return lines(strong(f"{name}:"), _what_they_did(text, note))

@@ -11,8 +11,12 @@ from handlers.core.desk import command_args, mention, person_name
 from handlers.core.events import HomeOpened, StaffAction, StaffCommand
 from handlers.core.router import Router
 from handlers.core.screens import Section, StaffButton
+from handlers.core.texts import _, ngettext
 from handlers.family.onboarding import create_invite
 from handlers.staff.posts import (
+    ESCALATION_STATES,
+    REASON_NAMES,
+    ROLES,
     STATE_LABELS,
     answer_state,
     appointment_line,
@@ -25,17 +29,18 @@ from handlers.staff.posts import (
 router = Router()
 
 HELP = lines(
-    rich(strong("carebot"), " — what you can do here:"),
-    rich("• ", code("/carebot today"), " — today's appointments and whether families answered"),
-    rich("• ", code("/carebot patient <name>"),
-         " — a patient's care team, next visits, updates, escalations"),
-    rich("• ", code("/carebot update"),
-         " — send an update to a family, or a note to the care team"),
-    rich("• ", code("/carebot handoff"), " — hand a patient to another clinician"),
-    rich("• ", code("/carebot invite <guardian id>"),
-         " — a one-time link for a family (coordinators)"),
-    "Escalations from families appear in the coordinators' channel: reply in the thread to"
-    " answer the family.",
+    rich(strong("carebot"), " ", _("— what you can do here:")),
+    rich("• ", code("/carebot today"), " — ",
+         _("today's appointments and whether families answered")),
+    rich("• ", code("/carebot patient <name>"), " — ",
+         _("a patient's care team, next visits, updates, escalations")),
+    rich("• ", code("/carebot update"), " — ",
+         _("send an update to a family, or a note to the care team")),
+    rich("• ", code("/carebot handoff"), " — ", _("hand a patient to another clinician")),
+    rich("• ", code("/carebot invite <guardian id>"), " — ",
+         _("a one-time link for a family (coordinators)")),
+    _("Escalations from families appear in the coordinators' channel: reply in the thread to"
+      " answer the family."),
 )  # fmt: skip
 
 
@@ -70,8 +75,8 @@ def _tally(counts: list[tuple[str, str, bool, int]]) -> tuple[int, Rich]:
         by_kind[kind] = by_kind.get(kind, 0) + count
     total = sum(by_kind.values())
     parts = [f"{by_kind[k]:,} " + label for k, label in STATE_LABELS.items() if by_kind.get(k)]
-    noun = "appointment" if total == 1 else "appointments"
-    return total, f"{total:,} {noun}: " + joined(" · ", parts)
+    heading = ngettext("{n:,} appointment:", "{n:,} appointments:", total)
+    return total, rich(heading, " ", joined(" · ", parts))
 
 
 async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list[Section]:
@@ -82,13 +87,16 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
     start, end = _day_bounds(ctx, day)
     everyone = ctx.staff.role in ("coordinator", "admin")
     whose = None if everyone else ctx.staff.id
-    title = strong(f"{'The practice' if everyone else 'Your day'} — {when(ctx, start, 'date')}")
+    whose_day = _("The practice") if everyone else _("Your day")
+    title = strong(whose_day, " — ", when(start, "date"))
     total, tally = _tally(await ctx.record.staff.day_tally(start, end, whose))
     if not total:
-        return [Section(lines(title, f"No appointments {'today' if day is None else 'that day'}."))]
+        none = _("No appointments today.") if day is None else _("No appointments that day.")
+        return [Section(lines(title, none))]
     pages = -(-total // DAY_PAGE)
     if page > pages:
-        return [Section(lines(title, tally, f"There is no page {page}: the day has {pages}."))]
+        missing = _("There is no page {page}: the day has {pages}.", page=page, pages=pages)
+        return [Section(lines(title, tally, missing))]
     entries = await ctx.record.staff.day(
         start, end, whose, offset=(page - 1) * DAY_PAGE, limit=DAY_PAGE
     )
@@ -96,10 +104,9 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
     if everyone or pages > 1:
         rows.append(tally)
     full = ctx.desk.privacy == "full"
-    timezone = ctx.practice.timezone
     for entry in entries:
-        parts = [
-            stored_time(entry.start_at, timezone),
+        parts: list[Content] = [
+            stored_time(entry.start_at),
             person_name(entry.patient_first_name, entry.patient_last_name, ctx.desk.privacy),
         ]
         if full:
@@ -115,17 +122,24 @@ async def day_view(ctx: Context, page: int = 1, day: date | None = None) -> list
             entry.cancellation_reason,
             entry.reschedule_requested,
         )
-        rows.append(f"• {' · '.join(parts)} — " + state)
+        rows.append(rich("• ", joined(" · ", parts), " — ", state))
     sections = [Section(lines(*rows))]
     if pages > 1:
         first = (page - 1) * DAY_PAGE + 1
-        shown = em(f"Appointments {first:,}–{first + len(entries) - 1:,} of {total:,}.")
+        shown = em(
+            _(
+                "Appointments {first:,}–{last:,} of {total:,}.",
+                first=first,
+                last=first + len(entries) - 1,
+                total=total,
+            )
+        )
         key = start.date().isoformat()
         buttons = []
         if page > 1:
-            buttons.append(StaffButton("← Earlier", DAY_PAGE_ACTION, f"{key}:{page - 1}"))
+            buttons.append(StaffButton(_("← Earlier"), DAY_PAGE_ACTION, f"{key}:{page - 1}"))
         if page < pages:
-            buttons.append(StaffButton("Later →", DAY_PAGE_ACTION, f"{key}:{page + 1}"))
+            buttons.append(StaffButton(_("Later →"), DAY_PAGE_ACTION, f"{key}:{page + 1}"))
         sections.append(Section(shown, tuple(buttons)))
     return sections
 
@@ -140,14 +154,14 @@ async def day_page(event: StaffAction, ctx: Context) -> None:
     """Another page of a day view. The value comes from a button, so it is checked like any
     input a client could forge: a real date within a year of today, a page from 1 to 10,000
     (who sees what is decided by the caller's role, as for the first page)."""
-    key, _, number = (event.value or "").partition(":")
+    key, _colon, number = (event.value or "").partition(":")
     try:
         day = date.fromisoformat(key)
         page = int(number)
     except ValueError:
         day, page = None, 0
     if day is None or not 1 <= page <= 10_000 or abs((day - _local_today(ctx)).days) > 366:
-        ctx.show("Sorry, that button can't be used.")
+        ctx.show(_("Sorry, that button can't be used."))
         return
     ctx.shown.extend(await day_view(ctx, page, day))
 
@@ -166,7 +180,9 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     words = command_args(event.text)
     if not words:
-        ctx.show(rich("Which patient? ", code("/carebot patient <first name, full name or id>")))
+        ctx.show(
+            rich(_("Which patient?"), " ", code("/carebot patient <first name, full name or id>"))
+        )
         return
     # Whom the caller may see is part of the search (one query, never one per match).
     found = await ctx.record.staff.find_patients(
@@ -174,7 +190,7 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     )
     if not found:
         # The same answer whether the patient exists or is someone else's: nothing leaks.
-        ctx.show(f"No patient called “{words}” on your care team.")
+        ctx.show(_("No patient called “{words}” on your care team.", words=words))
         return
     if len(found) > 1:
         names = joined(
@@ -184,8 +200,12 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
                 for p in found[:MATCHES_SHOWN]
             ),
         )
-        more = " and more" if len(found) > MATCHES_SHOWN else ""
-        ctx.show(rich("Several patients match: ", names, f"{more}. Use the full name or the id."))
+        several = (
+            _("Several patients match: {names} and more. Use the full name or the id.", names=names)
+            if len(found) > MATCHES_SHOWN
+            else _("Several patients match: {names}. Use the full name or the id.", names=names)
+        )
+        ctx.show(several)
         return
     patient = found[0]
     team = await ctx.record.people.care_team(patient.id)
@@ -196,33 +216,34 @@ async def patient_summary(event: StaffCommand, ctx: Context) -> None:
     staff = await ctx.record.staff.staff_by_id(
         {a.staff_id for a in upcoming} | {u.staff_id for u in updates}
     )
-    members = [rich(mention(s), f" ({s.discipline or s.role})") for s in team]
+    members = [rich(mention(s), " (", s.discipline or ROLES[s.role], ")") for s in team]
     rows: list[Content] = [
         rich(strong(ctx.desk.patient_name(patient)), " (", code(patient.id), ")"),
-        rich(strong("Care team:"), " ", joined(", ", members) if members else "—"),
-        strong("Next appointments:"),
+        rich(strong(_("Care team:")), " ", joined(", ", members) if members else "—"),
+        strong(_("Next appointments:")),
     ]
     for appointment in upcoming:
         line = await appointment_line(ctx, appointment, patients={patient.id: patient}, staff=staff)
-        rows.append(f"• {line} — " + answer_state(appointment))
+        rows.append(rich("• ", line, " — ", answer_state(appointment)))
     if not upcoming:
-        rows.append("• none booked")
-    rows.append(strong("Recent updates:"))
+        rows.append(rich("• ", _("none booked")))
+    rows.append(strong(_("Recent updates:")))
     for update in updates:
         author = staff.get(update.staff_id)
-        audience = "to family" if update.audience == "family" else "care team"
+        audience = _("to family") if update.audience == "family" else _("care team")
         first_line = update.body.splitlines()[0] if update.body else ""
         rows.append(
-            f"• {when(ctx, update.created_at, 'date')} {author.name if author else '?'}"
-            f" ({audience}): {first_line[:140]}"
-        )
+            rich("• ", when(update.created_at, "date"), " ", author.name if author else "?",
+                 " (", audience, "): ", first_line[:140])
+        )  # fmt: skip
     if not updates:
-        rows.append("• none")
-    rows.append(rich(strong("Open escalations:"), f" {len(open_escalations)}"))
+        rows.append(rich("• ", _("none")))
+    rows.append(rich(strong(_("Open escalations:")), f" {len(open_escalations)}"))
     for escalation in open_escalations:
         rows.append(
-            f"• #{escalation.id} {escalation.reason.replace('-', ' ')}, {escalation.status}"
-        )
+            rich(f"• #{escalation.id} ", REASON_NAMES[escalation.reason], ", ",
+                 ESCALATION_STATES.get(escalation.status, escalation.status))
+        )  # fmt: skip
     ctx.show(lines(*rows))
 
 
@@ -243,31 +264,42 @@ async def waiting_for_a_person(ctx: Context) -> list[Section]:
     patients = await ctx.record.staff.patients_by_id(
         {e.patient_id for e in waiting if e.patient_id}
     )
-    sections = [Section(strong(f"Waiting for a person ({len(waiting[:HOME_WAITING])}"
-                               f"{'+' if len(waiting) > HOME_WAITING else ''})"))]  # fmt: skip
+    count = f"{len(waiting[:HOME_WAITING])}{'+' if len(waiting) > HOME_WAITING else ''}"
+    sections = [Section(strong(_("Waiting for a person ({count})", count=count)))]
     for escalation in waiting[:HOME_WAITING]:
         patient = patients.get(escalation.patient_id) if escalation.patient_id else None
+        whom: Content
         if patient is not None:
             whom = ctx.desk.patient_name(patient)
         else:  # not known which child (or no child on record): the family it came from
             guardian = await ctx.record.people.guardian(escalation.guardian_id or "")
-            whom = f"{ctx.desk.guardian_name(guardian)}'s family" if guardian else "not linked"
+            whom = (
+                _("{name}'s family", name=ctx.desk.guardian_name(guardian))
+                if guardian
+                else _("not linked")
+            )
         minutes = max(0, int((ctx.now - escalation.last_family_at).total_seconds() // 60))
-        due = (
-            f", raised again at {when(ctx, escalation.next_check_at, 'time')}"
+        waited = (
+            _(
+                "({whom}) — waiting {minutes} min, raised again at {time}",
+                whom=whom,
+                minutes=minutes,
+                time=when(escalation.next_check_at, "time"),
+            )
             if escalation.next_check_at
-            else ""
+            else _("({whom}) — waiting {minutes} min", whom=whom, minutes=minutes)
         )
-        what = f" Escalation #{escalation.id}: {escalation.reason.replace('-', ' ')}"
+        what = _("Escalation #{number}: {reason}", number=escalation.id,
+                 reason=REASON_NAMES[escalation.reason])  # fmt: skip
         text = (
-            rich(icon("emergency"), " ", strong("Possible emergency"), what)
+            rich(icon("emergency"), " ", strong(_("Possible emergency")), " ", what)
             if escalation.urgent
-            else rich(icon("person"), what)
+            else rich(icon("person"), " ", what)
         )
         sections.append(
             Section(
-                text + f" ({whom}) — waiting {minutes} min{due}",
-                (StaffButton("Claim", "escalation.claim", str(escalation.id), "primary"),),
+                rich(text, " ", waited),
+                (StaffButton(_("Claim"), "escalation.claim", str(escalation.id), "primary"),),
             )
         )
     return sections
@@ -287,7 +319,7 @@ async def home(event: HomeOpened, ctx: Context) -> None:
         {h.patient_id for h in handoffs} | {e.patient_id for e in claimed if e.patient_id}
     )
     if handoffs or claimed:
-        sections.append(Section(strong("Your open items")))
+        sections.append(Section(strong(_("Your open items"))))
     # Slack's Home tab holds 100 blocks: the first HOME_ITEMS items, and how many more there are.
     hidden = max(0, len(handoffs) + len(claimed) - HOME_ITEMS)
     handoffs = handoffs[:HOME_ITEMS]
@@ -296,31 +328,44 @@ async def home(event: HomeOpened, ctx: Context) -> None:
         patient = patients.get(handoff.patient_id)
         sections.append(
             Section(
-                f"Handoff #{handoff.id}: {ctx.desk.patient_name(patient)}, effective"
-                f" {handoff.effective_date}",
-                (StaffButton("Acknowledge", "handoff.ack", str(handoff.id), "primary"),),
+                _(
+                    "Handoff #{number}: {patient}, effective {date}",
+                    number=handoff.id,
+                    patient=ctx.desk.patient_name(patient),
+                    date=handoff.effective_date,
+                ),
+                (StaffButton(_("Acknowledge"), "handoff.ack", str(handoff.id), "primary"),),
             )
         )
     for escalation in claimed:
         patient = patients.get(escalation.patient_id) if escalation.patient_id else None
         sections.append(
             Section(
-                f"Escalation #{escalation.id}: {escalation.reason.replace('-', ' ')}"
-                f" ({ctx.desk.patient_name(patient)}) — answer in its thread",
-                (StaffButton("Resolve", "escalation.resolve", str(escalation.id), "danger"),),
+                _(
+                    "Escalation #{number}: {reason} ({patient}) — answer in its thread",
+                    number=escalation.id,
+                    reason=REASON_NAMES[escalation.reason],
+                    patient=ctx.desk.patient_name(patient),
+                ),
+                (StaffButton(_("Resolve"), "escalation.resolve", str(escalation.id), "danger"),),
             )
         )
     if hidden:
         sections.append(
             Section(
                 em(
-                    f"…and {hidden:,} more: handoffs in your direct messages, escalations in the"
-                    " coordinators' channel."
+                    _(
+                        "…and {hidden:,} more: handoffs in your direct messages, escalations in"
+                        " the coordinators' channel.",
+                        hidden=hidden,
+                    )
                 )
             )
         )
     if not handoffs and not claimed and not waiting:
-        sections.append(Section(em("No open items: no handoffs to acknowledge, no escalations.")))
+        sections.append(
+            Section(em(_("No open items: no handoffs to acknowledge, no escalations.")))
+        )
     ctx.home = sections
 
 
@@ -328,25 +373,31 @@ async def home(event: HomeOpened, ctx: Context) -> None:
 async def invite(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     if ctx.staff.role not in ("coordinator", "admin"):
-        ctx.show("Only coordinators can create family invites.")
+        ctx.show(_("Only coordinators can create family invites."))
         return
     guardian_id = command_args(event.text)
     if not guardian_id:
-        ctx.show(rich("Whose invite? ", code("/carebot invite <guardian id>")))
+        ctx.show(rich(_("Whose invite?"), " ", code("/carebot invite <guardian id>")))
         return
     guardian = await ctx.record.people.guardian(guardian_id)
     if guardian is None:
-        ctx.show(rich("No guardian with id ", code(guardian_id), " in the record."))
+        ctx.show(_("No guardian with id {id} in the record.", id=code(guardian_id)))
         return
     link_base = ctx.desk.invite_link_base
     if link_base is None:
-        ctx.show("Telegram is not set up, so there is no invite link to make.")
+        ctx.show(_("Telegram is not set up, so there is no invite link to make."))
         return
     token = await create_invite(
         ctx.record, guardian.id, ctx.now, ctx.desk.invite_valid_days, ("staff", ctx.staff.id)
     )
     ctx.show(
-        f"One-time invite for {ctx.desk.guardian_name(guardian)}, valid"
-        f" {ctx.desk.invite_valid_days} days. Give it to them directly (text, email or"
-        f" print):\n{link_base}{token}"
+        ngettext(
+            "One-time invite for {name}, valid {n} day. Give it to them directly (text, email or"
+            " print):\n{link}",
+            "One-time invite for {name}, valid {n} days. Give it to them directly (text, email or"
+            " print):\n{link}",
+            ctx.desk.invite_valid_days,
+            name=ctx.desk.guardian_name(guardian),
+            link=f"{link_base}{token}",
+        )
     )

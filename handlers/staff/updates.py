@@ -8,7 +8,7 @@ from handlers.core.context import Context
 from handlers.core.events import FormSubmitted, StaffCommand
 from handlers.core.router import Router
 from handlers.core.screens import Field, Form
-from handlers.core.texts import _
+from handlers.core.texts import _, ngettext
 from handlers.staff.posts import staff_first_name
 
 log = logging.getLogger(__name__)
@@ -22,30 +22,30 @@ async def open_update(event: StaffCommand, ctx: Context) -> None:
     assert ctx.staff is not None
     patients = await ctx.record.staff.patients_of(ctx.staff.id)
     if not patients:
-        ctx.show("You have no patients on your care team yet, so there is no one to update.")
+        ctx.show(_("You have no patients on your care team yet, so there is no one to update."))
         return
     ctx.form = Form(
         id="update",
-        title="Update about a patient",
-        submit="Send",
+        title=_("Update about a patient"),
+        submit=_("Send"),
         fields=(
             Field(
                 "patient",
-                "Patient",
+                _("Patient"),
                 "select",
                 tuple((p.id, f"{p.first_name} {p.last_name}") for p in patients),
             ),
             Field(
                 "text",
-                "Update",
+                _("Update"),
                 "multiline",
-                hint="Families see this as you write it: no diagnoses or clinical details.",
+                hint=_("Families see this as you write it: no diagnoses or clinical details."),
             ),
             Field(
                 "audience",
-                "Who sees it",
+                _("Who sees it"),
                 "choice",
-                (("family", "The family"), ("care-team", "Care team only")),
+                (("family", _("The family")), ("care-team", _("Care team only"))),
                 initial="family",
             ),
         ),
@@ -61,15 +61,17 @@ async def update_submitted(event: FormSubmitted, ctx: Context) -> None:
     patient = await ctx.record.people.patient(patient_id) if patient_id else None
     # Every field's problem at once, on the field that has it.
     if not patient_id:
-        ctx.form_errors["patient"] = "Choose the patient."
+        ctx.form_errors["patient"] = _("Choose the patient.")
     elif patient is None or not await ctx.record.staff.on_care_team(ctx.staff.id, patient_id):
-        ctx.form_errors["patient"] = "You can only update patients on your care team."
+        ctx.form_errors["patient"] = _("You can only update patients on your care team.")
     if not text:
-        ctx.form_errors["text"] = "Write the update."
+        ctx.form_errors["text"] = _("Write the update.")
     elif len(text) > MAX_UPDATE_LENGTH:
-        ctx.form_errors["text"] = f"Keep it under {MAX_UPDATE_LENGTH} characters."
+        ctx.form_errors["text"] = ngettext(
+            "Keep it under {n} character.", "Keep it under {n} characters.", MAX_UPDATE_LENGTH
+        )
     if audience not in ("family", "care-team"):
-        ctx.form_errors["audience"] = "Choose who sees it."
+        ctx.form_errors["audience"] = _("Choose who sees it.")
     if ctx.form_errors or patient is None:
         return
     update_id = await ctx.record.updates.add(
@@ -77,7 +79,13 @@ async def update_submitted(event: FormSubmitted, ctx: Context) -> None:
     )
     await ctx.audit(f"update.{audience}", "patient", patient_id)
     if audience == "care-team":
-        ctx.show(f"Saved a care-team note on {patient.first_name}'s record (update #{update_id}).")
+        ctx.show(
+            _(
+                "Saved a care-team note on {patient}'s record (update #{number}).",
+                patient=patient.first_name,
+                number=update_id,
+            )
+        )
         return
     reached = 0
     for guardian in await ctx.record.staff.guardians_for_updates(patient_id):
@@ -97,10 +105,19 @@ async def update_submitted(event: FormSubmitted, ctx: Context) -> None:
         reached += sent is not None
         log.info("update %d to guardian=%s queued=%s", update_id, guardian.id, sent is not None)
     if reached:
-        whom = "1 family member" if reached == 1 else f"{reached} family members"
-        ctx.show(f"Sent your update about {patient.first_name} to {whom}.")
+        ctx.show(
+            ngettext(
+                "Sent your update about {patient} to {n} family member.",
+                "Sent your update about {patient} to {n} family members.",
+                reached,
+                patient=patient.first_name,
+            )
+        )
     else:
         ctx.show(
-            f"Saved, but no one in {patient.first_name}'s family can receive updates on a chat"
-            " channel yet (not linked, or not allowed). A coordinator can send them an invite."
+            _(
+                "Saved, but no one in {patient}'s family can receive updates on a chat channel"
+                " yet (not linked, or not allowed). A coordinator can send them an invite.",
+                patient=patient.first_name,
+            )
         )

@@ -32,7 +32,14 @@ class StaffWatch:
             practice = await record.practice.get()
             if practice is None:
                 return 0
-            out = Outgoing(record, now, practice, self._translator, staff_render=self.desk.render)
+            out = Outgoing(
+                record,
+                now,
+                practice,
+                self._translator,
+                staff_render=self.desk.render,
+                staff_channel_language=self.desk.language,
+            )
             await check_escalations(record, practice, self.desk, out)
             await raise_overdue_handoffs(record, self.desk, out)
             return len(out.queued)

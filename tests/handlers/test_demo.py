@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.core.content import Rich
 from handlers.records.demo import (
     DEMO_PRACTICE,
     DEMO_SPANISH_GUARDIAN,
@@ -15,7 +16,6 @@ from handlers.records.demo import (
     load_demo,
     week_days,
 )
-from handlers.core.content import Rich
 from handlers.reminders.planning import plan_reminders
 from storage.clock import FakeClock
 from storage.db import Database

@@ -985,3 +985,35 @@ async def test_the_file_is_decoded_as_it_is_read(
     assert await rejected(pdb, "patients", path, clock.now()) == [
         "line 302: the file is not UTF-8 text"
     ]
+
+
+async def test_staff_may_add_their_language_and_a_file_without_it_keeps_it(
+    seeded: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The staff file's optional language column: Dana reads carebot in Spanish from then on;
+    a later file without the column (the practice's usual export) leaves it as it is, one
+    with an empty value means English; a tag that is not a language is refused by line."""
+    with_language = (
+        "staff_id,name,role,discipline,slack_user_id,language\n"
+        "s-dana,Dana Rivera,clinician,speech-language pathology,U0TEST01,es-MX\n"
+        "s-tam,Tamara Brooks,coordinator,,,\n"
+    )
+    report = await import_csv(
+        seeded, "staff", csv_file(tmp_path, "s1.csv", with_language), clock.now()
+    )
+    assert (report.inserted, report.updated) == (0, 2)
+    async with seeded.read() as conn:
+        dana = await Record(conn).people.staff("s-dana")
+        tam = await Record(conn).people.staff("s-tam")
+    assert dana is not None and dana.language == "es-MX"
+    assert tam is not None and tam.language == "en"
+
+    await import_csv(seeded, "staff", csv_file(tmp_path, "s2.csv", STAFF), clock.now())
+    async with seeded.read() as conn:
+        dana = await Record(conn).people.staff("s-dana")
+    assert dana is not None and dana.language == "es-MX"
+
+    bad = with_language.replace("es-MX", "Spanish!")
+    assert await rejected(seeded, "staff", csv_file(tmp_path, "s3.csv", bad), clock.now()) == [
+        'line 2, column language: "Spanish!" is not a language tag (BCP 47, like en or es-MX)'
+    ]

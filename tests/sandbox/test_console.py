@@ -405,3 +405,21 @@ async def test_messages_carry_their_times_by_the_sandbox_clock(sandbox: Sandbox)
         await act(client, "phone-link", **PRIYA)
         await until(sandbox, lambda: telegram.sent_messages(chat), "the birth-date question")
         assert monday_ten in (await panes(client, **PRIYA))["phone"]
+
+
+async def test_a_spanish_reading_clinician_sees_the_staff_side_in_spanish(
+    sandbox: Sandbox,
+) -> None:
+    linh = "U0DEMO03"  # Linh Nguyen: the demo's staff import gives her Spanish
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        page = await client.get("/")
+        assert "Linh Nguyen (ABA therapy (BCBA), reads Spanish)" in page.text
+        await act(client, "slack-command", staff=linh, text="today")
+        await until(sandbox, lambda: sandbox.fakes.slack.notes_for(linh), "Linh's day")
+        slack = (await panes(client, staff=linh))["slack"]
+        assert "Su día — lun 23 nov" in slack
+        assert "lun 23 nov, 11:00 · Marco Rossi" in slack and "sin respuesta" in slack
+        # Tamara, who reads English, is shown the same kind of screen in English.
+        await act(client, "slack-command", staff=TAMARA, text="today")
+        await until(sandbox, lambda: sandbox.fakes.slack.notes_for(TAMARA), "Tamara's day")
+        assert "The practice — Mon Nov 23" in (await panes(client, staff=TAMARA))["slack"]

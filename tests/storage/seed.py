@@ -28,7 +28,8 @@ async def seed_family(
         [(g, STAMP, STAMP) for g in guardians],
     )
     await conn.executemany(
-        "INSERT INTO staff VALUES (?, ?, ?, '', NULL, ?, ?)",
+        "INSERT INTO staff (id, name, role, discipline, slack_user_id, created_at, updated_at)"
+        " VALUES (?, ?, ?, '', NULL, ?, ?)",
         [(s, role.capitalize(), role, STAMP, STAMP) for s in staff],
     )
     await conn.executemany(

@@ -34,7 +34,8 @@ async def _people(record: Record) -> None:
         [("g-1", "p-1"), ("g-1", "p-2"), ("g-2", "p-3")],
     )
     await conn.executemany(
-        "INSERT INTO staff VALUES (?, ?, 'clinician', '', NULL, ?, ?)",
+        "INSERT INTO staff (id, name, role, discipline, slack_user_id, created_at, updated_at)"
+        " VALUES (?, ?, 'clinician', '', NULL, ?, ?)",
         [("s-1", "Clinician One", STAMP, STAMP), ("s-2", "Clinician Two", STAMP, STAMP)],
     )
 

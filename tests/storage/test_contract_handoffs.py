@@ -24,7 +24,8 @@ async def _people(record: Record) -> None:
         [(p, STAMP, STAMP) for p in ("p-1", "p-2")],
     )
     await record.conn.executemany(
-        "INSERT INTO staff VALUES (?, ?, 'clinician', '', NULL, ?, ?)",
+        "INSERT INTO staff (id, name, role, discipline, slack_user_id, created_at, updated_at)"
+        " VALUES (?, ?, 'clinician', '', NULL, ?, ?)",
         [(s, f"Clinician {s}", STAMP, STAMP) for s in ("s-1", "s-2", "s-3")],
     )
 
