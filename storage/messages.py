@@ -250,6 +250,24 @@ class MessageRepo:
         )
         return _sent_message(row) if row else None
 
+    async def live_answer_buttons(self, message_id: int, except_appointment: str) -> list[Button]:
+        """The message's answer buttons (confirm, cancel, reschedule) for visits other than
+        ``except_appointment`` that still wait for an answer at the time they were issued for:
+        what a message for several children keeps once one child's visit is answered."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT b.label, b.token, b.style FROM message_button b"
+            " JOIN action_token t ON t.token = b.token"
+            " JOIN appointment a ON a.id = t.appointment_id"
+            " WHERE b.message_id = ? AND t.appointment_id <> ?"
+            " AND t.action IN ('confirm', 'cancel', 'reschedule')"
+            " AND t.appointment_start_at = a.start_at AND a.status = 'booked'"
+            " AND a.participant_status = 'needs-action' AND a.reschedule_requested_at IS NULL"
+            " ORDER BY b.position",
+            (message_id, except_appointment),
+        )
+        return [Button(label=r[0], token=r[1], style=r[2]) for r in rows]
+
     async def sent_message(self, message_id: int) -> SentMessage | None:
         """An outbound message by its id, with what it said and revealed."""
         row = await fetch_one(

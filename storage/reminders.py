@@ -142,6 +142,25 @@ class ReminderRepo:
         )
         return self._conn.total_changes - before
 
+    async def answered_messages(self, appointment_id: str, start_at: datetime) -> list[int]:
+        """The reminder messages sent for this visit at this start, not changed since, every
+        visit of which is now answered (confirmed, cancelled, a new time asked for): their
+        buttons have nothing left to do. (A message for two children keeps its buttons while
+        the other child's visit waits for an answer.)"""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT DISTINCT r.message_id FROM reminder r"
+            " WHERE r.appointment_id = ? AND r.appointment_start_at = ? AND r.status = 'sent'"
+            " AND r.message_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM message e WHERE e.edits_message_id = r.message_id)"
+            " AND NOT EXISTS (SELECT 1 FROM reminder o JOIN appointment a"
+            " ON a.id = o.appointment_id WHERE o.message_id = r.message_id"
+            " AND a.status = 'booked' AND a.participant_status = 'needs-action'"
+            " AND a.reschedule_requested_at IS NULL)",
+            (appointment_id, to_db(start_at)),
+        )
+        return [row[0] for row in rows]
+
     async def stale_messages(self, limit: int) -> list[int]:
         """Messages whose buttons went stale, oldest first (in key order: no sort, whatever
         an import left)."""

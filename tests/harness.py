@@ -246,7 +246,10 @@ class Harness:
             )
         )
 
-    async def press(self, address: str, button: Button | str) -> list[Reply]:
+    async def press(
+        self, address: str, button: Button | str, on: Reply | None = None
+    ) -> list[Reply]:
+        """Press a button; ``on``: the message it is on, as Telegram says (marked sent)."""
         token = button.token if isinstance(button, Button) else button
         return await self._event(
             ButtonPressed(
@@ -254,6 +257,7 @@ class Harness:
                 address=address,
                 event_id=str(next(self._ids)),
                 choice=token,
+                on_message=await self.posted(on) if on is not None else None,
             )
         )
 

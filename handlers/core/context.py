@@ -234,9 +234,12 @@ class Outgoing:
         self.queued.append(message_id)
         return message_id
 
-    async def change_family(self, sent: SentMessage, note: Msg, language: str) -> int:
+    async def change_family(
+        self, sent: SentMessage, note: Msg, language: str, buttons: tuple[Button, ...] = ()
+    ) -> int:
         """A family's message sent before, changed in place where its channel can (the outbox
-        edits it): its words as they were, ``note`` under them, and no button left to press."""
+        edits it): its words as they were, ``note`` under them, and no button left to press
+        but ``buttons`` (some of its own, still live)."""
         body = sent.body + "\n\n" + self.render(note, language)
         channel = sent.address.split(":", 1)[0]
         message_id = await self.record.messages.queue(
@@ -246,7 +249,7 @@ class Outgoing:
             template=sent.template,
             guardian_id=sent.guardian_id,
             staff_id=None,
-            buttons=(),
+            buttons=buttons,
             now=self.now,
             reveals=sent.reveals | reveals([note]),
             edits_message_id=sent.id,

@@ -16,7 +16,7 @@ from handlers.core.texts import Msg, When, _
 from handlers.family.escalations import raise_escalation
 from handlers.staff.notify import tell_clinician
 from handlers.staff.posts import when
-from storage.models import ActionToken, Appointment, CancellationReason
+from storage.models import ActionToken, Appointment, Button, CancellationReason
 
 log = logging.getLogger(__name__)
 router = Router()
@@ -82,15 +82,64 @@ async def _current(ctx: Context, token: ActionToken) -> tuple[Appointment, str] 
     return appointment, child
 
 
-async def _answered(event: ButtonPressed, ctx: Context, note: Msg) -> None:
+async def _answered(
+    event: ButtonPressed, ctx: Context, note: Msg, appointment: Appointment | None = None
+) -> None:
     """The message whose button was pressed, changed where the channel can (Telegram): its
     words as they were, the answer under them, no button left live. (On SMS there is nothing
-    to change: a stale number gets the polite answer, as a stale button does.)"""
-    if event.on_message is None or ctx.guardian is None:
+    to change: a stale number gets the polite answer, as a stale button does.) With the
+    ``appointment`` answered, its other reminders are settled too (:func:`_settle_elsewhere`)."""
+    if event.on_message is not None and ctx.guardian is not None:
+        sent = await ctx.record.messages.sent_as(event.channel, event.on_message)
+        if sent is not None and sent.guardian_id == ctx.guardian.id:
+            kept: list[Button] = []
+            if appointment is not None:  # a message for several children keeps the others'
+                kept = await ctx.record.messages.live_answer_buttons(sent.id, appointment.id)
+            if kept and appointment is not None:
+                patient = await ctx.record.people.patient(appointment.patient_id)
+                child = patient.first_name if patient else ""
+                note = _("{child}: {answer}", child=child, answer=note)
+            await ctx.out.change_family(sent, note, ctx.language, tuple(kept))
+    if appointment is not None:
+        await _settle_elsewhere(ctx, appointment)
+
+
+#: What a reminder answered elsewhere (another guardian, another channel, another message)
+#: says under its words once its buttons are gone, by the visit's new state.
+ANSWERED_ELSEWHERE = {
+    "accepted": _("Already answered: confirmed at {time}."),
+    "declined": _("Already answered: cancelled at {time}."),
+    "reschedule": _("Already answered: a new time was asked for at {time}."),
+}
+
+
+async def _settle_elsewhere(ctx: Context, appointment: Appointment) -> None:
+    """Every other reminder of this visit whose buttons have nothing left to do (each of its
+    visits answered), changed in place where its channel can: a co-guardian's Telegram
+    reminder once the other parent confirmed by text, the reminder whose Cancel led to the
+    reason asked. In this transaction, so the answer and the changes land together."""
+    answered = await ctx.record.appointments.get(appointment.id)
+    if answered is None:
         return
-    sent = await ctx.record.messages.sent_as(event.channel, event.on_message)
-    if sent is not None and sent.guardian_id == ctx.guardian.id:
-        await ctx.out.change_family(sent, note, ctx.language)
+    state = (
+        "reschedule"
+        if answered.reschedule_requested_at is not None and answered.status == "booked"
+        else answered.participant_status
+    )
+    words = ANSWERED_ELSEWHERE.get(state)
+    if words is None:
+        return
+    note = Msg(words.msgid, {"time": When(ctx.now, "time")})
+    for message_id in await ctx.record.reminders.answered_messages(
+        appointment.id, appointment.start_at
+    ):
+        sent = await ctx.record.messages.sent_message(message_id)
+        if sent is None or sent.guardian_id is None:
+            continue
+        if sent.address.split(":", 1)[0] in ctx.out.numbered_channels:
+            continue  # a text cannot change; its numbers get the polite answer
+        guardian = await ctx.record.people.guardian(sent.guardian_id)
+        await ctx.out.change_family(sent, note, guardian.language if guardian else "en")
 
 
 @router.action("confirm")
@@ -113,7 +162,9 @@ async def confirm(event: ButtonPressed, ctx: Context, token: ActionToken) -> Non
     )
     await ctx.audit("appointment.confirmed", "appointment", appointment.id)
     await tell_clinician(ctx, appointment, "confirmed")
-    await _answered(event, ctx, _("✓ Confirmed by you at {time}.", time=When(ctx.now, "time")))
+    await _answered(
+        event, ctx, _("✓ Confirmed by you at {time}.", time=When(ctx.now, "time")), appointment
+    )
     await ctx.reply(
         _(
             "Thank you! {child}'s appointment on {date} at {time} is confirmed. See you then!",
@@ -167,7 +218,9 @@ async def cancel_with_reason(event: ButtonPressed, ctx: Context, token: ActionTo
         f"reason={reason} reminders_withdrawn={withdrawn}",
     )
     await tell_clinician(ctx, appointment, "cancelled", reason)
-    await _answered(event, ctx, _("Cancelled by you at {time}.", time=When(ctx.now, "time")))
+    await _answered(
+        event, ctx, _("Cancelled by you at {time}.", time=When(ctx.now, "time")), appointment
+    )
     ctx.notice = _("Cancelled")
     parts = [
         _(
@@ -229,7 +282,10 @@ async def reschedule(event: ButtonPressed, ctx: Context, token: ActionToken) -> 
             ),
         )
         await _answered(
-            event, ctx, _("Reschedule requested by you at {time}.", time=When(ctx.now, "time"))
+            event,
+            ctx,
+            _("Reschedule requested by you at {time}.", time=When(ctx.now, "time")),
+            appointment,
         )
     await ctx.reply(
         _(

@@ -178,3 +178,63 @@ async def test_help_says_what_the_bot_does_and_how_to_reach_the_practice(
     assert "call Bright Steps Therapy at +1 555 010 2030" in reply.body
     [es] = await linked.send(CARMEN, "/help")
     assert "Bright Steps Therapy" in es.body and "llame" in es.body.lower()
+
+
+LUIS = "telegram:1003"
+
+
+async def test_a_co_guardians_reminder_loses_its_buttons_when_the_other_parent_answers(
+    linked: Harness,
+) -> None:
+    """Maya has two guardians, each reminded on Telegram. Ana confirms: Luis's reminder is
+    changed in place, in his language, with no button left to press; his stale press is
+    still answered politely and changes nothing."""
+    await linked.family("g-luis", "Luis", [("p-maya", "Maya", "2019-03-14")], language="es")
+    await linked.link("g-luis", LUIS, "2019-03-14")
+    await linked.appointment("a-1", "p-maya", VISIT)
+    linked.clock.set(VISIT - timedelta(hours=24))
+    reminders = {r.address: r for r in await linked.run_reminders()}
+    ana, luis = reminders[ANA], reminders[LUIS]
+
+    await linked.press(ANA, ana.button("Confirm"), on=ana)
+    changed = {c.edits_message_id: c for c in linked.changes}
+    assert changed[ana.id].body == ana.body + "\n\n✓ Confirmed by you at 3:30 PM."
+    assert changed[luis.id].body == luis.body + "\n\nYa respondida: confirmada a las 15:30."
+    assert changed[luis.id].buttons == () and changed[ana.id].buttons == ()
+
+    [reply] = await linked.press(LUIS, luis.buttons[0])  # his old Confirm
+    assert "ya está confirmada" in reply.body
+    assert len(linked.changes) == 2  # nothing changed twice
+
+
+async def test_the_reminder_whose_cancel_asked_the_reason_is_settled_with_it(
+    linked: Harness,
+) -> None:
+    reminder = await reminded(linked)
+    [ask] = await linked.press(ANA, reminder.button("Cancel"), on=reminder)
+    assert linked.changes == []  # nothing answered yet: the reminder keeps its buttons
+    await linked.press(ANA, ask.button("Sick"), on=ask)
+    changed = {c.edits_message_id: c for c in linked.changes}
+    assert changed[ask.id].body == ask.body + "\n\nCancelled by you at 3:30 PM."
+    assert changed[reminder.id].body == (
+        reminder.body + "\n\nAlready answered: cancelled at 3:30 PM."
+    )
+    assert changed[reminder.id].buttons == ()
+
+
+async def test_a_message_for_two_children_keeps_the_other_childs_buttons(
+    linked: Harness,
+) -> None:
+    """Carmen's one reminder for Leo and Sofía: confirming Leo leaves Sofía's buttons live
+    (the note says whose answer it was); once Sofía is answered too, none is left."""
+    await linked.appointment("a-leo", "p-leo", VISIT)
+    await linked.appointment("a-sofia", "p-sofia", VISIT + timedelta(minutes=45))
+    linked.clock.set(VISIT - timedelta(hours=24))
+    [both] = await linked.run_reminders()
+    assert len(both.buttons) == 6
+    await linked.press(CARMEN, both.buttons[0], on=both)  # Leo: confirm
+    [first] = linked.changes
+    assert first.body == both.body + "\n\nLeo: ✓ Confirmada por usted a las 15:30."
+    assert [b.token for b in first.buttons] == [b.token for b in both.buttons[3:]]
+    await linked.press(CARMEN, both.buttons[3], on=both)  # Sofía: confirm
+    assert linked.changes[-1].buttons == ()
