@@ -81,6 +81,46 @@ async def test_a_parent_confirms_and_asks_a_question_and_staff_see_and_answer(
             await browser.close()
 
 
+async def test_the_first_view_explains_itself_and_an_emergency_looks_urgent(
+    sandbox: Sandbox,
+) -> None:
+    """What a newcomer sees before doing anything (what is happening at the practice, things
+    to try, the activity pane with Megan's reminder delivered), then a family's emergency as
+    the coordinator sees it: a header, the on-call mention, first on her Home tab."""
+    ARTIFACTS.mkdir(exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(15_000)
+            await page.goto(sandbox.url + "/")
+            await expect(page.locator("#intro")).to_contain_text(
+                "It is 09:00 at the practice: reminders due by now have gone out."
+            )
+            await expect(page.locator("#intro")).to_contain_text("Things to try")
+            activity = page.locator("#activity")
+            await expect(activity.locator("li.delivered", has_text="sms to Megan")).to_have_count(
+                1
+            )
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-first-view.png"), full_page=True)
+
+            phone, slack = page.locator("#phone"), page.locator("#slack")
+            await page.select_option("#family", "g-grace")
+            await page.select_option("#staff", "U0DEMO05")  # Tamara, the coordinator
+            await send(page, "phone", "EMERGENCY Noah fell and is not breathing well")
+            await expect(phone).to_contain_text("911")
+            thread = slack.locator(".thread", has_text="Noah fell")
+            await expect(thread).to_contain_text("Possible emergency")
+            await expect(thread).to_contain_text("@here")  # no one on call: everyone present
+            await slack.get_by_role("button", name="Open Home").click()
+            home = slack.locator("section.home")
+            await expect(home).to_contain_text("Waiting for a person (1)")
+            await expect(home).to_contain_text("Possible emergency Escalation #1: emergency")
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-emergency.png"), full_page=True)
+        finally:
+            await browser.close()
+
+
 async def test_a_phone_width_window_stacks_the_panes_and_a_reload_keeps_who_was_chosen(
     sandbox: Sandbox,
 ) -> None:
