@@ -14,8 +14,9 @@ from handlers.core.desk import URGENT_RESPONSE_MINUTES, StaffDesk, business_dead
 from handlers.core.events import FormSubmitted, StaffAction, ThreadReply
 from handlers.core.router import Router
 from handlers.core.screens import Field, Form, StaffButton
-from handlers.core.texts import Msg, Plural, _, ngettext
+from handlers.core.texts import Plural, _, ngettext
 from handlers.staff.posts import (
+    REASON_NAMES,
     coordinators_mention,
     escalation_buttons,
     on_call_mention,
@@ -31,15 +32,6 @@ router = Router()
 
 #: What anyone who may not act on an escalation hears, whatever its state (nothing about it).
 NOT_YOURS = _("Sorry, only coordinators and the patient's care team can act on this escalation.")
-
-#: An escalation's reason as a watch post names it ("Escalation #3 (after hours) has waited…").
-WAIT_REASONS: dict[str, Msg] = {
-    "not-understood": _("not understood"),
-    "person": _("person"),
-    "reschedule": _("reschedule"),
-    "after-hours": _("after hours"),
-    "emergency": _("emergency"),
-}
 
 
 async def may_act(record: Record, staff: Staff, escalation: Escalation) -> bool:
@@ -388,7 +380,7 @@ def _holder(holder: Staff | None) -> Content:
 
 
 def _reason(escalation: Escalation) -> Content:
-    reason = WAIT_REASONS.get(escalation.reason)
+    reason = REASON_NAMES.get(escalation.reason)
     return reason if reason is not None else escalation.reason.replace("-", " ")
 
 
