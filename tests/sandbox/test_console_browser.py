@@ -99,9 +99,7 @@ async def test_the_first_view_explains_itself_and_an_emergency_looks_urgent(
             )
             await expect(page.locator("#intro")).to_contain_text("Things to try")
             activity = page.locator("#activity")
-            await expect(activity.locator("li.delivered", has_text="sms to Megan")).to_have_count(
-                1
-            )
+            await expect(activity.locator("li.delivered", has_text="sms to Megan")).to_have_count(1)
             await page.screenshot(path=str(ARTIFACTS / "sandbox-first-view.png"), full_page=True)
 
             phone, slack = page.locator("#phone"), page.locator("#slack")
