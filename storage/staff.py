@@ -108,11 +108,15 @@ class StaffRepo:
     async def _search(
         self, where: str, params: Mapping[str, object], staff_id: str | None, limit: int
     ) -> list[Patient]:
-        sql = f"SELECT {_prefixed(_PATIENT, 'p')} FROM patient p WHERE ({where})"
-        if staff_id is not None:
-            sql += (
-                " AND EXISTS (SELECT 1 FROM care_team ct"
-                " WHERE ct.patient_id = p.id AND ct.staff_id = :staff)"
+        if staff_id is None:
+            sql = f"SELECT {_prefixed(_PATIENT, 'p')} FROM patient p WHERE ({where})"
+        else:
+            # A clinician's own patients first (a care team of a few hundred at most), each
+            # then matched: a name's beginning that matches thousands across the practice
+            # ("A") reads only the clinician's patients. CROSS JOIN keeps that order.
+            sql = (
+                f"SELECT {_prefixed(_PATIENT, 'p')} FROM care_team ct CROSS JOIN patient p"
+                f" ON p.id = ct.patient_id WHERE ct.staff_id = :staff AND ({where})"
             )
         rows = await fetch_all(
             self._conn,
