@@ -63,6 +63,12 @@ class Database:
                 open aiosqlite connection would keep the process from exiting).
         """
         where = str(path)
+        if where.startswith(("postgresql://", "postgres://")):
+            raise DatabaseUnusable(
+                "PostgreSQL is not served yet: its schema and migrations are in place"
+                " (storage/postgres.py), the care record's repositories run on SQLite only"
+                " (issue 14); set CAREBOT_DATABASE to a SQLite file"
+            )
         if where != ":memory:":
             _check_path(where)
         conn = await aiosqlite.connect(where, isolation_level=None)
