@@ -229,6 +229,10 @@ def intro_html(now: datetime, practice: Practice) -> str:
 
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
+#: Slack's emoji codes (``:rotating_light:``) and its *bold* and _italic_ marks, which the
+#: activity pane leaves out: it says what was sent, in words.
+_EMOJI_CODE = re.compile(r":[a-z0-9_+-]+:\s?")
+_EMPHASIS = re.compile(r"(?<![\w*_])([*_])(\S(?:.*?\S)?)\1(?![\w*_])")
 
 
 def activity_html(rows: list[ActivityRow], timezone: str, names: dict[str, str]) -> str:
@@ -246,6 +250,7 @@ def activity_html(rows: list[ActivityRow], timezone: str, names: dict[str, str])
             words = plain_text(
                 _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), row.body)
             )
+            words = _EMPHASIS.sub(r"\2", _EMOJI_CODE.sub("", words))
         what = "change of a message" if row.edits_message_id else words.split("\n", 1)[0][:60]
         who = row.who or (
             f"#{row.address.split(':', 1)[1]}" if row.channel == "slack" else "someone not linked"

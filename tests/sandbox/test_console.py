@@ -147,6 +147,9 @@ async def test_a_family_links_by_invite_writes_free_text_and_the_coordinator_ans
         # The post itself now says who holds it, and so does the activity, by name.
         assert "Claimed by @Tamara Brooks" in shown["activity"]
         assert "#C0COORD: change of a message <b>sent</b>" in shown["activity"]
+        # In words, as a person reads the post: no emoji codes, no mrkdwn marks.
+        assert "#C0COORD: A family needs a person — escalation #1" in shown["activity"]
+        assert ":speech_balloon:" not in shown["activity"] and "*A family" not in shown["activity"]
 
 
 async def test_telegram_buttons_on_a_reminder_confirm_it(sandbox: Sandbox) -> None:
