@@ -42,8 +42,15 @@ def free_port() -> int:
 
 
 def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The command's environment: its own database, the practice, a free port (never the
+    default 8080, which a sandbox left running on the machine may hold), and ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREBOT_")}
-    env |= {"CAREBOT_DATABASE": str(tmp_path / "carebot.db"), **PRACTICE, **settings}
+    env |= {
+        "CAREBOT_DATABASE": str(tmp_path / "carebot.db"),
+        "CAREBOT_HTTP__PORT": str(free_port()),
+        **PRACTICE,
+        **settings,
+    }
     return env
 
 
