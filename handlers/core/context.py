@@ -112,14 +112,10 @@ class Outgoing:
         """A button's, a field's or a form's label in ``language``."""
         return self.render(label, language) if isinstance(label, Msg) else label
 
-    async def staff_language(self, staff_id: str | None) -> str:
+    def staff_language(self, staff: Staff | None) -> str:
         """What a staff message is written in: its reader's language (a direct message), the
         coordinators' channel's (a post there)."""
-        if staff_id is not None:
-            staff = await self.record.people.staff(staff_id)
-            if staff is not None:
-                return normalize_language(staff.language)
-        return self.staff_channel_language
+        return normalize_language(staff.language) if staff else self.staff_channel_language
 
     async def to_address(
         self,
@@ -188,21 +184,24 @@ class Outgoing:
         buttons: tuple[StaffButton, ...] = (),
         *,
         thread_message_id: int | None = None,
-        staff_id: str | None = None,
+        staff: Staff | None = None,
     ) -> int:
-        """Queue a staff message to a channel or person (``staff_id``: a direct message to
-        them), optionally in a thread: in its reader's language, written by the staff
-        channel's renderer in its form (Slack: mrkdwn)."""
-        language = await self.staff_language(staff_id)
+        """Queue a staff message to a channel or person (``staff``: a direct message to them),
+        optionally in a thread: in its reader's language, written by the staff channel's
+        renderer in its form (Slack: mrkdwn)."""
+        language = self.staff_language(staff)
         return await self._queue_staff(
             address,
             self.staff_render(self.staff_content(text, language)),
-            self._labelled(buttons, language),
+            self.staff_buttons(buttons, language),
             thread_message_id=thread_message_id,
-            staff_id=staff_id,
+            staff_id=staff.id if staff else None,
         )
 
-    def _labelled(self, buttons: tuple[StaffButton, ...], language: str) -> tuple[StaffButton, ...]:
+    def staff_buttons(
+        self, buttons: tuple[StaffButton, ...], language: str
+    ) -> tuple[StaffButton, ...]:
+        """The buttons with their labels in ``language``."""
         return tuple(replace(b, label=self.staff_label(b.label, language)) for b in buttons)
 
     async def _queue_staff(
@@ -257,6 +256,22 @@ class Outgoing:
         self.queued.append(message_id)
         return message_id
 
+    async def settle_family(self, message_id: int, note: Msg) -> bool:
+        """A family's message whose buttons have nothing left to do, changed in place with
+        ``note`` in its reader's language; False where there is nothing to change (no such
+        message, no guardian, or a channel without buttons: its numbers get the polite
+        answer)."""
+        sent = await self.record.messages.sent_message(message_id)
+        if sent is None or sent.guardian_id is None:
+            return False
+        if sent.address.split(":", 1)[0] in self.numbered_channels:
+            return False
+        guardian = await self.record.people.guardian(sent.guardian_id)
+        await self.change_family(
+            sent, note, normalize_language(guardian.language if guardian else None)
+        )
+        return True
+
     async def change_staff(
         self, message_id: int, footer: Content, buttons: tuple[StaffButton, ...] = ()
     ) -> int | None:
@@ -266,12 +281,13 @@ class Outgoing:
         sent = await self.record.messages.sent_message(message_id)
         if sent is None:
             return None
-        language = await self.staff_language(sent.staff_id)
+        reader = await self.record.people.staff(sent.staff_id) if sent.staff_id else None
+        language = self.staff_language(reader)
         body = sent.body + "\n" + self.staff_render(self.staff_content(footer, language))
         return await self._queue_staff(
             sent.address,
             body,
-            self._labelled(buttons, language),
+            self.staff_buttons(buttons, language),
             staff_id=sent.staff_id,
             edits_message_id=sent.id,
         )
@@ -402,10 +418,6 @@ class Context:
         """Show the staff member who acted a note only they see."""
         self.shown.append(Section(text, buttons))
 
-    def staff_text(self, msg: Msg) -> str:
-        """A staff-facing message in the language of the staff member being answered."""
-        return self.out.render(msg, self.language)
-
     def localize_screens(self, language: str | None = None) -> None:
         """What the staff member who acted is shown (notes, a form, its errors, the Home
         tab), written in their language (or ``language``): called once the handler is done."""
@@ -414,7 +426,7 @@ class Context:
 
         def sections(items: list[Section]) -> list[Section]:
             return [
-                Section(out.staff_content(s.text, language), out._labelled(s.buttons, language))
+                Section(out.staff_content(s.text, language), out.staff_buttons(s.buttons, language))
                 for s in items
             ]
 

@@ -7,6 +7,7 @@ time. Pressing it again does no harm; a button for a visit since moved or cancel
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from handlers.core.context import ButtonSpec, Context
@@ -129,17 +130,11 @@ async def _settle_elsewhere(ctx: Context, appointment: Appointment) -> None:
     words = ANSWERED_ELSEWHERE.get(state)
     if words is None:
         return
-    note = Msg(words.msgid, {"time": When(ctx.now, "time")})
+    note = replace(words, params={"time": When(ctx.now, "time")})
     for message_id in await ctx.record.reminders.answered_messages(
         appointment.id, appointment.start_at
     ):
-        sent = await ctx.record.messages.sent_message(message_id)
-        if sent is None or sent.guardian_id is None:
-            continue
-        if sent.address.split(":", 1)[0] in ctx.out.numbered_channels:
-            continue  # a text cannot change; its numbers get the polite answer
-        guardian = await ctx.record.people.guardian(sent.guardian_id)
-        await ctx.out.change_family(sent, note, guardian.language if guardian else "en")
+        await ctx.out.settle_family(message_id, note)
 
 
 @router.action("confirm")

@@ -13,7 +13,7 @@ from time import perf_counter
 from zoneinfo import ZoneInfo
 
 from handlers.core.context import ButtonSpec, Outgoing
-from handlers.core.texts import Msg, Translator, When, _, closing, normalize_language, prompt
+from handlers.core.texts import Msg, Translator, When, _, closing, prompt
 from handlers.reminders.planning import plan_ahead, recipient_timezone
 from handlers.reminders.quiet_hours import next_allowed
 from storage.clock import Clock
@@ -82,16 +82,9 @@ class ReminderDispatcher:
                 out = Outgoing(
                     record, self._clock.now(), practice, self._translator, self._numbered
                 )
+                moved = _("This visit has moved: a new reminder with buttons will follow.")
                 for message_id in stale:
-                    sent = await record.messages.sent_message(message_id)
-                    channel = sent.address.split(":", 1)[0] if sent else ""
-                    if sent is None or channel in self._numbered or sent.guardian_id is None:
-                        continue
-                    guardian = await record.people.guardian(sent.guardian_id)
-                    language = normalize_language(guardian.language if guardian else None)
-                    moved = _("This visit has moved: a new reminder with buttons will follow.")
-                    await out.change_family(sent, moved, language)
-                    queued += 1
+                    queued += await out.settle_family(message_id, moved)
                 await record.reminders.forget_stale(stale)
 
     async def run_due(self) -> int:

@@ -45,26 +45,25 @@ async def tell_authors(
     desk: StaffDesk,
     failed: list[int],
     now: datetime,
-    translator: Translator | None = None,
+    translator: Translator,
 ) -> int:
     """Queue a direct message to the staff author of each of these failed messages, in the
-    author's language (``translator``: without one, in English).
+    author's language.
 
     Returns:
         How many were queued.
     """
-    out: Outgoing | None = None
-    if translator is not None:
-        practice = await record.practice.get()
-        if practice is not None:
-            out = Outgoing(
-                record,
-                now,
-                practice,
-                translator,
-                staff_render=desk.render,
-                staff_channel_language=desk.language,
-            )
+    practice = await record.practice.get()
+    if practice is None:
+        raise RuntimeError("the record has no practice; start-up saves it first")
+    out = Outgoing(
+        record,
+        now,
+        practice,
+        translator,
+        staff_render=desk.render,
+        staff_channel_language=desk.language,
+    )
     told = 0
     for message in await record.messages.authored(failed):
         staff = await record.people.staff(message.author_staff_id)
@@ -83,20 +82,7 @@ async def tell_authors(
                 reason=_reason(message.error),
             ),
         )
-        if out is not None:
-            await out.to_staff(address, text, staff_id=staff.id)
-        else:
-            await record.messages.queue(
-                channel=address.split(":", 1)[0],
-                address=address,
-                body=desk.render(text),
-                template="staff",
-                guardian_id=None,
-                staff_id=staff.id,
-                buttons=(),
-                now=now,
-                reveals=frozenset(),
-            )
+        await out.to_staff(address, text, staff=staff)
         log.info("message %d failed: its author was told", message.message_id)
         told += 1
     return told

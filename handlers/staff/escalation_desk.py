@@ -249,7 +249,7 @@ async def reassigned(event: FormSubmitted, ctx: Context) -> None:
                 who=mention(ctx.staff),
                 number=escalation.id,
             ),
-            staff_id=target.id,
+            staff=target,
         )
 
 

@@ -131,7 +131,7 @@ async def handoff_submitted(event: FormSubmitted, ctx: Context) -> None:
         address,
         await handoff_text(ctx.record, ctx.desk, handoff),
         (StaffButton(_("Acknowledge"), "handoff.ack", str(handoff_id), "primary"),),
-        staff_id=receiver.id,
+        staff=receiver,
     )
     await ctx.record.handoffs.posted_as(handoff_id, posted)
     ctx.show(
@@ -209,7 +209,7 @@ async def acknowledge(event: StaffAction, ctx: Context) -> None:
                     patient=ctx.desk.patient_name(patient),
                 ),
             ),
-            staff_id=sender.id,
+            staff=sender,
         )
     if handoff.tell_family and patient is not None:
         effective = date.fromisoformat(handoff.effective_date)

@@ -61,4 +61,4 @@ async def tell_clinician(
                 by=by,
             ),
         )
-    await ctx.out.to_staff(address, text, staff_id=clinician.id)
+    await ctx.out.to_staff(address, text, staff=clinician)
