@@ -45,15 +45,12 @@ COLUMN_FORMATS = {
 }
 
 
+def _described(name: str) -> str:
+    return f"{name} ({COLUMN_FORMATS[name]})" if name in COLUMN_FORMATS else name
+
+
 def columns_described(kind: str) -> str:
     """``patients: patient_id, first_name, ..., date_of_birth (YYYY-MM-DD), ...``."""
-    described = [
-        f"{name} ({COLUMN_FORMATS[name]})" if name in COLUMN_FORMATS else name
-        for name in COLUMNS[kind]
-    ]
-    optional = [
-        f"{name} ({COLUMN_FORMATS[name]})" if name in COLUMN_FORMATS else name
-        for name in OPTIONAL.get(kind, ())
-    ]
-    also = f"; may add {', '.join(optional)}" if optional else ""
-    return f"{kind}: {', '.join(described)}{also}"
+    described = ", ".join(map(_described, COLUMNS[kind]))
+    optional = ", ".join(map(_described, OPTIONAL.get(kind, ())))
+    return f"{kind}: {described}" + (f"; may add {optional}" if optional else "")
