@@ -3,6 +3,8 @@ things a practice trying carebot does first. Saves a screenshot to test-artifact
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright, expect
@@ -23,6 +25,19 @@ FLAGS = [
 ]
 
 
+@asynccontextmanager
+async def opened_page(width: int, height: int) -> AsyncIterator[Page]:
+    """A page of headless Chromium this wide and high (closed afterwards)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            await browser.close()
+
+
 async def send(page: Page, pane: str, text: str) -> None:
     composer = page.locator(f"#{pane}-composer")
     await composer.locator("input").fill(text)
@@ -37,48 +52,42 @@ async def test_a_parent_confirms_and_asks_a_question_and_staff_see_and_answer(
     sandbox: Sandbox,
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            await page.goto(sandbox.url + "/")
-            await expect(page.locator("header")).to_contain_text("no real platform is called")
-            phone, slack = page.locator("#phone"), page.locator("#slack")
+    async with opened_page(1400, 1000) as page:
+        await page.goto(sandbox.url + "/")
+        await expect(page.locator("header")).to_contain_text("no real platform is called")
+        phone, slack = page.locator("#phone"), page.locator("#slack")
 
-            # 1. Megan got Ethan's reminder by text; she replies 1; Dana sees it in Slack.
-            await page.select_option("#family", "g-megan")
-            await expect(phone).to_contain_text("Ethan has an appointment Mon, Nov 23 at 10:00 AM")
-            await send(page, "phone", "1")
-            await expect(phone).to_contain_text("Thank you! Ethan's appointment on")
-            await page.select_option("#staff", "U0DEMO01")  # Dana Rivera, Ethan's clinician
-            await expect(slack.locator("#direct")).to_contain_text(
-                "Ethan Thompson confirmed Mon Nov 23, 10:00 AM (by Megan Thompson)"
-            )
+        # 1. Megan got Ethan's reminder by text; she replies 1; Dana sees it in Slack.
+        await page.select_option("#family", "g-megan")
+        await expect(phone).to_contain_text("Ethan has an appointment Mon, Nov 23 at 10:00 AM")
+        await send(page, "phone", "1")
+        await expect(phone).to_contain_text("Thank you! Ethan's appointment on")
+        await page.select_option("#staff", "U0DEMO01")  # Dana Rivera, Ethan's clinician
+        await expect(slack.locator("#direct")).to_contain_text(
+            "Ethan Thompson confirmed Mon Nov 23, 10:00 AM (by Megan Thompson)"
+        )
 
-            # 2. Priya links Telegram with an invite and asks something only a person can answer.
-            await page.select_option("#family", "g-priya")
-            await page.locator("#phone-pane").get_by_label("Telegram").check()
-            await phone.get_by_role("button", name="Link with an invite").click()
-            await expect(phone).to_contain_text("Welcome to Bright Steps Therapy!")
-            await send(page, "phone", "2016-08-21")  # Arjun's date of birth
-            await expect(phone).to_contain_text("You're all set")
-            await send(page, "phone", "Could Arjun move to Thursdays?")
+        # 2. Priya links Telegram with an invite and asks something only a person can answer.
+        await page.select_option("#family", "g-priya")
+        await page.locator("#phone-pane").get_by_label("Telegram").check()
+        await phone.get_by_role("button", name="Link with an invite").click()
+        await expect(phone).to_contain_text("Welcome to Bright Steps Therapy!")
+        await send(page, "phone", "2016-08-21")  # Arjun's date of birth
+        await expect(phone).to_contain_text("You're all set")
+        await send(page, "phone", "Could Arjun move to Thursdays?")
 
-            # Tamara, the coordinator, claims it and answers in the thread.
-            await page.select_option("#staff", "U0DEMO05")
-            thread = slack.locator(".thread", has_text="Could Arjun move to Thursdays?")
-            await thread.get_by_role("button", name="Claim").click()
-            await expect(phone).to_contain_text("Tamara")  # the family hears who has it
-            reply = thread.locator(".reply-form")
-            await reply.locator("input").fill("Yes, Thursdays at 3:30 work from next week.")
-            await reply.get_by_role("button", name="Reply").click()
-            await expect(phone).to_contain_text("Yes, Thursdays at 3:30 work from next week.")
-            await expect(thread).to_contain_text("Tamara Brooks")
+        # Tamara, the coordinator, claims it and answers in the thread.
+        await page.select_option("#staff", "U0DEMO05")
+        thread = slack.locator(".thread", has_text="Could Arjun move to Thursdays?")
+        await thread.get_by_role("button", name="Claim").click()
+        await expect(phone).to_contain_text("Tamara")  # the family hears who has it
+        reply = thread.locator(".reply-form")
+        await reply.locator("input").fill("Yes, Thursdays at 3:30 work from next week.")
+        await reply.get_by_role("button", name="Reply").click()
+        await expect(phone).to_contain_text("Yes, Thursdays at 3:30 work from next week.")
+        await expect(thread).to_contain_text("Tamara Brooks")
 
-            await page.screenshot(path=str(ARTIFACTS / "sandbox-console.png"), full_page=True)
-        finally:
-            await browser.close()
+        await page.screenshot(path=str(ARTIFACTS / "sandbox-console.png"), full_page=True)
 
 
 async def test_the_first_view_explains_itself_and_an_emergency_looks_urgent(
@@ -88,35 +97,29 @@ async def test_the_first_view_explains_itself_and_an_emergency_looks_urgent(
     to try, the activity pane with Megan's reminder delivered), then a family's emergency as
     the coordinator sees it: a header, the on-call mention, first on her Home tab."""
     ARTIFACTS.mkdir(exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            await page.goto(sandbox.url + "/")
-            await expect(page.locator("#intro")).to_contain_text(
-                "It is 09:00 at the practice: reminders due by now have gone out."
-            )
-            await expect(page.locator("#intro")).to_contain_text("Things to try")
-            activity = page.locator("#activity")
-            await expect(activity.locator("li.delivered", has_text="sms to Megan")).to_have_count(1)
-            await page.screenshot(path=str(ARTIFACTS / "sandbox-first-view.png"), full_page=True)
+    async with opened_page(1400, 1000) as page:
+        await page.goto(sandbox.url + "/")
+        await expect(page.locator("#intro")).to_contain_text(
+            "It is 09:00 at the practice: reminders due by now have gone out."
+        )
+        await expect(page.locator("#intro")).to_contain_text("Things to try")
+        activity = page.locator("#activity")
+        await expect(activity.locator("li.delivered", has_text="sms to Megan")).to_have_count(1)
+        await page.screenshot(path=str(ARTIFACTS / "sandbox-first-view.png"), full_page=True)
 
-            phone, slack = page.locator("#phone"), page.locator("#slack")
-            await page.select_option("#family", "g-grace")
-            await page.select_option("#staff", "U0DEMO05")  # Tamara, the coordinator
-            await send(page, "phone", "EMERGENCY Noah fell and is not breathing well")
-            await expect(phone).to_contain_text("911")
-            thread = slack.locator(".thread", has_text="Noah fell")
-            await expect(thread).to_contain_text("Possible emergency")
-            await expect(thread).to_contain_text("@here")  # no one on call: everyone present
-            await slack.get_by_role("button", name="Open Home").click()
-            home = slack.locator("section.home")
-            await expect(home).to_contain_text("Waiting for a person (1)")
-            await expect(home).to_contain_text("Possible emergency Escalation #1: emergency")
-            await page.screenshot(path=str(ARTIFACTS / "sandbox-emergency.png"), full_page=True)
-        finally:
-            await browser.close()
+        phone, slack = page.locator("#phone"), page.locator("#slack")
+        await page.select_option("#family", "g-grace")
+        await page.select_option("#staff", "U0DEMO05")  # Tamara, the coordinator
+        await send(page, "phone", "EMERGENCY Noah fell and is not breathing well")
+        await expect(phone).to_contain_text("911")
+        thread = slack.locator(".thread", has_text="Noah fell")
+        await expect(thread).to_contain_text("Possible emergency")
+        await expect(thread).to_contain_text("@here")  # no one on call: everyone present
+        await slack.get_by_role("button", name="Open Home").click()
+        home = slack.locator("section.home")
+        await expect(home).to_contain_text("Waiting for a person (1)")
+        await expect(home).to_contain_text("Possible emergency Escalation #1: emergency")
+        await page.screenshot(path=str(ARTIFACTS / "sandbox-emergency.png"), full_page=True)
 
 
 async def test_a_phone_width_window_stacks_the_panes_and_a_reload_keeps_who_was_chosen(
@@ -126,42 +129,34 @@ async def test_a_phone_width_window_stacks_the_panes_and_a_reload_keeps_who_was_
     live log for screen readers; the chosen guardian and staff member survive a reload; a
     resolved escalation's post has no button left."""
     ARTIFACTS.mkdir(exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            page = await browser.new_page(viewport={"width": 390, "height": 844})
-            page.set_default_timeout(15_000)
-            await page.goto(sandbox.url + "/")
-            phone, slack = page.locator("#phone"), page.locator("#slack")
-            await page.select_option("#family", "g-megan")
-            await page.select_option("#staff", "U0DEMO05")  # Tamara, the coordinator
-            await expect(phone).to_contain_text("Ethan has an appointment")
-            assert await page.evaluate(
-                "document.documentElement.scrollWidth <= window.innerWidth"
-            ), "the page scrolls sideways at 390 px"
-            phone_box = await page.locator("#phone-pane").bounding_box()
-            slack_box = await page.locator("#slack-pane").bounding_box()
-            assert (
-                phone_box and slack_box and slack_box["y"] >= phone_box["y"] + phone_box["height"]
-            )
-            await expect(page.locator("#phone-messages")).to_have_attribute("role", "log")
+    async with opened_page(390, 844) as page:
+        await page.goto(sandbox.url + "/")
+        phone, slack = page.locator("#phone"), page.locator("#slack")
+        await page.select_option("#family", "g-megan")
+        await page.select_option("#staff", "U0DEMO05")  # Tamara, the coordinator
+        await expect(phone).to_contain_text("Ethan has an appointment")
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            "the page scrolls sideways at 390 px"
+        )
+        phone_box = await page.locator("#phone-pane").bounding_box()
+        slack_box = await page.locator("#slack-pane").bounding_box()
+        assert phone_box and slack_box and slack_box["y"] >= phone_box["y"] + phone_box["height"]
+        await expect(page.locator("#phone-messages")).to_have_attribute("role", "log")
 
-            await page.reload()
-            await expect(page.locator("#family")).to_have_value("g-megan")
-            await expect(page.locator("#staff")).to_have_value("U0DEMO05")
-            await expect(phone).to_contain_text("Ethan has an appointment")
+        await page.reload()
+        await expect(page.locator("#family")).to_have_value("g-megan")
+        await expect(page.locator("#staff")).to_have_value("U0DEMO05")
+        await expect(phone).to_contain_text("Ethan has an appointment")
 
-            await page.select_option("#family", "g-grace")  # no reminder waits for her answer
-            await send(page, "phone", "Is there parking near the clinic?")
-            thread = slack.locator(".thread", has_text="Is there parking near the clinic?")
-            await thread.get_by_role("button", name="Claim").click()
-            await expect(thread).to_contain_text("Claimed by")
-            await thread.get_by_role("button", name="Resolve").click()
-            await expect(thread).to_contain_text("Resolved by")
-            await expect(thread.locator(".actions").first).to_have_count(0)
-            await page.screenshot(path=str(ARTIFACTS / "sandbox-console-390.png"), full_page=True)
-        finally:
-            await browser.close()
+        await page.select_option("#family", "g-grace")  # no reminder waits for her answer
+        await send(page, "phone", "Is there parking near the clinic?")
+        thread = slack.locator(".thread", has_text="Is there parking near the clinic?")
+        await thread.get_by_role("button", name="Claim").click()
+        await expect(thread).to_contain_text("Claimed by")
+        await thread.get_by_role("button", name="Resolve").click()
+        await expect(thread).to_contain_text("Resolved by")
+        await expect(thread.locator(".actions").first).to_have_count(0)
+        await page.screenshot(path=str(ARTIFACTS / "sandbox-console-390.png"), full_page=True)
 
 
 #: Every visible text's contrast against the background it is drawn on (WCAG 2 relative
@@ -202,21 +197,15 @@ LOW_CONTRAST = """() => {
 
 
 async def test_every_text_on_the_console_meets_wcag_aa_contrast(sandbox: Sandbox) -> None:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            await page.goto(sandbox.url + "/")
-            await page.select_option("#family", "g-megan")
-            await page.select_option("#staff", "U0DEMO05")
-            await expect(page.locator("#phone")).to_contain_text("Ethan has an appointment")
-            await expect(page.locator("#activity")).to_contain_text("delivered")
-            await send(page, "phone", "1")  # her own bubble, and the answer
-            await expect(page.locator("#phone")).to_contain_text("Thank you! Ethan's appointment")
-            await page.locator("#slack").get_by_role("button", name="Open Home").click()
-            await expect(page.locator("#slack")).to_contain_text("The practice")
-            low = await page.evaluate(LOW_CONTRAST)
-            assert low == [], "\n".join(low)
-        finally:
-            await browser.close()
+    async with opened_page(1400, 1000) as page:
+        await page.goto(sandbox.url + "/")
+        await page.select_option("#family", "g-megan")
+        await page.select_option("#staff", "U0DEMO05")
+        await expect(page.locator("#phone")).to_contain_text("Ethan has an appointment")
+        await expect(page.locator("#activity")).to_contain_text("delivered")
+        await send(page, "phone", "1")  # her own bubble, and the answer
+        await expect(page.locator("#phone")).to_contain_text("Thank you! Ethan's appointment")
+        await page.locator("#slack").get_by_role("button", name="Open Home").click()
+        await expect(page.locator("#slack")).to_contain_text("The practice")
+        low = await page.evaluate(LOW_CONTRAST)
+        assert low == [], "\n".join(low)
